@@ -1,0 +1,38 @@
+import { escapeHeader } from './header-escaping.js';
+import { EMPTY_BODY, isEscapeExempt, mayHaveBody, type StompVersion } from './frame.js';
+
+export type HeaderEntries = Readonly<Record<string, string | undefined>>;
+
+/** One EOL: the heart-beat a peer sends when it has nothing else to say. */
+export const HEARTBEAT_EOL: Buffer = Buffer.from('\n');
+
+/**
+ * Serializes one frame. Headers are escaped for `version` (never for CONNECT/CONNECTED);
+ * entries whose value is `undefined` are skipped. Frames that may carry a body always get a
+ * `content-length`, which replaces any the caller passed.
+ */
+export function encodeFrame(
+  command: string,
+  headers: HeaderEntries,
+  body: Buffer | string = EMPTY_BODY,
+  version: StompVersion = '1.2',
+): Buffer {
+  const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  const exempt = isEscapeExempt(command);
+  let head = command + '\n';
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name === 'content-length') continue;
+    head += exempt
+      ? `${name}:${value}\n`
+      : `${escapeHeader(name, version)}:${escapeHeader(value, version)}\n`;
+  }
+  if (mayHaveBody(command)) head += `content-length:${payload.length}\n`;
+  head += '\n';
+  const headLength = Buffer.byteLength(head);
+  const out = Buffer.allocUnsafe(headLength + payload.length + 1);
+  out.write(head, 0, 'utf8');
+  payload.copy(out, headLength);
+  out[out.length - 1] = 0;
+  return out;
+}

@@ -1,0 +1,51 @@
+import { StompProtocolError } from './stomp-protocol-error.js';
+import type { StompVersion } from './frame.js';
+
+const BACKSLASH = 0x5c;
+
+/**
+ * Reverses header escaping in one left-to-right pass, so `\\n` stays a backslash followed by `n`.
+ * 1.0 has no escaping; 1.1 knows `\n`, `\c` and `\\`; 1.2 adds `\r`. Any other escape is fatal.
+ */
+export function unescapeHeader(value: string, version: StompVersion): string {
+  if (version === '1.0' || value.indexOf('\\') === -1) return value;
+  let out = '';
+  let from = 0;
+  for (let i = value.indexOf('\\'); i !== -1; i = value.indexOf('\\', from)) {
+    out += value.slice(from, i);
+    const next = value.charCodeAt(i + 1);
+    if (next === 0x6e /* n */) out += '\n';
+    else if (next === 0x63 /* c */) out += ':';
+    else if (next === BACKSLASH) out += '\\';
+    else if (next === 0x72 /* r */ && version === '1.2') out += '\r';
+    else {
+      const seq = Number.isNaN(next) ? '\\ at end of value' : `\\${String.fromCharCode(next)}`;
+      throw new StompProtocolError(
+        'INVALID_ESCAPE',
+        `Undefined escape sequence ${seq} in a header (STOMP ${version})`,
+      );
+    }
+    from = i + 2;
+  }
+  return out + value.slice(from);
+}
+
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE_12 = /[\r\n:\\]/;
+const NEEDS_ESCAPE_11 = /[\n:\\]/;
+
+/** Escapes a header name or value for the given version. 1.1 cannot represent CR and leaves it. */
+export function escapeHeader(value: string, version: StompVersion): string {
+  if (version === '1.0') return value;
+  if (!(version === '1.2' ? NEEDS_ESCAPE_12 : NEEDS_ESCAPE_11).test(value)) return value;
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i];
+    if (ch === '\\') out += '\\\\';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === ':') out += '\\c';
+    else if (ch === '\r' && version === '1.2') out += '\\r';
+    else out += ch;
+  }
+  return out;
+}

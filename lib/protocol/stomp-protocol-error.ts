@@ -1,0 +1,43 @@
+/**
+ * A violation of the STOMP protocol or of a configured limit. The server answers it with an
+ * ERROR frame whose `message` header is this error's message, then closes that connection.
+ * `code` is stable and meant for programs; `message` is meant for people.
+ */
+export type StompErrorCode =
+  | 'FRAME_TOO_LARGE'
+  | 'TOO_MANY_HEADERS'
+  | 'HEADER_LINE_TOO_LONG'
+  | 'BODY_TOO_LARGE'
+  | 'INVALID_HEADER'
+  | 'INVALID_ESCAPE'
+  | 'INVALID_CONTENT_LENGTH'
+  | 'MISSING_NULL_TERMINATOR'
+  | 'INVALID_UTF8'
+  | 'UNKNOWN_COMMAND'
+  | 'BODY_NOT_ALLOWED'
+  | 'MISSING_HEADER'
+  | 'NOT_CONNECTED'
+  | 'ALREADY_CONNECTED'
+  | 'UNSUPPORTED_VERSION'
+  | 'INVALID_HEARTBEAT'
+  | 'CONNECT_REJECTED'
+  | 'UNKNOWN_DESTINATION'
+  | 'DUPLICATE_SUBSCRIPTION'
+  | 'UNKNOWN_SUBSCRIPTION'
+  | 'UNKNOWN_ACK'
+  | 'DUPLICATE_TRANSACTION'
+  | 'UNKNOWN_TRANSACTION'
+  | 'NO_HANDLER'
+  | 'BROKER_UNAVAILABLE';
+
+export class StompProtocolError extends Error {
+  constructor(
+    readonly code: StompErrorCode,
+    message: string,
+    /** Extra headers for the ERROR frame, e.g. `version` when negotiation fails. */
+    readonly headers?: Readonly<Record<string, string>>,
+  ) {
+    super(message);
+    this.name = 'StompProtocolError';
+  }
+}
