@@ -28,7 +28,10 @@ export type StompErrorCode =
   | 'DUPLICATE_TRANSACTION'
   | 'UNKNOWN_TRANSACTION'
   | 'NO_HANDLER'
-  | 'BROKER_UNAVAILABLE';
+  | 'BROKER_UNAVAILABLE'
+  | 'HEARTBEAT_TIMEOUT'
+  | 'CONNECT_TIMEOUT'
+  | 'INTERNAL_ERROR';
 
 export class StompProtocolError extends Error {
   constructor(

@@ -1,0 +1,74 @@
+/**
+ * One queue-like destination: competing consumers, round-robin, and a bounded backlog held while
+ * nobody subscribes. Generic over the subscriber and message types so it stays a pure structure.
+ */
+export class QueueDestination<S, M> {
+  private readonly subscribers: S[] = [];
+  private readonly backlog: M[] = [];
+  private next = 0;
+  private dropped = 0;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly deliver: (subscriber: S, message: M) => void,
+  ) {}
+
+  get isIdle(): boolean {
+    return this.subscribers.length === 0 && this.backlog.length === 0;
+  }
+
+  get heldCount(): number {
+    return this.backlog.length;
+  }
+
+  /** Messages dropped because the backlog was full, since the last call. */
+  takeDroppedCount(): number {
+    const n = this.dropped;
+    this.dropped = 0;
+    return n;
+  }
+
+  /**
+   * Hands `message` to the next subscriber in turn. `avoid` (the subscriber that just refused
+   * it) is skipped when anyone else is there. With no subscriber, the message waits; `first`
+   * puts it at the head of the backlog (a redelivery keeps its place).
+   */
+  offer(message: M, avoid?: S, first = false): void {
+    const count = this.subscribers.length;
+    if (count === 0) {
+      if (first) this.backlog.unshift(message);
+      else this.backlog.push(message);
+      if (this.backlog.length > this.capacity) {
+        this.backlog.shift();
+        this.dropped++;
+      }
+      return;
+    }
+    let subscriber = this.subscribers[this.next % count];
+    this.next = (this.next + 1) % count;
+    if (subscriber === avoid && count > 1) {
+      subscriber = this.subscribers[this.next];
+      this.next = (this.next + 1) % count;
+    }
+    this.deliver(subscriber, message);
+  }
+
+  add(subscriber: S): void {
+    this.subscribers.push(subscriber);
+  }
+
+  remove(subscriber: S): void {
+    const i = this.subscribers.indexOf(subscriber);
+    if (i === -1) return;
+    this.subscribers.splice(i, 1);
+    if (this.next > i) this.next--;
+    if (this.next >= this.subscribers.length) this.next = 0;
+  }
+
+  /** Delivers the backlog to the current subscribers, oldest first. */
+  drain(): void {
+    while (this.backlog.length > 0 && this.subscribers.length > 0) {
+      this.offer(this.backlog.shift() as M);
+    }
+  }
+}

@@ -1,0 +1,272 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { createHeaders, type StompHeaders } from '../../protocol/frame.js';
+import { OutboundMessage, RESERVED_MESSAGE_HEADERS } from '../../protocol/message-frame.js';
+import { StompProtocolError } from '../../protocol/stomp-protocol-error.js';
+import { findPrefix } from '../destination-prefixes.js';
+import type {
+  BrokerMessage,
+  BrokerSession,
+  BrokerSubscription,
+  MessageBroker,
+} from '../message-broker.js';
+import { QueueDestination } from './queue-destination.js';
+import { SubscriptionRegistry } from './subscription-registry.js';
+
+export interface SimpleBrokerConfig {
+  prefixes: string[];
+  /** Prefixes with competing-consumer semantics; the others are topics. */
+  queuePrefixes: string[];
+  queueCapacity: number;
+  pathSeparator: '/' | '.';
+}
+
+/** A message inside the broker, with the frame bytes shared by all its deliveries. */
+interface MessageRecord {
+  readonly outbound: OutboundMessage;
+  /** Set once the message went back to its queue; later copies carry `redelivered:true`. */
+  redelivered?: boolean;
+  redelivery?: OutboundMessage;
+}
+
+interface SubscriptionState {
+  readonly subscription: BrokerSubscription;
+  readonly queue: QueueDestination<SubscriptionState, MessageRecord> | undefined;
+  /** Deliveries not yet acknowledged, oldest first (for cumulative `client` acks). */
+  readonly unacked: Map<string, Delivery>;
+}
+
+interface Delivery {
+  readonly ackId: string;
+  readonly record: MessageRecord;
+  readonly state: SubscriptionState;
+}
+
+interface SessionState {
+  readonly subscriptions: Map<BrokerSubscription, SubscriptionState>;
+  readonly unacked: Map<string, Delivery>;
+}
+
+/**
+ * The embedded in-memory broker (Spring's `SimpleBrokerMessageHandler`, with the parts of a real
+ * broker Spring leaves out). Topic-like prefixes deliver every message to every matching
+ * subscription; queue-like prefixes deliver each message to one subscriber in turn and hold
+ * messages while nobody listens. Acknowledgements follow the subscription's ack mode.
+ *
+ * Redelivery policy:
+ * - queue message NACKed, or unacked when its session ends: back to the queue, marked
+ *   `redelivered:true`, offered first to another subscriber (to the same one if it is alone);
+ * - topic message NACKed or unacked at the end: dropped, since nobody else subscribed to that copy.
+ */
+export class SimpleBroker implements MessageBroker {
+  private readonly logger = new Logger('SimpleBroker');
+  private readonly topics: SubscriptionRegistry<SubscriptionState>;
+  private readonly queues = new Map<string, QueueDestination<SubscriptionState, MessageRecord>>();
+  private readonly sessions = new Map<string, SessionState>();
+  private readonly idPrefix = randomBytes(4).toString('hex');
+  private messageCount = 0;
+  private ackCount = 0;
+
+  constructor(private readonly config: SimpleBrokerConfig) {
+    this.topics = new SubscriptionRegistry(config.pathSeparator);
+  }
+
+  handles(destination: string): boolean {
+    return findPrefix(destination, this.config.prefixes) !== undefined;
+  }
+
+  subscribe(subscription: BrokerSubscription): void {
+    const session = this.sessionState(subscription.session);
+    const queue = this.isQueue(subscription.destination)
+      ? this.queue(subscription.destination)
+      : undefined;
+    const state: SubscriptionState = { subscription, queue, unacked: new Map() };
+    session.subscriptions.set(subscription, state);
+    if (queue) {
+      queue.add(state);
+      // After the caller's RECEIPT, hand over what waited for a subscriber.
+      if (queue.heldCount > 0) queueMicrotask(() => queue.drain());
+    } else {
+      this.topics.add(subscription.destination, state);
+    }
+  }
+
+  unsubscribe(subscription: BrokerSubscription): void {
+    const session = this.sessions.get(subscription.session.id);
+    const state = session?.subscriptions.get(subscription);
+    if (!session || !state) return;
+    session.subscriptions.delete(subscription);
+    this.detach(state);
+    // Unacknowledged deliveries stay acknowledgeable until the session ends, as in RabbitMQ.
+  }
+
+  publish(message: BrokerMessage): void {
+    const headers = createHeaders();
+    for (const name in message.headers) {
+      if (!RESERVED_MESSAGE_HEADERS.has(name)) headers[name] = message.headers[name];
+    }
+    const messageId = `${this.idPrefix}-${(++this.messageCount).toString(36)}`;
+    const record: MessageRecord = {
+      outbound: new OutboundMessage(message.destination, messageId, headers, message.body),
+    };
+    if (this.isQueue(message.destination)) {
+      const queue = this.queue(message.destination);
+      queue.offer(record);
+      const dropped = queue.takeDroppedCount();
+      if (dropped > 0) {
+        this.logger.warn(
+          `Queue ${message.destination} holds ${this.config.queueCapacity} messages with no subscriber; dropped the oldest`,
+        );
+      }
+      return;
+    }
+    this.topics.forEachMatch(message.destination, (state) => this.deliver(state, record));
+  }
+
+  ack(session: BrokerSession, headers: Readonly<StompHeaders>): void {
+    for (const delivery of this.settle(session, headers, 'ACK')) this.forget(delivery);
+  }
+
+  nack(session: BrokerSession, headers: Readonly<StompHeaders>): void {
+    for (const delivery of this.settle(session, headers, 'NACK')) {
+      this.forget(delivery);
+      this.release(delivery);
+    }
+  }
+
+  disconnect(session: BrokerSession): void {
+    const state = this.sessions.get(session.id);
+    if (!state) return;
+    this.sessions.delete(session.id);
+    for (const sub of state.subscriptions.values()) this.detach(sub);
+    for (const delivery of state.unacked.values()) this.release(delivery);
+  }
+
+  async close(): Promise<void> {
+    this.sessions.clear();
+    this.queues.clear();
+  }
+
+  /** Subscriptions and held messages, for tests and monitoring. */
+  stats(): { sessions: number; topicSubscriptions: number; queues: number; heldMessages: number } {
+    let held = 0;
+    for (const q of this.queues.values()) held += q.heldCount;
+    return {
+      sessions: this.sessions.size,
+      topicSubscriptions: this.topics.size,
+      queues: this.queues.size,
+      heldMessages: held,
+    };
+  }
+
+  private deliver(state: SubscriptionState, record: MessageRecord): void {
+    const sub = state.subscription;
+    const outbound = record.redelivered ? this.redeliveryOf(record) : record.outbound;
+    if (sub.ack === 'auto') {
+      sub.session.deliver(sub, outbound);
+      return;
+    }
+    const ackId = `${this.idPrefix}-a${(++this.ackCount).toString(36)}`;
+    const delivery: Delivery = { ackId, record, state };
+    state.unacked.set(ackId, delivery);
+    this.sessions.get(sub.session.id)?.unacked.set(ackId, delivery);
+    sub.session.deliver(sub, outbound, ackId);
+  }
+
+  private redeliveryOf(record: MessageRecord): OutboundMessage {
+    if (!record.redelivery) {
+      const o = record.outbound;
+      const headers = createHeaders();
+      Object.assign(headers, o.headers, { redelivered: 'true' });
+      record.redelivery = new OutboundMessage(o.destination, o.messageId, headers, o.body);
+    }
+    return record.redelivery;
+  }
+
+  /** The deliveries an ACK or NACK covers: one, or with `client` mode all earlier ones too. */
+  private settle(session: BrokerSession, headers: Readonly<StompHeaders>, command: string): Delivery[] {
+    const state = this.sessions.get(session.id);
+    const delivery = state && this.findDelivery(state, headers);
+    if (!delivery) {
+      const ref = headers['id'] ?? headers['message-id'];
+      throw new StompProtocolError(
+        'UNKNOWN_ACK',
+        ref === undefined
+          ? `${command} needs an ${session.version === '1.2' ? 'id' : 'message-id'} header`
+          : `${command} for unknown or already acknowledged message ${JSON.stringify(ref)}`,
+      );
+    }
+    if (delivery.state.subscription.ack !== 'client') return [delivery];
+    const covered: Delivery[] = [];
+    for (const d of delivery.state.unacked.values()) {
+      covered.push(d);
+      if (d === delivery) break;
+    }
+    return covered;
+  }
+
+  private findDelivery(state: SessionState, headers: Readonly<StompHeaders>): Delivery | undefined {
+    const id = headers['id'];
+    if (id !== undefined) return state.unacked.get(id);
+    const messageId = headers['message-id'];
+    if (messageId === undefined) return undefined;
+    const subscription = headers['subscription'];
+    for (const d of state.unacked.values()) {
+      if (
+        d.record.outbound.messageId === messageId &&
+        (subscription === undefined || d.state.subscription.id === subscription)
+      ) {
+        return d;
+      }
+    }
+    return undefined;
+  }
+
+  private forget(delivery: Delivery): void {
+    delivery.state.unacked.delete(delivery.ackId);
+    this.sessions.get(delivery.state.subscription.session.id)?.unacked.delete(delivery.ackId);
+  }
+
+  /** Gives an unsettled queue message to another consumer; topic copies are dropped. */
+  private release(delivery: Delivery): void {
+    if (!delivery.state.queue) return;
+    delivery.record.redelivered = true;
+    this.queue(delivery.state.subscription.destination).offer(delivery.record, delivery.state, true);
+  }
+
+  private detach(state: SubscriptionState): void {
+    const destination = state.subscription.destination;
+    if (!state.queue) {
+      this.topics.remove(destination, state);
+      return;
+    }
+    state.queue.remove(state);
+    if (state.queue.isIdle && this.queues.get(destination) === state.queue) {
+      this.queues.delete(destination);
+    }
+  }
+
+  private isQueue(destination: string): boolean {
+    return findPrefix(destination, this.config.queuePrefixes) !== undefined;
+  }
+
+  private queue(destination: string): QueueDestination<SubscriptionState, MessageRecord> {
+    let queue = this.queues.get(destination);
+    if (!queue) {
+      queue = new QueueDestination(this.config.queueCapacity, (state, record) =>
+        this.deliver(state, record),
+      );
+      this.queues.set(destination, queue);
+    }
+    return queue;
+  }
+
+  private sessionState(session: BrokerSession): SessionState {
+    let state = this.sessions.get(session.id);
+    if (!state) {
+      state = { subscriptions: new Map(), unacked: new Map() };
+      this.sessions.set(session.id, state);
+    }
+    return state;
+  }
+}

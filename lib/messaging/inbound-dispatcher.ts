@@ -1,0 +1,181 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { MESSAGE_BROKER, type AckMode, type MessageBroker } from '../broker/message-broker.js';
+import { findPrefix } from '../broker/destination-prefixes.js';
+import type { StompFrame } from '../protocol/frame.js';
+import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
+import { STOMP_OPTIONS } from '../module/stomp.constants.js';
+import type { ResolvedStompOptions } from '../module/resolve-options.js';
+import { SessionSubscription } from '../transport/session-subscription.js';
+import type { StompFrameHandler, StompSession } from '../transport/stomp-session.js';
+import {
+  APPLICATION_MESSAGE_HANDLER,
+  type ApplicationMessageHandler,
+} from './application-message-handler.js';
+
+const ACK_MODES: ReadonlySet<string> = new Set<AckMode>(['auto', 'client', 'client-individual']);
+
+function required(frame: StompFrame, name: string): string {
+  const value = frame.headers[name];
+  if (value === undefined || value === '') {
+    throw new StompProtocolError('MISSING_HEADER', `${frame.command} frame requires a '${name}' header`);
+  }
+  return value;
+}
+
+/**
+ * Routes a connected session's frames, Spring's way: destinations with an application prefix go
+ * to the annotated handlers, destinations with a broker prefix go to the broker, and anything
+ * else is refused with an ERROR that names the configured prefixes. Transactions are handled
+ * here, for every destination: SEND, ACK and NACK inside a transaction wait for COMMIT.
+ */
+@Injectable()
+export class InboundDispatcher implements StompFrameHandler {
+  constructor(
+    @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
+    @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
+    @Optional()
+    @Inject(APPLICATION_MESSAGE_HANDLER)
+    private readonly application?: ApplicationMessageHandler,
+  ) {}
+
+  handle(session: StompSession, frame: StompFrame): void | Promise<void> {
+    switch (frame.command) {
+      case 'SEND':
+      case 'ACK':
+      case 'NACK': {
+        const tx = frame.headers['transaction'];
+        if (tx !== undefined) {
+          const buffered = session.transactions.get(tx);
+          if (!buffered) {
+            throw new StompProtocolError('UNKNOWN_TRANSACTION', `Unknown transaction ${JSON.stringify(tx)}`);
+          }
+          buffered.push(frame);
+          return;
+        }
+        return this.apply(session, frame);
+      }
+      case 'SUBSCRIBE':
+        return this.subscribe(session, frame);
+      case 'UNSUBSCRIBE':
+        return this.unsubscribe(session, frame);
+      case 'BEGIN': {
+        const tx = required(frame, 'transaction');
+        if (session.transactions.has(tx)) {
+          throw new StompProtocolError('DUPLICATE_TRANSACTION', `Transaction ${JSON.stringify(tx)} is already open`);
+        }
+        session.transactions.set(tx, []);
+        return;
+      }
+      case 'COMMIT': {
+        const frames = this.takeTransaction(session, frame);
+        return this.applyAll(session, frames);
+      }
+      case 'ABORT':
+        this.takeTransaction(session, frame);
+        return;
+      default:
+        throw new StompProtocolError('UNKNOWN_COMMAND', `Unexpected ${frame.command} frame`);
+    }
+  }
+
+  sessionClosed(session: StompSession): void {
+    session.transactions.clear();
+    session.subscriptions.clear();
+    void this.broker.disconnect(session);
+  }
+
+  private takeTransaction(session: StompSession, frame: StompFrame): StompFrame[] {
+    const tx = required(frame, 'transaction');
+    const frames = session.transactions.get(tx);
+    if (!frames) {
+      throw new StompProtocolError('UNKNOWN_TRANSACTION', `Unknown transaction ${JSON.stringify(tx)}`);
+    }
+    session.transactions.delete(tx);
+    return frames;
+  }
+
+  /** Applies committed frames in order, waiting for each one that completes asynchronously. */
+  private applyAll(session: StompSession, frames: StompFrame[], from = 0): void | Promise<void> {
+    for (let i = from; i < frames.length; i++) {
+      const result = this.apply(session, frames[i]);
+      if (result instanceof Promise) return result.then(() => this.applyAll(session, frames, i + 1));
+    }
+  }
+
+  private apply(session: StompSession, frame: StompFrame): void | Promise<void> {
+    if (frame.command === 'ACK') return this.broker.ack(session, frame.headers);
+    if (frame.command === 'NACK') return this.broker.nack(session, frame.headers);
+    return this.send(session, frame);
+  }
+
+  private send(session: StompSession, frame: StompFrame): void | Promise<void> {
+    const destination = required(frame, 'destination');
+    const appPrefix = findPrefix(destination, this.options.applicationDestinationPrefixes);
+    if (appPrefix !== undefined) {
+      return this.applicationHandler(destination).handleMessage(
+        session,
+        frame,
+        destination.slice(appPrefix.length),
+      );
+    }
+    if (this.broker.handles(destination)) {
+      return this.broker.publish(
+        { destination, headers: frame.headers, body: frame.body },
+        session,
+      );
+    }
+    throw this.unknownDestination(destination);
+  }
+
+  private subscribe(session: StompSession, frame: StompFrame): void | Promise<void> {
+    const destination = required(frame, 'destination');
+    // STOMP 1.0 made the id optional; the destination then names the subscription.
+    const id = session.version === '1.0' ? (frame.headers['id'] ?? destination) : required(frame, 'id');
+    if (session.subscriptions.has(id)) {
+      throw new StompProtocolError('DUPLICATE_SUBSCRIPTION', `Subscription id ${JSON.stringify(id)} is already in use in this session`);
+    }
+    const ack = frame.headers['ack'] ?? 'auto';
+    if (!ACK_MODES.has(ack)) {
+      throw new StompProtocolError('INVALID_HEADER', `Invalid ack mode ${JSON.stringify(ack)}: use auto, client or client-individual`);
+    }
+    const appPrefix = findPrefix(destination, this.options.applicationDestinationPrefixes);
+    if (appPrefix !== undefined) {
+      const handler = this.applicationHandler(destination);
+      const subscription = new SessionSubscription(session, id, destination, ack as AckMode, frame.headers, 'application');
+      session.subscriptions.set(id, subscription);
+      return handler.handleSubscribe(session, subscription, destination.slice(appPrefix.length));
+    }
+    if (!this.broker.handles(destination)) throw this.unknownDestination(destination);
+    const subscription = new SessionSubscription(session, id, destination, ack as AckMode, frame.headers, 'broker');
+    session.subscriptions.set(id, subscription);
+    return this.broker.subscribe(subscription);
+  }
+
+  private unsubscribe(session: StompSession, frame: StompFrame): void | Promise<void> {
+    const id =
+      session.version === '1.0'
+        ? (frame.headers['id'] ?? required(frame, 'destination'))
+        : required(frame, 'id');
+    const subscription = session.subscriptions.get(id);
+    if (!subscription) {
+      throw new StompProtocolError('UNKNOWN_SUBSCRIPTION', `No subscription with id ${JSON.stringify(id)} in this session`);
+    }
+    session.subscriptions.delete(id);
+    if (subscription.target === 'broker') return this.broker.unsubscribe(subscription);
+  }
+
+  private applicationHandler(destination: string): ApplicationMessageHandler {
+    if (!this.application) {
+      throw new StompProtocolError('NO_HANDLER', `No @MessageMapping handler for ${destination}`);
+    }
+    return this.application;
+  }
+
+  private unknownDestination(destination: string): StompProtocolError {
+    const known = [...this.options.applicationDestinationPrefixes, ...this.options.broker.prefixes];
+    return new StompProtocolError(
+      'UNKNOWN_DESTINATION',
+      `Destination ${destination} matches no configured prefix (${known.join(', ')})`,
+    );
+  }
+}

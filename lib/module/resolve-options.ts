@@ -1,0 +1,162 @@
+import type { FrameDecoderLimits } from '../protocol/frame-decoder.js';
+import type {
+  StompConnectDecision,
+  StompConnectRequest,
+  StompModuleOptions,
+} from './stomp-options.js';
+
+export const LIBRARY_VERSION = '0.1.0';
+
+/** Options after defaults and validation: what the rest of the library reads. */
+export interface ResolvedStompOptions {
+  endpoints: { path: string; allowedOrigins: string[] | 'same-origin' }[];
+  applicationDestinationPrefixes: string[];
+  broker: {
+    kind: 'simple';
+    prefixes: string[];
+    queuePrefixes: string[];
+    queueCapacity: number;
+    pathSeparator: '/' | '.';
+  };
+  heartbeat: { floor: number | false; tolerance: number };
+  limits: FrameDecoderLimits & {
+    maxWebSocketMessageSize: number;
+    sendBufferSizeLimit: number;
+    connectTimeout: number;
+  };
+  authenticate?: (
+    request: StompConnectRequest,
+  ) => StompConnectDecision | Promise<StompConnectDecision>;
+  serverName: string;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Applies defaults and checks every option, collecting all problems into one start-up error
+ * so that a misconfigured app fails at boot with a message that says what to fix.
+ */
+export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedStompOptions {
+  const problems: string[] = [];
+  const positiveInt = (name: string, value: number | undefined, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (!Number.isInteger(value) || value <= 0) {
+      problems.push(`${name} must be a positive integer, got ${String(value)}`);
+      return fallback;
+    }
+    return value;
+  };
+  const destinationPrefixes = (name: string, value: string[] | undefined, fallback: string[]) => {
+    const list = value ?? fallback;
+    if (!Array.isArray(list)) {
+      problems.push(`${name} must be an array of strings`);
+      return fallback;
+    }
+    for (const prefix of list) {
+      if (typeof prefix !== 'string' || !prefix.startsWith('/') || prefix.length < 2) {
+        problems.push(`${name}: "${String(prefix)}" must be a string starting with "/", e.g. "/topic"`);
+      }
+    }
+    return list.map((p) => (p.length > 1 && (p.endsWith('/') || p.endsWith('.')) ? p.slice(0, -1) : p));
+  };
+
+  const endpoints = (options.endpoints ?? [{ path: '/ws' }]).map((endpoint, i) => {
+    if (!endpoint || typeof endpoint.path !== 'string' || !endpoint.path.startsWith('/')) {
+      problems.push(`endpoints[${i}].path must be a string starting with "/"`);
+    }
+    const origins = endpoint?.allowedOrigins;
+    if (origins !== undefined && (!Array.isArray(origins) || origins.some((o) => typeof o !== 'string'))) {
+      problems.push(`endpoints[${i}].allowedOrigins must be an array of strings`);
+    }
+    return { path: endpoint?.path, allowedOrigins: origins ?? ('same-origin' as const) };
+  });
+  if (endpoints.length === 0) problems.push('endpoints must name at least one endpoint');
+  const paths = endpoints.map((e) => e.path);
+  const duplicatePath = paths.find((p, i) => paths.indexOf(p) !== i);
+  if (duplicatePath) problems.push(`endpoints: path "${duplicatePath}" is configured twice`);
+
+  const broker = options.broker ?? { kind: 'simple' as const };
+  if (broker.kind !== 'simple') {
+    problems.push(`broker.kind must be "simple", got ${JSON.stringify((broker as { kind: unknown }).kind)}`);
+  }
+  const brokerPrefixes = destinationPrefixes('broker.prefixes', broker.prefixes, ['/topic', '/queue']);
+  if (brokerPrefixes.length === 0) problems.push('broker.prefixes must name at least one prefix');
+  const queuePrefixes = destinationPrefixes(
+    'broker.queuePrefixes',
+    broker.queuePrefixes,
+    brokerPrefixes.includes('/queue') ? ['/queue'] : [],
+  );
+  for (const q of queuePrefixes) {
+    if (!brokerPrefixes.includes(q)) {
+      problems.push(`broker.queuePrefixes: "${q}" is not one of broker.prefixes (${brokerPrefixes.join(', ')})`);
+    }
+  }
+  const separator = broker.pathSeparator ?? '/';
+  if (separator !== '/' && separator !== '.') {
+    problems.push(`broker.pathSeparator must be "/" or ".", got ${JSON.stringify(separator)}`);
+  }
+  const appPrefixes = destinationPrefixes(
+    'applicationDestinationPrefixes',
+    options.applicationDestinationPrefixes,
+    ['/app'],
+  );
+  for (const p of appPrefixes) {
+    const clash = brokerPrefixes.find((b) => b === p);
+    if (clash) problems.push(`"${p}" is both an application prefix and a broker prefix`);
+  }
+
+  const hb = broker.heartbeat;
+  let heartbeat: ResolvedStompOptions['heartbeat'] = { floor: 1000, tolerance: 2 };
+  if (hb === false) heartbeat = { floor: false, tolerance: 2 };
+  else if (hb !== undefined) {
+    const floor = hb.floor ?? 1000;
+    if (!Number.isInteger(floor) || floor < 1) {
+      problems.push(`broker.heartbeat.floor must be a positive number of milliseconds, got ${String(floor)}`);
+    }
+    const tolerance = hb.tolerance ?? 2;
+    if (typeof tolerance !== 'number' || !(tolerance >= 1)) {
+      problems.push(`broker.heartbeat.tolerance must be a number >= 1, got ${String(tolerance)}`);
+    }
+    heartbeat = { floor, tolerance };
+  }
+
+  const l = options.limits ?? {};
+  const maxFrameSize = positiveInt('limits.maxFrameSize', l.maxFrameSize, 5 * MiB);
+  const limits = {
+    maxFrameSize,
+    maxBodyLength: positiveInt('limits.maxBodyLength', l.maxBodyLength, 4 * MiB),
+    maxHeaders: positiveInt('limits.maxHeaders', l.maxHeaders, 100),
+    maxHeaderLineLength: positiveInt('limits.maxHeaderLineLength', l.maxHeaderLineLength, 8 * 1024),
+    maxWebSocketMessageSize: positiveInt(
+      'limits.maxWebSocketMessageSize',
+      l.maxWebSocketMessageSize,
+      2 * maxFrameSize,
+    ),
+    sendBufferSizeLimit: positiveInt('limits.sendBufferSizeLimit', l.sendBufferSizeLimit, 16 * MiB),
+    connectTimeout: positiveInt('limits.connectTimeout', l.connectTimeout, 10_000),
+  };
+  const queueCapacity = positiveInt('broker.queueCapacity', broker.queueCapacity, 1000);
+
+  if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
+    problems.push('authenticate must be a function');
+  }
+
+  if (problems.length > 0) {
+    throw new Error(`Invalid StompModule options:\n  - ${problems.join('\n  - ')}`);
+  }
+  return {
+    endpoints: endpoints as ResolvedStompOptions['endpoints'],
+    applicationDestinationPrefixes: appPrefixes,
+    broker: {
+      kind: 'simple',
+      prefixes: brokerPrefixes,
+      queuePrefixes,
+      queueCapacity,
+      pathSeparator: separator,
+    },
+    heartbeat,
+    limits,
+    authenticate: options.authenticate,
+    serverName: options.serverName ?? `nestjs-stomp/${LIBRARY_VERSION}`,
+  };
+}

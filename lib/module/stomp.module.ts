@@ -1,0 +1,43 @@
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
+import { SimpleBroker } from '../broker/simple/simple-broker.js';
+import { InboundDispatcher } from '../messaging/inbound-dispatcher.js';
+import { SessionRegistry } from '../transport/session-registry.js';
+import { WebSocketEndpoint } from '../transport/websocket-endpoint.js';
+import { resolveStompOptions, type ResolvedStompOptions } from './resolve-options.js';
+import { STOMP_OPTIONS } from './stomp.constants.js';
+import { STOMP_MODULE_OPTIONS, StompConfigurableModule } from './stomp.module-definition.js';
+import type { StompModuleOptions } from './stomp-options.js';
+
+/**
+ * STOMP over WebSocket for a Nest HTTP application:
+ * `StompModule.forRoot({ endpoints: [{ path: '/ws' }], broker: { kind: 'simple' } })`, or
+ * `StompModule.forRootAsync({ useFactory, inject, imports })`. Global by default.
+ */
+@Module({
+  providers: [
+    {
+      provide: STOMP_OPTIONS,
+      useFactory: (options: StompModuleOptions) => resolveStompOptions(options),
+      inject: [STOMP_MODULE_OPTIONS],
+    },
+    {
+      provide: MESSAGE_BROKER,
+      useFactory: (options: ResolvedStompOptions): MessageBroker => new SimpleBroker(options.broker),
+      inject: [STOMP_OPTIONS],
+    },
+    SessionRegistry,
+    InboundDispatcher,
+    WebSocketEndpoint,
+  ],
+  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry],
+})
+export class StompModule extends StompConfigurableModule implements OnApplicationShutdown {
+  constructor(@Inject(MESSAGE_BROKER) private readonly broker: MessageBroker) {
+    super();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.broker.close();
+  }
+}

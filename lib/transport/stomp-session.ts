@@ -1,0 +1,389 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Logger } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import type { BrokerSession, BrokerSubscription } from '../broker/message-broker.js';
+import { isClientCommand, type StompFrame, type StompVersion } from '../protocol/frame.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import { encodeFrame, HEARTBEAT_EOL, type HeaderEntries } from '../protocol/frame-encoder.js';
+import {
+  formatHeartbeat,
+  negotiateHeartbeat,
+  NO_HEARTBEAT,
+  parseHeartbeat,
+  type NegotiatedHeartbeat,
+} from '../protocol/heartbeat.js';
+import type { OutboundMessage } from '../protocol/message-frame.js';
+import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
+import { negotiateVersion } from '../protocol/version.js';
+import type { ResolvedStompOptions } from '../module/resolve-options.js';
+import type { SessionSubscription } from './session-subscription.js';
+
+/** What a session needs from the layer above it: the router of inbound frames. */
+export interface StompFrameHandler {
+  /** Handles SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT, ABORT. */
+  handle(session: StompSession, frame: StompFrame): void | Promise<void>;
+  /** The session is gone: abort its transactions, drop its subscriptions. Called once. */
+  sessionClosed(session: StompSession): void;
+}
+
+export type SessionState = 'connecting' | 'connected' | 'closing' | 'closed';
+
+/** Frames a session queues while an earlier one is still being handled; beyond, it stops reading. */
+const INBOUND_HIGH_WATER = 256;
+
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+
+/** WebSocket close codes. */
+const CLOSE_NORMAL = 1000;
+const CLOSE_PROTOCOL_ERROR = 1002;
+const CLOSE_POLICY = 1008;
+const CLOSE_TOO_BIG = 1009;
+
+function closeCodeFor(error: StompProtocolError): number {
+  switch (error.code) {
+    case 'FRAME_TOO_LARGE':
+    case 'BODY_TOO_LARGE':
+    case 'TOO_MANY_HEADERS':
+    case 'HEADER_LINE_TOO_LONG':
+      return CLOSE_TOO_BIG;
+    case 'CONNECT_REJECTED':
+      return CLOSE_POLICY;
+    default:
+      return CLOSE_PROTOCOL_ERROR;
+  }
+}
+
+/**
+ * One STOMP connection over one WebSocket: decoding with limits, the CONNECT handshake,
+ * heart-beats, ordered handling of inbound frames, receipts, and ERROR-then-close.
+ *
+ * Ordering: frames of one session are handled strictly in the order received. A frame whose
+ * handling returns a Promise holds back the following frames of that session (and only that
+ * session) until it settles. Outbound frames are written to the socket in the order they are
+ * produced; `ws` keeps that order.
+ */
+export class StompSession implements BrokerSession {
+  private static readonly logger = new Logger('StompSession');
+
+  readonly id = randomUUID();
+  readonly subscriptions = new Map<string, SessionSubscription>();
+  /** Open transactions: their SEND/ACK/NACK frames, replayed on COMMIT. */
+  readonly transactions = new Map<string, StompFrame[]>();
+
+  private _state: SessionState = 'connecting';
+  private _version: StompVersion = '1.2';
+  private _user: string | undefined;
+  private heartbeat: NegotiatedHeartbeat = NO_HEARTBEAT;
+  private readonly decoder: FrameDecoder;
+  private readonly pending: StompFrame[] = [];
+  private busy = false;
+  private paused = false;
+  private readSinceCheck = false;
+  private wroteSinceTick = false;
+  private timers: NodeJS.Timeout[] = [];
+  private markClosed!: () => void;
+  /** Settles once the WebSocket is closed and the session cleaned up. */
+  readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
+
+  constructor(
+    private readonly socket: WebSocket,
+    readonly request: IncomingMessage,
+    private readonly options: ResolvedStompOptions,
+    private readonly handler: StompFrameHandler,
+    private readonly subprotocolVersion: StompVersion | undefined,
+  ) {
+    this.decoder = new FrameDecoder(options.limits, {
+      onFrame: (frame) => this.onFrame(frame),
+    });
+    socket.on('message', (data: Buffer) => this.onData(data));
+    socket.on('close', () => this.cleanup());
+    socket.on('error', (err) => StompSession.logger.debug(`Session ${this.id}: ${err.message}`));
+    const connectTimer = setTimeout(() => {
+      if (this._state === 'connecting' && !this.busy) {
+        this.fail(
+          new StompProtocolError(
+            'CONNECT_TIMEOUT',
+            `No CONNECT frame received within ${options.limits.connectTimeout} ms`,
+          ),
+        );
+      }
+    }, options.limits.connectTimeout);
+    connectTimer.unref();
+    this.timers.push(connectTimer);
+  }
+
+  get state(): SessionState {
+    return this._state;
+  }
+
+  get version(): StompVersion {
+    return this._version;
+  }
+
+  /** The principal named at CONNECT, if any. */
+  get user(): string | undefined {
+    return this._user;
+  }
+
+  get negotiatedHeartbeat(): NegotiatedHeartbeat {
+    return this.heartbeat;
+  }
+
+  // ---- outbound -------------------------------------------------------------------------
+
+  deliver(subscription: BrokerSubscription, message: OutboundMessage, ackId?: string): void {
+    const prefix = (subscription as SessionSubscription).framePrefix;
+    this.write(message.frameFor(prefix, this._version, ackId), message.binary);
+  }
+
+  /** Sends one frame built from parts; headers are escaped for this session's version. */
+  sendFrame(command: string, headers: HeaderEntries, body?: Buffer | string, binary = false): void {
+    this.write(encodeFrame(command, headers, body, this._version), binary);
+  }
+
+  private write(data: Buffer, binary: boolean): void {
+    if (this._state === 'closed' || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.socket.bufferedAmount > this.options.limits.sendBufferSizeLimit) {
+      StompSession.logger.warn(
+        `Session ${this.id} is a slow consumer: more than ${this.options.limits.sendBufferSizeLimit} bytes unsent; disconnecting it`,
+      );
+      this.socket.close(CLOSE_POLICY, 'Send buffer limit exceeded');
+      this.socket.terminate();
+      return;
+    }
+    this.socket.send(data, binary ? BINARY : TEXT);
+    this.wroteSinceTick = true;
+  }
+
+  // ---- inbound --------------------------------------------------------------------------
+
+  private onData(data: Buffer): void {
+    this.readSinceCheck = true;
+    try {
+      this.decoder.push(data);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private onFrame(frame: StompFrame): void {
+    if (this.busy) {
+      this.pending.push(frame);
+      if (this.pending.length >= INBOUND_HIGH_WATER && !this.paused) {
+        this.paused = true;
+        this.socket.pause();
+      }
+      return;
+    }
+    this.process(frame);
+  }
+
+  private process(frame: StompFrame): void {
+    let result: void | Promise<void>;
+    try {
+      result = this.dispatch(frame);
+    } catch (err) {
+      this.fail(err, frame);
+      return;
+    }
+    if (result instanceof Promise) {
+      this.busy = true;
+      result.then(
+        () => {
+          this.busy = false;
+          this.afterFrame(frame);
+          this.drainPending();
+        },
+        (err: unknown) => {
+          this.busy = false;
+          this.fail(err, frame);
+        },
+      );
+      return;
+    }
+    this.afterFrame(frame);
+  }
+
+  private drainPending(): void {
+    while (!this.busy && this.pending.length > 0 && this._state !== 'closed' && this._state !== 'closing') {
+      this.process(this.pending.shift() as StompFrame);
+    }
+    if (this.paused && this.pending.length < INBOUND_HIGH_WATER / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private afterFrame(frame: StompFrame): void {
+    const receipt = frame.headers['receipt'];
+    if (receipt !== undefined && frame.command !== 'CONNECT' && frame.command !== 'STOMP') {
+      this.sendFrame('RECEIPT', { 'receipt-id': receipt });
+    }
+    if (frame.command === 'DISCONNECT') this.close(CLOSE_NORMAL, 'DISCONNECT');
+  }
+
+  private dispatch(frame: StompFrame): void | Promise<void> {
+    const command = frame.command;
+    if (this._state === 'closing' || this._state === 'closed') return;
+    if (command === 'CONNECT' || command === 'STOMP') return this.connect(frame);
+    if (!isClientCommand(command)) {
+      throw new StompProtocolError('UNKNOWN_COMMAND', `Unknown command ${JSON.stringify(command.slice(0, 32))}`);
+    }
+    if (this._state !== 'connected') {
+      throw new StompProtocolError('NOT_CONNECTED', `Expected a CONNECT or STOMP frame, got ${command}`);
+    }
+    if (command === 'DISCONNECT') {
+      this.decoder.stop();
+      return;
+    }
+    return this.handler.handle(this, frame);
+  }
+
+  // ---- CONNECT --------------------------------------------------------------------------
+
+  private connect(frame: StompFrame): void | Promise<void> {
+    if (this._state !== 'connecting') {
+      throw new StompProtocolError('ALREADY_CONNECTED', 'This session is already connected');
+    }
+    const headers = frame.headers;
+    this._version = negotiateVersion(headers['accept-version'], this.subprotocolVersion);
+    // Frames after CONNECT in the same chunk must be decoded with this version's escaping.
+    this.decoder.version = this._version;
+    const requested = parseHeartbeat(headers['heart-beat']);
+    this.heartbeat = negotiateHeartbeat(requested, this.options.heartbeat.floor);
+
+    const authenticate = this.options.authenticate;
+    if (!authenticate) return this.connected(undefined);
+    const decide = async () => {
+      let decision;
+      try {
+        decision = await authenticate({
+          sessionId: this.id,
+          headers,
+          login: headers['login'],
+          passcode: headers['passcode'],
+          request: this.request,
+        });
+      } catch (err) {
+        throw new StompProtocolError('CONNECT_REJECTED', err instanceof Error ? err.message : String(err));
+      }
+      if (decision?.reject !== undefined) {
+        throw new StompProtocolError('CONNECT_REJECTED', decision.reject);
+      }
+      this.connected(decision?.user);
+    };
+    return decide();
+  }
+
+  private connected(user: string | undefined): void {
+    if (this._state !== 'connecting') return;
+    this._user = user;
+    this._state = 'connected';
+    this.sendFrame('CONNECTED', {
+      version: this._version,
+      'heart-beat': formatHeartbeat(this.heartbeat),
+      server: this.options.serverName,
+      session: this.id,
+      'user-name': user,
+    });
+    this.clearTimers();
+    this.startHeartbeats();
+  }
+
+  private startHeartbeats(): void {
+    const { serverToClient, clientToServer } = this.heartbeat;
+    if (serverToClient > 0) {
+      const timer = setInterval(() => {
+        if (!this.wroteSinceTick) this.write(HEARTBEAT_EOL, false);
+        this.wroteSinceTick = false;
+      }, serverToClient);
+      timer.unref();
+      this.timers.push(timer);
+    }
+    if (clientToServer > 0) {
+      const window = Math.round(clientToServer * this.options.heartbeat.tolerance);
+      this.readSinceCheck = false;
+      const timer = setInterval(() => {
+        if (this.readSinceCheck) {
+          this.readSinceCheck = false;
+          return;
+        }
+        StompSession.logger.debug(`Session ${this.id}: no heart-beat for ${window} ms, closing`);
+        this.fail(
+          new StompProtocolError('HEARTBEAT_TIMEOUT', `No heart-beat received for ${window} ms`),
+        );
+      }, window);
+      timer.unref();
+      this.timers.push(timer);
+    }
+  }
+
+  // ---- closing --------------------------------------------------------------------------
+
+  /**
+   * Answers a failure with an ERROR frame (with `receipt-id` when the offending frame asked for a
+   * receipt), then closes this connection. Anything that is not a `StompProtocolError` is an
+   * internal error: it is logged and the client is told so without details.
+   */
+  fail(err: unknown, frame?: StompFrame): void {
+    if (this._state === 'closing' || this._state === 'closed') return;
+    const error =
+      err instanceof StompProtocolError
+        ? err
+        : new StompProtocolError('INTERNAL_ERROR', 'Internal server error');
+    if (!(err instanceof StompProtocolError)) {
+      StompSession.logger.error(`Session ${this.id}: ${err instanceof Error ? err.stack : String(err)}`);
+    } else {
+      StompSession.logger.debug(`Session ${this.id}: ${error.code}: ${error.message}`);
+    }
+    this.decoder.stop();
+    this.sendFrame(
+      'ERROR',
+      {
+        message: error.message,
+        'receipt-id': frame?.headers['receipt'],
+        'content-type': 'text/plain',
+        ...error.headers,
+      },
+      frame ? `${error.message}\n\nOffending frame: ${frame.command}\n` : `${error.message}\n`,
+    );
+    this.close(closeCodeFor(error), error.code);
+  }
+
+  /** Closes the WebSocket after everything already sent; the close handshake follows. */
+  close(code = CLOSE_NORMAL, reason = ''): void {
+    if (this._state === 'closing' || this._state === 'closed') return;
+    this._state = 'closing';
+    this.decoder.stop();
+    this.clearTimers();
+    this.pending.length = 0;
+    this.socket.close(code, reason.slice(0, 120));
+  }
+
+  /** Drops the connection at once, without a close handshake. */
+  terminate(): void {
+    this.socket.terminate();
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers = [];
+  }
+
+  private cleanup(): void {
+    if (this._state === 'closed') return;
+    this._state = 'closed';
+    this.decoder.stop();
+    this.clearTimers();
+    this.pending.length = 0;
+    this.transactions.clear();
+    try {
+      this.handler.sessionClosed(this);
+    } catch (err) {
+      StompSession.logger.error(`Session ${this.id} cleanup failed: ${String(err)}`);
+    }
+    this.markClosed();
+  }
+}
