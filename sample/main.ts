@@ -1,0 +1,22 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+
+/** Starts the sample on $PORT (default 8080): STOMP at ws://localhost:$PORT/ws. */
+export async function bootstrap(port = Number(process.env.PORT ?? 8080), host = process.env.HOST) {
+  const app = await NestFactory.create(AppModule);
+  app.enableShutdownHooks();
+  if (host) await app.listen(port, host);
+  else await app.listen(port);
+  return app;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  bootstrap().then(
+    () => console.log(`nestjs-stomp sample: STOMP endpoint ws://localhost:${process.env.PORT ?? 8080}/ws`),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
