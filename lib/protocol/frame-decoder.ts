@@ -186,6 +186,12 @@ export class FrameDecoder {
 
   private onLine(raw: Buffer): void {
     const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, raw.length - 1) : raw;
+    if (line.length > this.limits.maxHeaderLineLength) {
+      throw new StompProtocolError(
+        'HEADER_LINE_TOO_LONG',
+        `${this.state === State.Command ? 'Command' : 'Header'} line exceeds the limit of ${this.limits.maxHeaderLineLength} bytes`,
+      );
+    }
     if (this.state === State.Command) {
       if (line.length === 0) {
         // EOLs between frames are heart-beats and do not count towards any frame.

@@ -34,9 +34,16 @@ export function unescapeHeader(value: string, version: StompVersion): string {
 const NEEDS_ESCAPE_12 = /[\r\n:\\]/;
 const NEEDS_ESCAPE_11 = /[\n:\\]/;
 
-/** Escapes a header name or value for the given version. 1.1 cannot represent CR and leaves it. */
+const LINE_BREAK = /[\r\n]/;
+const LINE_BREAKS = /[\r\n]/g;
+
+/**
+ * Escapes a header name or value for the given version. 1.0 has no escaping, so line breaks
+ * become spaces there: passed through, they would let one client's header inject headers or
+ * whole frames into a 1.0 subscriber's stream. 1.1 cannot represent CR and leaves it.
+ */
 export function escapeHeader(value: string, version: StompVersion): string {
-  if (version === '1.0') return value;
+  if (version === '1.0') return LINE_BREAK.test(value) ? value.replace(LINE_BREAKS, ' ') : value;
   if (!(version === '1.2' ? NEEDS_ESCAPE_12 : NEEDS_ESCAPE_11).test(value)) return value;
   let out = '';
   for (let i = 0; i < value.length; i++) {

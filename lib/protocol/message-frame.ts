@@ -13,7 +13,7 @@ export const RESERVED_MESSAGE_HEADERS: ReadonlySet<string> = new Set([
   'transaction',
 ]);
 
-const TEXT_TYPE = /^(text\/|application\/(json|xml|javascript|[^;]*\+(json|xml)))|;\s*charset=utf-?8/i;
+const TEXT_TYPE = /^(text\/|application\/(json|xml|javascript)\b|[^;]*\+(json|xml)\b)|;\s*charset=utf-?8\b/i;
 
 /**
  * Whether a body travels in a text WebSocket frame: it must be valid UTF-8 and, when a

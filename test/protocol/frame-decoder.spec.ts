@@ -375,6 +375,24 @@ describe('FrameDecoder', () => {
       expect(frames[0].body.toString()).toBe('The body of the message');
     });
 
+    it('keeps its own copy of partial lines and bodies, so callers may reuse a chunk after push()', () => {
+      const frames: StompFrame[] = [];
+      const decoder = new FrameDecoder(GENEROUS_LIMITS, { onFrame: (f) => frames.push(f) });
+      const scratch = Buffer.alloc(64);
+      const pushVia = (s: string): void => {
+        const n = scratch.write(s);
+        decoder.push(scratch.subarray(0, n));
+        scratch.fill(0x58); // the caller recycles its buffer
+      };
+      pushVia('SEND\ndesti');
+      pushVia('nation:/a\n\nhel');
+      pushVia('lo wor');
+      pushVia('ld\0');
+      expect(frames).toHaveLength(1);
+      expect(frames[0].headers).toEqual({ destination: '/a' });
+      expect(frames[0].body.toString()).toBe('hello world');
+    });
+
     it('does not let later input alter an already delivered body', () => {
       const frames: StompFrame[] = [];
       const decoder = new FrameDecoder(GENEROUS_LIMITS, { onFrame: (f) => frames.push(f) });
@@ -536,6 +554,11 @@ describe('FrameDecoder', () => {
         const result = decode(['SEND\r\ndestination:/abcd\r\n\r\n\0'], {
           limits: { maxHeaderLineLength: 16 },
         });
+        expectProtocolError(result.error, 'HEADER_LINE_TOO_LONG');
+      });
+
+      it('rejects a header line one byte over the limit followed by a bare LF', () => {
+        const result = decode(['SEND\ndestination:/abcd\n\n\0'], { limits: { maxHeaderLineLength: 16 } });
         expectProtocolError(result.error, 'HEADER_LINE_TOO_LONG');
       });
 

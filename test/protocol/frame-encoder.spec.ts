@@ -288,7 +288,33 @@ describe('isTextBody', () => {
     ['application/vnd.api+json', 'application/vnd.api+json', utf8, true],
     ['application/atom+xml', 'application/atom+xml', utf8, true],
     ['application/x-custom; charset=UTF-8', 'application/x-custom; charset=UTF-8', utf8, true],
+    ['image/svg+xml', 'image/svg+xml', utf8, true],
+    ['application/jsonfoo (no word boundary)', 'application/jsonfoo', utf8, false],
   ])('%s', (_label, contentType, body, expected) => {
     expect(isTextBody(contentType, body)).toBe(expected);
+  });
+});
+
+describe('STOMP 1.0 recipients cannot be fed injected headers or frames', () => {
+  it('turns line breaks in header values into spaces for 1.0', () => {
+    const smuggled = 'v\n\n\0MESSAGE\nsubscription:sub-1\ndestination:/topic/secret\nmessage-id:forged\nx:';
+    const headers = createHeaders();
+    headers['x'] = smuggled;
+    headers['y'] = 'v\r\ncontent-length:0';
+    const bytes = new OutboundMessage('/topic/a', 'm-1', headers, Buffer.from('hello')).frameFor(
+      messageFramePrefix('sub-1', '1.0'),
+      '1.0',
+    );
+    const result = decode([bytes], { version: '1.0' });
+    expect(result.error).toBeUndefined();
+    expect(result.frames).toHaveLength(1);
+    expect(result.frames[0].headers['destination']).toBe('/topic/a');
+    expect(result.frames[0].headers['content-length']).toBe('5');
+    expect(result.frames[0].body.toString()).toBe('hello');
+  });
+
+  it('keeps escaping (not replacing) line breaks for 1.1 and 1.2', () => {
+    const bytes = encodeFrame('MESSAGE', { x: 'a\nb' }, '', '1.2');
+    expect(decode([bytes]).frames[0].headers['x']).toBe('a\nb');
   });
 });
