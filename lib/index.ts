@@ -13,6 +13,31 @@ export type {
 export { STOMP_OPTIONS } from './module/stomp.constants.js';
 export type { ResolvedStompOptions } from './module/resolve-options.js';
 
+// Annotated handlers
+export { MessageMapping } from './handlers/decorators/message-mapping.decorator.js';
+export { SubscribeMapping } from './handlers/decorators/subscribe-mapping.decorator.js';
+export { SendTo, SendToUser, type SendToUserOptions } from './handlers/decorators/send-to.decorator.js';
+export {
+  MessageExceptionHandler,
+  type ErrorType,
+} from './handlers/decorators/message-exception-handler.decorator.js';
+export {
+  ConnectedSession,
+  DestinationVariable,
+  Header,
+  Headers,
+  MessageException,
+  Payload,
+  Principal,
+  type StompPrincipal,
+} from './handlers/decorators/param.decorators.js';
+export { StompMessageContext } from './handlers/stomp-message-context.js';
+export { MessageConversionError } from './messaging/message-converter.js';
+
+// Sending from anywhere, user destinations
+export { StompMessagingTemplate, type MessageHeaders } from './template/stomp-messaging-template.js';
+export { UserDestinationResolver } from './user/user-destination-resolver.js';
+
 // Brokers
 export {
   MESSAGE_BROKER,
@@ -30,8 +55,5 @@ export { StompSession, type SessionState } from './transport/stomp-session.js';
 export { SessionSubscription } from './transport/session-subscription.js';
 
 // Protocol
-export {
-  StompProtocolError,
-  type StompErrorCode,
-} from './protocol/stomp-protocol-error.js';
+export { StompProtocolError, type StompErrorCode } from './protocol/stomp-protocol-error.js';
 export type { StompFrame, StompHeaders, StompVersion } from './protocol/frame.js';

@@ -1,6 +1,10 @@
 import { Module } from '@nestjs/common';
 import { StompModule } from '../lib/index.js';
+import { ChatController } from './chat/chat.controller.js';
+import { ChatRoomsService } from './chat/chat-rooms.service.js';
+import { GreetingController } from './greeting/greeting.controller.js';
 import { parseSampleUsers, sampleAuthenticator } from './sample-users.js';
+import { PageController } from './web/page.controller.js';
 
 @Module({
   imports: [
@@ -13,5 +17,7 @@ import { parseSampleUsers, sampleAuthenticator } from './sample-users.js';
       }),
     }),
   ],
+  controllers: [GreetingController, ChatController, PageController],
+  providers: [ChatRoomsService],
 })
 export class AppModule {}

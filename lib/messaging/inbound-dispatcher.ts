@@ -5,7 +5,9 @@ import type { StompFrame } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
+import { SessionRegistry } from '../transport/session-registry.js';
 import { SessionSubscription } from '../transport/session-subscription.js';
+import { UserDestinationResolver } from '../user/user-destination-resolver.js';
 import type { StompFrameHandler, StompSession } from '../transport/stomp-session.js';
 import {
   APPLICATION_MESSAGE_HANDLER,
@@ -24,8 +26,9 @@ function required(frame: StompFrame, name: string): string {
 
 /**
  * Routes a connected session's frames, Spring's way: destinations with an application prefix go
- * to the annotated handlers, destinations with a broker prefix go to the broker, and anything
- * else is refused with an ERROR that names the configured prefixes. Transactions are handled
+ * to the annotated handlers, user destinations (`/user/...`) are resolved to per-session broker
+ * destinations, destinations with a broker prefix go to the broker, and anything else is
+ * refused with an ERROR that names the configured prefixes. Transactions are handled
  * here, for every destination: SEND, ACK and NACK inside a transaction wait for COMMIT.
  */
 @Injectable()
@@ -33,6 +36,8 @@ export class InboundDispatcher implements StompFrameHandler {
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
     @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
+    private readonly sessions: SessionRegistry,
+    private readonly users: UserDestinationResolver,
     @Optional()
     @Inject(APPLICATION_MESSAGE_HANDLER)
     private readonly application?: ApplicationMessageHandler,
@@ -78,6 +83,10 @@ export class InboundDispatcher implements StompFrameHandler {
     }
   }
 
+  sessionConnected(session: StompSession): void {
+    this.sessions.connected(session);
+  }
+
   sessionClosed(session: StompSession): void {
     session.transactions.clear();
     session.subscriptions.clear();
@@ -118,6 +127,10 @@ export class InboundDispatcher implements StompFrameHandler {
         destination.slice(appPrefix.length),
       );
     }
+    if (this.users.isUserDestination(destination)) {
+      const target = this.users.parseSendDestination(destination);
+      return this.publishAll(session, frame, this.users.userTargets(target.user, target.destination));
+    }
     if (this.broker.handles(destination)) {
       return this.broker.publish(
         { destination, headers: frame.headers, body: frame.body },
@@ -125,6 +138,13 @@ export class InboundDispatcher implements StompFrameHandler {
       );
     }
     throw this.unknownDestination(destination);
+  }
+
+  private publishAll(session: StompSession, frame: StompFrame, destinations: string[], from = 0): void | Promise<void> {
+    for (let i = from; i < destinations.length; i++) {
+      const result = this.broker.publish({ destination: destinations[i], headers: frame.headers, body: frame.body }, session);
+      if (result instanceof Promise) return result.then(() => this.publishAll(session, frame, destinations, i + 1));
+    }
   }
 
   private subscribe(session: StompSession, frame: StompFrame): void | Promise<void> {
@@ -144,6 +164,12 @@ export class InboundDispatcher implements StompFrameHandler {
       const subscription = new SessionSubscription(session, id, destination, ack as AckMode, frame.headers, 'application');
       session.subscriptions.set(id, subscription);
       return handler.handleSubscribe(session, subscription, destination.slice(appPrefix.length));
+    }
+    if (this.users.isUserDestination(destination)) {
+      const brokerDestination = this.users.subscriptionDestination(session, destination);
+      const subscription = new SessionSubscription(session, id, brokerDestination, ack as AckMode, frame.headers, 'broker', destination);
+      session.subscriptions.set(id, subscription);
+      return this.broker.subscribe(subscription);
     }
     if (!this.broker.handles(destination)) throw this.unknownDestination(destination);
     const subscription = new SessionSubscription(session, id, destination, ack as AckMode, frame.headers, 'broker');
@@ -172,7 +198,11 @@ export class InboundDispatcher implements StompFrameHandler {
   }
 
   private unknownDestination(destination: string): StompProtocolError {
-    const known = [...this.options.applicationDestinationPrefixes, ...this.options.broker.prefixes];
+    const known = [
+      ...this.options.applicationDestinationPrefixes,
+      ...this.options.broker.prefixes,
+      this.options.userDestinationPrefix,
+    ];
     return new StompProtocolError(
       'UNKNOWN_DESTINATION',
       `Destination ${destination} matches no configured prefix (${known.join(', ')})`,

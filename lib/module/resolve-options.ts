@@ -18,6 +18,9 @@ export interface ResolvedStompOptions {
     queueCapacity: number;
     pathSeparator: '/' | '.';
   };
+  pathSeparator: '/' | '.';
+  userDestinationPrefix: string;
+  errorDestination: string | false;
   heartbeat: { floor: number | false; tolerance: number };
   limits: FrameDecoderLimits & {
     maxWebSocketMessageSize: number;
@@ -91,9 +94,17 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
       problems.push(`broker.queuePrefixes: "${q}" is not one of broker.prefixes (${brokerPrefixes.join(', ')})`);
     }
   }
-  const separator = broker.pathSeparator ?? '/';
+  const separator = options.pathSeparator ?? '/';
   if (separator !== '/' && separator !== '.') {
-    problems.push(`broker.pathSeparator must be "/" or ".", got ${JSON.stringify(separator)}`);
+    problems.push(`pathSeparator must be "/" or ".", got ${JSON.stringify(separator)}`);
+  }
+  const [userDestinationPrefix] = destinationPrefixes('userDestinationPrefix', [options.userDestinationPrefix ?? '/user'], ['/user']);
+  if ([...brokerPrefixes].includes(userDestinationPrefix)) {
+    problems.push(`userDestinationPrefix "${userDestinationPrefix}" must not also be a broker prefix`);
+  }
+  const errorDestination = options.errorDestination ?? '/queue/errors';
+  if (errorDestination !== false && (typeof errorDestination !== 'string' || !brokerPrefixes.some((p) => errorDestination.startsWith(p)))) {
+    problems.push(`errorDestination must be false or a destination under a broker prefix (${brokerPrefixes.join(', ')}), got ${JSON.stringify(errorDestination)}`);
   }
   const appPrefixes = destinationPrefixes(
     'applicationDestinationPrefixes',
@@ -154,6 +165,9 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
       queueCapacity,
       pathSeparator: separator,
     },
+    pathSeparator: separator,
+    userDestinationPrefix,
+    errorDestination,
     heartbeat,
     limits,
     authenticate: options.authenticate,

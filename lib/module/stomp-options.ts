@@ -40,11 +40,6 @@ export interface SimpleBrokerOptions {
   queueCapacity?: number;
   /** Heart-beat policy, or `false` to answer `heart-beat:0,0` to everyone. */
   heartbeat?: HeartbeatOptions | false;
-  /**
-   * Separator of destination segments for pattern subscriptions (`*` one segment, `**` or `#`
-   * any number). Default `/`.
-   */
-  pathSeparator?: '/' | '.';
 }
 
 export type BrokerOptions = SimpleBrokerOptions;
@@ -98,6 +93,23 @@ export interface StompModuleOptions {
   applicationDestinationPrefixes?: string[];
   /** The broker. Default `{ kind: 'simple' }`. */
   broker?: BrokerOptions;
+  /**
+   * Separator of destination segments, for `@MessageMapping` patterns and for the simple
+   * broker's pattern subscriptions (`*` one segment, `**` or `#` any number). Default `/`;
+   * `.` gives RabbitMQ-style `/app/chat.lobby` ↔ `@MessageMapping('chat.{room}')`.
+   */
+  pathSeparator?: '/' | '.';
+  /**
+   * Prefix of user destinations. A client subscribed to `/user/queue/x` receives what is sent to
+   * its user (`convertAndSendToUser(name, '/queue/x', …)`, `@SendToUser('/queue/x')`). Default `/user`.
+   */
+  userDestinationPrefix?: string;
+  /**
+   * Where a client receives errors of its messages that no `@MessageExceptionHandler` or
+   * exception filter handled: the user destination `/user` + this. Default `/queue/errors`
+   * (subscribe to `/user/queue/errors`); `false` only logs them.
+   */
+  errorDestination?: string | false;
   limits?: StompLimits;
   /** Decides on every CONNECT. Default: everybody is accepted anonymously. */
   authenticate?: (

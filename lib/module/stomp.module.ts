@@ -1,9 +1,17 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
 import { SimpleBroker } from '../broker/simple/simple-broker.js';
+import { AnnotatedMessageHandler } from '../handlers/annotated-message-handler.js';
+import { HandlerExplorer } from '../handlers/handler-explorer.js';
+import { ReturnValueHandler } from '../handlers/return-value-handler.js';
+import { StompContextCreator } from '../handlers/stomp-context-creator.js';
+import { APPLICATION_MESSAGE_HANDLER } from '../messaging/application-message-handler.js';
 import { InboundDispatcher } from '../messaging/inbound-dispatcher.js';
+import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
 import { SessionRegistry } from '../transport/session-registry.js';
 import { WebSocketEndpoint } from '../transport/websocket-endpoint.js';
+import { UserDestinationResolver } from '../user/user-destination-resolver.js';
 import { resolveStompOptions, type ResolvedStompOptions } from './resolve-options.js';
 import { STOMP_OPTIONS } from './stomp.constants.js';
 import { STOMP_MODULE_OPTIONS, StompConfigurableModule } from './stomp.module-definition.js';
@@ -12,9 +20,11 @@ import type { StompModuleOptions } from './stomp-options.js';
 /**
  * STOMP over WebSocket for a Nest HTTP application:
  * `StompModule.forRoot({ endpoints: [{ path: '/ws' }], broker: { kind: 'simple' } })`, or
- * `StompModule.forRootAsync({ useFactory, inject, imports })`. Global by default.
+ * `StompModule.forRootAsync({ useFactory, inject, imports })`. Global by default, so
+ * `StompMessagingTemplate` can be injected anywhere.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: STOMP_OPTIONS,
@@ -26,11 +36,21 @@ import type { StompModuleOptions } from './stomp-options.js';
       useFactory: (options: ResolvedStompOptions): MessageBroker => new SimpleBroker(options.broker),
       inject: [STOMP_OPTIONS],
     },
+    // transport
     SessionRegistry,
-    InboundDispatcher,
     WebSocketEndpoint,
+    // routing
+    InboundDispatcher,
+    UserDestinationResolver,
+    StompMessagingTemplate,
+    // annotated handlers
+    HandlerExplorer,
+    StompContextCreator,
+    ReturnValueHandler,
+    AnnotatedMessageHandler,
+    { provide: APPLICATION_MESSAGE_HANDLER, useExisting: AnnotatedMessageHandler },
   ],
-  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry],
+  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry, StompMessagingTemplate, UserDestinationResolver],
 })
 export class StompModule extends StompConfigurableModule implements OnApplicationShutdown {
   constructor(@Inject(MESSAGE_BROKER) private readonly broker: MessageBroker) {

@@ -5,9 +5,14 @@ import { messageFramePrefix } from '../protocol/message-frame.js';
 /** Where a subscription lives: with the broker, or answered once by an application handler. */
 export type SubscriptionTarget = 'broker' | 'application';
 
-/** One SUBSCRIBE of one session. Caches the start of its MESSAGE frames. */
+/**
+ * One SUBSCRIBE of one session. Caches the start of its MESSAGE frames. `destination` is what
+ * the broker matches; `clientDestination` is what the client asked for, which differs for user
+ * destinations (`/user/queue/errors` → `/queue/errors-user<session id>`).
+ */
 export class SessionSubscription implements BrokerSubscription {
   readonly framePrefix: Buffer;
+  readonly clientDestination: string;
 
   constructor(
     readonly session: BrokerSession,
@@ -16,7 +21,9 @@ export class SessionSubscription implements BrokerSubscription {
     readonly ack: AckMode,
     readonly headers: Readonly<StompHeaders>,
     readonly target: SubscriptionTarget,
+    clientDestination?: string,
   ) {
     this.framePrefix = messageFramePrefix(id, session.version);
+    this.clientDestination = clientDestination ?? destination;
   }
 }

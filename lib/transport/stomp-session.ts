@@ -23,6 +23,8 @@ import type { SessionSubscription } from './session-subscription.js';
 export interface StompFrameHandler {
   /** Handles SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT, ABORT. */
   handle(session: StompSession, frame: StompFrame): void | Promise<void>;
+  /** CONNECTED was sent: the session has its version and user. */
+  sessionConnected?(session: StompSession): void;
   /** The session is gone: abort its transactions, drop its subscriptions. Called once. */
   sessionClosed(session: StompSession): void;
 }
@@ -290,15 +292,18 @@ export class StompSession implements BrokerSession {
     });
     this.clearTimers();
     this.startHeartbeats();
+    this.handler.sessionConnected?.(this);
   }
 
   private startHeartbeats(): void {
     const { serverToClient, clientToServer } = this.heartbeat;
     if (serverToClient > 0) {
+      // Ticking at half the interval keeps every silence shorter than the promised interval;
+      // one check per interval would allow almost two intervals after a write just past a tick.
       const timer = setInterval(() => {
         if (!this.wroteSinceTick) this.write(HEARTBEAT_EOL, false);
         this.wroteSinceTick = false;
-      }, serverToClient);
+      }, Math.max(1, Math.floor(serverToClient / 2)));
       timer.unref();
       this.timers.push(timer);
     }

@@ -1,0 +1,71 @@
+import 'reflect-metadata';
+import { assignMetadata, createParamDecorator, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
+import type { StompHeaders } from '../../protocol/frame.js';
+import { PARAM_ARGS_METADATA } from '../handler-metadata.constants.js';
+import { StompMessageContext } from '../stomp-message-context.js';
+import { StompParamtype } from '../stomp-params-factory.js';
+
+type PipeLike = PipeTransform | Type<PipeTransform>;
+
+function context(ctx: ExecutionContext): StompMessageContext {
+  const found = StompMessageContext.from(ctx.getArgs());
+  if (!found) throw new Error('STOMP parameter decorators work only on @MessageMapping/@SubscribeMapping handlers');
+  return found;
+}
+
+/**
+ * The message body, converted by its `content-type` (JSON → object, `text/*` → string, other →
+ * `Buffer`; no content-type: JSON if it parses, else text), then passed through Nest pipes, so a
+ * global `ValidationPipe` validates DTOs. `@Payload('name')` picks one property.
+ */
+export function Payload(property?: string | PipeLike, ...pipes: PipeLike[]): ParameterDecorator {
+  const data = typeof property === 'string' ? property : undefined;
+  const allPipes = typeof property === 'string' || property === undefined ? pipes : [property, ...pipes];
+  return (target, key, index) => {
+    const args = (Reflect.getMetadata(PARAM_ARGS_METADATA, target.constructor, key as string) ?? {}) as Record<string, unknown>;
+    Reflect.defineMetadata(
+      PARAM_ARGS_METADATA,
+      assignMetadata(args, StompParamtype.PAYLOAD as number, index, data, ...allPipes),
+      target.constructor,
+      key as string,
+    );
+  };
+}
+
+/** One header of the frame (first occurrence), or `undefined`. */
+export const Header = createParamDecorator((name: string, ctx: ExecutionContext): string | undefined =>
+  context(ctx).headers[name],
+);
+
+/** All headers of the frame as a plain object. */
+export const Headers = createParamDecorator((_: unknown, ctx: ExecutionContext): StompHeaders => ({
+  ...context(ctx).headers,
+}));
+
+/**
+ * A template variable of the matched destination: `@DestinationVariable('room')` for
+ * `@MessageMapping('/chat/{room}')`. Values are strings; add a pipe to convert,
+ * e.g. `@DestinationVariable('id', ParseIntPipe)`.
+ */
+export const DestinationVariable = createParamDecorator(
+  (name: string | undefined, ctx: ExecutionContext): string | Readonly<Record<string, string>> | undefined => {
+    const variables = context(ctx).variables;
+    return name === undefined ? variables : variables[name];
+  },
+);
+
+/** The STOMP session that sent the frame (id, user, version, subscriptions, handshake request). */
+export const ConnectedSession = createParamDecorator((_: unknown, ctx: ExecutionContext) => context(ctx).session);
+
+/** The authenticated user of the session, as `{ name }`, or `undefined` for anonymous sessions. */
+export interface StompPrincipal {
+  name: string;
+}
+
+export const Principal = createParamDecorator((_: unknown, ctx: ExecutionContext): StompPrincipal | undefined => {
+  const user = context(ctx).session.user;
+  return user === undefined ? undefined : { name: user };
+});
+
+/** In a `@MessageExceptionHandler`: the exception being handled. */
+export const MessageException = createParamDecorator((_: unknown, ctx: ExecutionContext): unknown => context(ctx).exception);

@@ -1,0 +1,156 @@
+/**
+ * A compiled `@MessageMapping` / `@SubscribeMapping` pattern, matched against the destination
+ * without its application prefix. Syntax (Spring's `AntPathMatcher` with template variables):
+ *
+ * - `*` matches zero or more characters within one segment, `?` exactly one character;
+ * - `**` as a whole segment matches zero or more segments;
+ * - `{name}` captures one segment (or the part of one), `{name:regex}` only what the regex matches.
+ *
+ * Segments are separated by `/` (default) or `.` (RabbitMQ style: `chat.{room}`).
+ */
+export class DestinationPattern {
+  readonly variableNames: readonly string[];
+  /** Same pattern with variable names erased: two patterns with equal keys are ambiguous. */
+  readonly key: string;
+  /** Lower is more specific: used to order candidate matches, Spring's way. */
+  readonly specificity: readonly number[];
+  private readonly regex: RegExp | undefined;
+  /** For each variable, the index of its capture group. */
+  private readonly groups: readonly number[];
+
+  constructor(
+    readonly source: string,
+    readonly separator: '/' | '.',
+  ) {
+    const names: string[] = [];
+    const groups: number[] = [];
+    let groupCount = 0;
+    let wildcards = 0;
+    let doubleWildcards = 0;
+    let literalLength = 0;
+    const sep = escapeRegex(separator);
+    const segment = `[^${sep}]`;
+    const compileSegment = (text: string): string => {
+      let out = '';
+      let i = 0;
+      while (i < text.length) {
+        const ch = text[i];
+        if (ch === '{') {
+          const end = findClosingBrace(text, i);
+          if (end === -1) throw new Error(`Unclosed "{" in destination pattern "${source}"`);
+          const inner = text.slice(i + 1, end);
+          const colon = inner.indexOf(':');
+          const name = colon === -1 ? inner : inner.slice(0, colon);
+          const constraint = colon === -1 ? `${segment}+` : inner.slice(colon + 1);
+          if (!/^[A-Za-z_$][\w$]*$/.test(name)) {
+            throw new Error(`Invalid variable name "${name}" in destination pattern "${source}"`);
+          }
+          if (names.includes(name)) {
+            throw new Error(`Variable "${name}" appears twice in destination pattern "${source}"`);
+          }
+          names.push(name);
+          groups.push(++groupCount);
+          groupCount += countGroups(constraint, source);
+          out += `(${constraint})`;
+          i = end + 1;
+        } else if (ch === '*') {
+          wildcards++;
+          out += `${segment}*`;
+          i++;
+        } else if (ch === '?') {
+          wildcards++;
+          out += segment;
+          i++;
+        } else {
+          literalLength++;
+          out += escapeRegex(ch);
+          i++;
+        }
+      }
+      return out;
+    };
+
+    const isLiteral = !/[*?{]/.test(source);
+    const segments = source.split(separator);
+    let body = '';
+    segments.forEach((text, index) => {
+      if (text === '**') {
+        doubleWildcards++;
+        body += index === 0 ? `(?:.*)` : `(?:${sep}.*)?`;
+        return;
+      }
+      body += (index === 0 ? '' : sep) + compileSegment(text);
+    });
+    this.regex = isLiteral ? undefined : new RegExp(`^${body}$`);
+    this.variableNames = names;
+    this.groups = groups;
+    this.key = source.replace(/\{([^}:]*)(:[^}]*)?\}/g, (_m, _n, c: string | undefined) => `{${c ?? ''}}`);
+    this.specificity = [doubleWildcards, wildcards, names.length, -literalLength];
+  }
+
+  get isLiteral(): boolean {
+    return this.regex === undefined;
+  }
+
+  /** The template variables when `destination` matches, otherwise `undefined`. */
+  match(destination: string): Record<string, string> | undefined {
+    if (!this.regex) return destination === this.source ? {} : undefined;
+    const m = this.regex.exec(destination);
+    if (!m) return undefined;
+    const variables: Record<string, string> = {};
+    this.variableNames.forEach((name, i) => (variables[name] = m[this.groups[i]]));
+    return variables;
+  }
+
+  static compare(a: DestinationPattern, b: DestinationPattern): number {
+    for (let i = 0; i < a.specificity.length; i++) {
+      const d = a.specificity[i] - b.specificity[i];
+      if (d !== 0) return d;
+    }
+    return 0;
+  }
+}
+
+/**
+ * Joins a class-level and a method-level pattern (`/chat` + `/{room}` → `/chat/{room}`,
+ * `chat` + `{room}` → `chat.{room}`). With `/` as separator, patterns always start with `/`.
+ */
+export function combinePatterns(typeLevel: string, methodLevel: string, separator: '/' | '.'): string {
+  let combined: string;
+  if (!typeLevel) combined = methodLevel;
+  else if (!methodLevel) combined = typeLevel;
+  else if (typeLevel.endsWith(separator) || methodLevel.startsWith(separator)) {
+    combined = typeLevel.endsWith(separator) && methodLevel.startsWith(separator)
+      ? typeLevel + methodLevel.slice(1)
+      : typeLevel + methodLevel;
+  } else combined = typeLevel + separator + methodLevel;
+  if (separator === '/' && !combined.startsWith('/')) combined = '/' + combined;
+  return combined;
+}
+
+/** Replaces `{var}` placeholders in a `@SendTo` destination with the matched values. */
+export function expandPlaceholders(destination: string, variables: Readonly<Record<string, string>>): string {
+  return destination.replace(/\{([^}:]+)\}/g, (whole, name: string) => variables[name] ?? whole);
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function findClosingBrace(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === '\\') i++;
+    else if (text[i] === '{') depth++;
+    else if (text[i] === '}' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+function countGroups(regex: string, source: string): number {
+  try {
+    return (new RegExp(`${regex}|`).exec('') as RegExpExecArray).length - 1;
+  } catch (err) {
+    throw new Error(`Invalid regex "${regex}" in destination pattern "${source}": ${(err as Error).message}`);
+  }
+}

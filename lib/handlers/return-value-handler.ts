@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
+import { MessageConverter } from '../messaging/message-converter.js';
+import { STOMP_OPTIONS } from '../module/stomp.constants.js';
+import type { ResolvedStompOptions } from '../module/resolve-options.js';
+import { OutboundMessage } from '../protocol/message-frame.js';
+import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
+import { UserDestinationResolver } from '../user/user-destination-resolver.js';
+import { expandPlaceholders } from './destination-pattern.js';
+import type { ReturnTarget } from './handler-explorer.js';
+import type { StompMessageContext } from './stomp-message-context.js';
+
+/** The default destination prefix of return values without `@SendTo` (Spring's). */
+const DEFAULT_DESTINATION_PREFIX = '/topic';
+
+/**
+ * Sends a handler's return value where it belongs (Spring's `SendToMethodReturnValueHandler`
+ * and `SubscriptionMethodReturnValueHandler`):
+ * - `@SendTo(...)`: to each destination, `{var}` filled from the matched destination;
+ * - `@SendToUser(...)`: to the sender's user (all sessions) or, with `broadcast: false` or
+ *   without a user, to the sending session only;
+ * - `@SubscribeMapping` without either: straight back to the subscriber, once;
+ * - otherwise: to `/topic` + the mapped destination.
+ * `undefined` and `null` send nothing.
+ */
+@Injectable()
+export class ReturnValueHandler {
+  private readonly converter = new MessageConverter();
+  private readonly idPrefix = randomBytes(4).toString('hex');
+  private replies = 0;
+
+  constructor(
+    @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
+    @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
+    private readonly template: StompMessagingTemplate,
+    private readonly users: UserDestinationResolver,
+  ) {}
+
+  async handle(value: unknown, target: ReturnTarget, context: StompMessageContext): Promise<void> {
+    if (value === undefined || value === null) return;
+    const { sendTo, sendToUser } = target;
+    if (sendToUser) {
+      const session = context.session;
+      for (const raw of sendToUser.destinations) {
+        const destination = expandPlaceholders(raw, context.variables);
+        if (sendToUser.broadcast && session.user !== undefined) {
+          await this.template.convertAndSendToUser(session.user, destination, value);
+        } else {
+          await this.template.convertAndSendToSession(session.id, destination, value);
+        }
+      }
+    }
+    if (sendTo) {
+      for (const raw of sendTo) await this.template.convertAndSend(expandPlaceholders(raw, context.variables), value);
+    }
+    if (sendTo || sendToUser) return;
+    if (context.subscription) {
+      this.replyToSubscriber(value, context);
+      return;
+    }
+    await this.template.convertAndSend(this.defaultDestination(context.lookupDestination), value);
+  }
+
+  /** Start-up check: a `@SendTo`/`@SendToUser` destination must reach the broker. */
+  validate(target: ReturnTarget, label: string): void {
+    for (const destination of target.sendTo ?? []) {
+      if (!this.broker.handles(destination) && !this.users.isUserDestination(destination)) {
+        throw new Error(
+          `${label}: @SendTo("${destination}") is under no broker prefix (${this.options.broker.prefixes.join(', ')}) nor the user prefix ${this.users.prefix}`,
+        );
+      }
+    }
+    for (const destination of target.sendToUser?.destinations ?? []) {
+      if (!this.broker.handles(destination)) {
+        throw new Error(
+          `${label}: @SendToUser("${destination}") must name a broker destination such as /queue/replies`,
+        );
+      }
+    }
+  }
+
+  private defaultDestination(lookup: string): string {
+    return DEFAULT_DESTINATION_PREFIX + (lookup.startsWith('/') ? lookup : `/${lookup}`);
+  }
+
+  private replyToSubscriber(value: unknown, context: StompMessageContext): void {
+    const subscription = context.subscription;
+    if (!subscription) return;
+    const { body, headers } = this.converter.toMessage(value);
+    const messageId = `${this.idPrefix}-r${(++this.replies).toString(36)}`;
+    const message = new OutboundMessage(subscription.clientDestination, messageId, headers, body);
+    context.session.deliver(subscription, message);
+  }
+}

@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
+import { hasPrefix } from '../broker/destination-prefixes.js';
+import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
+import { STOMP_OPTIONS } from '../module/stomp.constants.js';
+import type { ResolvedStompOptions } from '../module/resolve-options.js';
+import { SessionRegistry } from '../transport/session-registry.js';
+import type { StompSession } from '../transport/stomp-session.js';
+
+/**
+ * Spring's `UserDestinationResolver`: turns user destinations into unique broker destinations.
+ *
+ * - SUBSCRIBE `/user/queue/news` becomes a subscription to `/queue/news-user<session id>`.
+ * - A message for user `ann` on `/queue/news` (sent to `/user/ann/queue/news`, by
+ *   `convertAndSendToUser('ann', '/queue/news', …)` or by `@SendToUser`) goes to
+ *   `/queue/news-user<id>` for each of Ann's sessions subscribed to `/user/queue/news`.
+ */
+@Injectable()
+export class UserDestinationResolver {
+  readonly prefix: string;
+
+  constructor(
+    @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
+    @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
+    private readonly sessions: SessionRegistry,
+  ) {
+    this.prefix = options.userDestinationPrefix;
+  }
+
+  isUserDestination(destination: string): boolean {
+    return hasPrefix(destination, this.prefix);
+  }
+
+  /** `/user/queue/news` → `/queue/news-user<session id>` for this session's SUBSCRIBE. */
+  subscriptionDestination(session: StompSession, destination: string): string {
+    const target = destination.slice(this.prefix.length);
+    this.assertBrokerDestination(target, destination);
+    return this.sessionDestination(session.id, target);
+  }
+
+  /** `/user/ann/queue/news` → `{ user: 'ann', destination: '/queue/news' }`. */
+  parseSendDestination(destination: string): { user: string; destination: string } {
+    const rest = destination.slice(this.prefix.length + 1);
+    const slash = rest.indexOf('/');
+    if (slash <= 0) {
+      throw new StompProtocolError(
+        'UNKNOWN_DESTINATION',
+        `User destination ${destination} must look like ${this.prefix}/<user>/<destination>`,
+      );
+    }
+    const user = decodeURIComponent(rest.slice(0, slash));
+    const target = rest.slice(slash);
+    this.assertBrokerDestination(target, destination);
+    return { user, destination: target };
+  }
+
+  /** Broker destinations reaching every session of `user` that subscribed to `destination`. */
+  userTargets(user: string, destination: string): string[] {
+    const out: string[] = [];
+    for (const session of this.sessions.sessionsOf(user)) {
+      const target = this.sessionTarget(session, destination);
+      if (target !== undefined) out.push(target);
+    }
+    return out;
+  }
+
+  /** The broker destination reaching `session` on user destination `destination`, if it subscribed. */
+  sessionTarget(session: StompSession, destination: string): string | undefined {
+    const clientDestination = this.prefix + destination;
+    for (const sub of session.subscriptions.values()) {
+      if (sub.clientDestination === clientDestination) return sub.destination;
+    }
+    return undefined;
+  }
+
+  private sessionDestination(sessionId: string, destination: string): string {
+    return `${destination}-user${sessionId}`;
+  }
+
+  private assertBrokerDestination(target: string, original: string): void {
+    if (!this.broker.handles(target)) {
+      throw new StompProtocolError(
+        'UNKNOWN_DESTINATION',
+        `User destination ${original} does not lead to a broker destination (${this.options.broker.prefixes.join(', ')})`,
+      );
+    }
+  }
+}
