@@ -60,10 +60,17 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
         problems.push(`${name}: "${String(prefix)}" must be a string starting with "/", e.g. "/topic"`);
       }
     }
-    return list.map((p) => (p.length > 1 && (p.endsWith('/') || p.endsWith('.')) ? p.slice(0, -1) : p));
+    return list.map((p) =>
+      typeof p === 'string' && p.length > 1 && (p.endsWith('/') || p.endsWith('.')) ? p.slice(0, -1) : p,
+    );
   };
 
-  const endpoints = (options.endpoints ?? [{ path: '/ws' }]).map((endpoint, i) => {
+  let endpointList = options.endpoints ?? [{ path: '/ws' }];
+  if (!Array.isArray(endpointList)) {
+    problems.push('endpoints must be an array of { path, allowedOrigins? }');
+    endpointList = [];
+  }
+  const endpoints = endpointList.map((endpoint, i) => {
     if (!endpoint || typeof endpoint.path !== 'string' || !endpoint.path.startsWith('/')) {
       problems.push(`endpoints[${i}].path must be a string starting with "/"`);
     }
@@ -102,7 +109,8 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   if ([...brokerPrefixes].includes(userDestinationPrefix)) {
     problems.push(`userDestinationPrefix "${userDestinationPrefix}" must not also be a broker prefix`);
   }
-  const errorDestination = options.errorDestination ?? '/queue/errors';
+  // Default: errors under the first queue-like prefix (`/queue/errors`), else the first broker prefix.
+  const errorDestination = options.errorDestination ?? `${queuePrefixes[0] ?? brokerPrefixes[0] ?? '/queue'}/errors`;
   if (errorDestination !== false && (typeof errorDestination !== 'string' || !brokerPrefixes.some((p) => errorDestination.startsWith(p)))) {
     problems.push(`errorDestination must be false or a destination under a broker prefix (${brokerPrefixes.join(', ')}), got ${JSON.stringify(errorDestination)}`);
   }

@@ -107,7 +107,8 @@ export interface StompModuleOptions {
   /**
    * Where a client receives errors of its messages that no `@MessageExceptionHandler` or
    * exception filter handled: the user destination `/user` + this. Default `/queue/errors`
-   * (subscribe to `/user/queue/errors`); `false` only logs them.
+   * (subscribe to `/user/queue/errors`), or `<first broker prefix>/errors` when `/queue` is not
+   * a broker prefix; `false` only logs them.
    */
   errorDestination?: string | false;
   limits?: StompLimits;

@@ -25,7 +25,10 @@ export interface StompFrameHandler {
   handle(session: StompSession, frame: StompFrame): void | Promise<void>;
   /** CONNECTED was sent: the session has its version and user. */
   sessionConnected?(session: StompSession): void;
-  /** The session is gone: abort its transactions, drop its subscriptions. Called once. */
+  /**
+   * The session is gone or closing: abort its transactions, drop its subscriptions. Called once,
+   * when closing starts (or when the socket drops without a close).
+   */
   sessionClosed(session: StompSession): void;
 }
 
@@ -81,6 +84,7 @@ export class StompSession implements BrokerSession {
   private readonly decoder: FrameDecoder;
   private readonly pending: StompFrame[] = [];
   private busy = false;
+  private detached = false;
   private paused = false;
   private readSinceCheck = false;
   private wroteSinceTick = false;
@@ -136,8 +140,10 @@ export class StompSession implements BrokerSession {
   // ---- outbound -------------------------------------------------------------------------
 
   deliver(subscription: BrokerSubscription, message: OutboundMessage, ackId?: string): void {
-    const prefix = (subscription as SessionSubscription).framePrefix;
-    this.write(message.frameFor(prefix, this._version, ackId), message.binary);
+    const sub = subscription as SessionSubscription;
+    // A user-destination subscription shows the client the destination it asked for (Spring's way).
+    const outbound = sub.clientDestination === sub.destination ? message : message.withDestination(sub.clientDestination);
+    this.write(outbound.frameFor(sub.framePrefix, this._version, ackId), outbound.binary);
   }
 
   /** Sends one frame built from parts; headers are escaped for this session's version. */
@@ -253,8 +259,11 @@ export class StompSession implements BrokerSession {
     this._version = negotiateVersion(headers['accept-version'], this.subprotocolVersion);
     // Frames after CONNECT in the same chunk must be decoded with this version's escaping.
     this.decoder.version = this._version;
-    const requested = parseHeartbeat(headers['heart-beat']);
-    this.heartbeat = negotiateHeartbeat(requested, this.options.heartbeat.floor);
+    // Heart-beating came with STOMP 1.1: a 1.0 peer (stompjs sends the header anyway) never pings.
+    this.heartbeat =
+      this._version === '1.0'
+        ? NO_HEARTBEAT
+        : negotiateHeartbeat(parseHeartbeat(headers['heart-beat']), this.options.heartbeat.floor);
 
     const authenticate = this.options.authenticate;
     if (!authenticate) return this.connected(undefined);
@@ -365,6 +374,7 @@ export class StompSession implements BrokerSession {
     this.clearTimers();
     this.pending.length = 0;
     this.socket.close(code, reason.slice(0, 120));
+    this.detach();
   }
 
   /** Drops the connection at once, without a close handshake. */
@@ -383,12 +393,23 @@ export class StompSession implements BrokerSession {
     this.decoder.stop();
     this.clearTimers();
     this.pending.length = 0;
+    this.detach();
+    this.markClosed();
+  }
+
+  /**
+   * Tells the layer above, once, that this session is gone. Called as soon as closing starts, so
+   * the broker stops routing messages to a socket that will not carry them and releases what the
+   * session had not acknowledged, without waiting for the peer's close handshake.
+   */
+  private detach(): void {
+    if (this.detached) return;
+    this.detached = true;
     this.transactions.clear();
     try {
       this.handler.sessionClosed(this);
     } catch (err) {
       StompSession.logger.error(`Session ${this.id} cleanup failed: ${String(err)}`);
     }
-    this.markClosed();
   }
 }

@@ -1,5 +1,14 @@
 import 'reflect-metadata';
-import { Module, type INestApplication, type DynamicModule, type Type } from '@nestjs/common';
+import {
+  Module,
+  type DynamicModule,
+  type INestApplication,
+  type LoggerService,
+  type LogLevel,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { StompModule, type StompModuleOptions } from '../../lib/index.js';
@@ -11,30 +20,95 @@ export interface RunningApp {
   /** `ws://127.0.0.1:<port>/ws` (the first endpoint) */
   url: string;
   port: number;
+  /** Everything logged since this app was created (see {@link CapturingLogger}). */
+  logs: CapturingLogger;
   close(): Promise<void>;
+}
+
+export interface StartAppExtras {
+  /** Modules imported next to StompModule. */
+  imports?: Array<Type | DynamicModule>;
+  controllers?: Type[];
+  providers?: Provider[];
+  /** HTTP platform. Default express. */
+  adapter?: 'express' | 'fastify';
+  /** Replaces `StompModule.forRoot(options)`, e.g. with a `forRootAsync(...)` module. */
+  stompModule?: DynamicModule;
+  /** Called after the app is created and before it listens (e.g. `useWebSocketAdapter`). */
+  configure?: (app: INestApplication) => void;
+}
+
+/**
+ * A Nest logger that remembers what was logged, so tests can assert on errors. Nest's `Logger` is
+ * global: once a second app is created, the first app's library logs go to the second's logger.
+ */
+export class CapturingLogger implements LoggerService {
+  readonly entries: Array<{ level: LogLevel; message: string }> = [];
+
+  private record(level: LogLevel, message: unknown, rest: unknown[]): void {
+    const parts = [message, ...rest].map((p) => (p instanceof Error ? (p.stack ?? p.message) : String(p)));
+    this.entries.push({ level, message: parts.join(' ') });
+    // Errors stay visible in the test output, as Nest's own logger would print them.
+    if (level === 'error' || level === 'fatal') process.stderr.write(`[${level}] ${parts.join(' ')}\n`);
+  }
+
+  log(message: unknown, ...rest: unknown[]): void {
+    this.record('log', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.record('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.record('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.record('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.record('verbose', message, rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.record('fatal', message, rest);
+  }
+
+  at(...levels: LogLevel[]): string[] {
+    return this.entries.filter((e) => levels.includes(e.level)).map((e) => e.message);
+  }
 }
 
 /** Starts a real Nest HTTP app with StompModule on 127.0.0.1 and a random port. */
 export async function startStompApp(
   options: StompModuleOptions = {},
-  extra: { imports?: Array<Type | DynamicModule>; controllers?: Type[]; providers?: Type[] } = {},
+  extra: StartAppExtras = {},
 ): Promise<RunningApp> {
   @Module({
-    imports: [StompModule.forRoot(options), ...(extra.imports ?? [])],
+    imports: [extra.stompModule ?? StompModule.forRoot(options), ...(extra.imports ?? [])],
     controllers: extra.controllers ?? [],
     providers: extra.providers ?? [],
   })
   class TestAppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [TestAppModule] }).compile();
-  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  const logs = new CapturingLogger();
+  const app =
+    extra.adapter === 'fastify'
+      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: logs })
+      : moduleRef.createNestApplication({ logger: logs });
+  extra.configure?.(app);
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as AddressInfo).port;
   const path = options.endpoints?.[0]?.path ?? '/ws';
   return {
     app,
     port,
+    logs,
     baseUrl: `ws://127.0.0.1:${port}`,
     url: `ws://127.0.0.1:${port}${path}`,
     close: () => app.close(),
   };
+}
+
+/** A unique destination suffix, so tests sharing one app never see each other's messages. */
+let uniqueCounter = 0;
+export function unique(name = 'd'): string {
+  return `${name}-${process.pid}-${++uniqueCounter}-${Math.random().toString(36).slice(2, 8)}`;
 }

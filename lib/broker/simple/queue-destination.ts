@@ -30,18 +30,14 @@ export class QueueDestination<S, M> {
 
   /**
    * Hands `message` to the next subscriber in turn. `avoid` (the subscriber that just refused
-   * it) is skipped when anyone else is there. With no subscriber, the message waits; `first`
-   * puts it at the head of the backlog (a redelivery keeps its place).
+   * it) is skipped when anyone else is there. With no subscriber the message waits, and so it
+   * does behind a backlog that waits for {@link drain}, so that it never overtakes older messages.
    */
-  offer(message: M, avoid?: S, first = false): void {
+  offer(message: M, avoid?: S): void {
     const count = this.subscribers.length;
-    if (count === 0) {
-      if (first) this.backlog.unshift(message);
-      else this.backlog.push(message);
-      if (this.backlog.length > this.capacity) {
-        this.backlog.shift();
-        this.dropped++;
-      }
+    if (count === 0 || this.backlog.length > 0) {
+      this.backlog.push(message);
+      this.trim();
       return;
     }
     let subscriber = this.subscribers[this.next % count];
@@ -51,6 +47,20 @@ export class QueueDestination<S, M> {
       this.next = (this.next + 1) % count;
     }
     this.deliver(subscriber, message);
+  }
+
+  /**
+   * Puts messages that were delivered but not settled back, in their original order and ahead
+   * of everything sent since (as RabbitMQ requeues): to the subscribers other than `avoid`, or
+   * to the head of the backlog.
+   */
+  requeue(messages: readonly M[], avoid?: S): void {
+    if (this.subscribers.length === 0 || this.backlog.length > 0) {
+      this.backlog.unshift(...messages);
+      this.trim();
+      return;
+    }
+    for (const message of messages) this.offer(message, avoid);
   }
 
   add(subscriber: S): void {
@@ -68,7 +78,18 @@ export class QueueDestination<S, M> {
   /** Delivers the backlog to the current subscribers, oldest first. */
   drain(): void {
     while (this.backlog.length > 0 && this.subscribers.length > 0) {
-      this.offer(this.backlog.shift() as M);
+      const count = this.subscribers.length;
+      const subscriber = this.subscribers[this.next % count];
+      this.next = (this.next + 1) % count;
+      this.deliver(subscriber, this.backlog.shift() as M);
+    }
+  }
+
+  /** Drops the oldest held messages beyond the capacity. */
+  private trim(): void {
+    while (this.backlog.length > this.capacity) {
+      this.backlog.shift();
+      this.dropped++;
     }
   }
 }

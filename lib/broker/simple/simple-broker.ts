@@ -128,10 +128,9 @@ export class SimpleBroker implements MessageBroker {
   }
 
   nack(session: BrokerSession, headers: Readonly<StompHeaders>): void {
-    for (const delivery of this.settle(session, headers, 'NACK')) {
-      this.forget(delivery);
-      this.release(delivery);
-    }
+    const covered = this.settle(session, headers, 'NACK');
+    for (const delivery of covered) this.forget(delivery);
+    this.release(covered);
   }
 
   disconnect(session: BrokerSession): void {
@@ -139,7 +138,7 @@ export class SimpleBroker implements MessageBroker {
     if (!state) return;
     this.sessions.delete(session.id);
     for (const sub of state.subscriptions.values()) this.detach(sub);
-    for (const delivery of state.unacked.values()) this.release(delivery);
+    this.release([...state.unacked.values()]);
   }
 
   async close(): Promise<void> {
@@ -227,11 +226,23 @@ export class SimpleBroker implements MessageBroker {
     this.sessions.get(delivery.state.subscription.session.id)?.unacked.delete(delivery.ackId);
   }
 
-  /** Gives an unsettled queue message to another consumer; topic copies are dropped. */
-  private release(delivery: Delivery): void {
-    if (!delivery.state.queue) return;
-    delivery.record.redelivered = true;
-    this.queue(delivery.state.subscription.destination).offer(delivery.record, delivery.state, true);
+  /**
+   * Gives unsettled queue messages to other consumers, in the order they were first delivered;
+   * topic copies are dropped.
+   */
+  private release(deliveries: readonly Delivery[]): void {
+    const groups = new Map<string, { avoid: SubscriptionState; records: MessageRecord[] }>();
+    for (const delivery of deliveries) {
+      if (!delivery.state.queue) continue;
+      delivery.record.redelivered = true;
+      const destination = delivery.state.subscription.destination;
+      let group = groups.get(destination);
+      if (!group) groups.set(destination, (group = { avoid: delivery.state, records: [] }));
+      group.records.push(delivery.record);
+    }
+    for (const [destination, group] of groups) {
+      this.queue(destination).requeue(group.records, group.avoid);
+    }
   }
 
   private detach(state: SubscriptionState): void {

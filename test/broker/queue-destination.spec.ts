@@ -1,0 +1,158 @@
+import { describe, expect, it } from '@jest/globals';
+import { QueueDestination } from '../../lib/broker/simple/queue-destination.js';
+
+function queue(capacity = 10) {
+  const delivered: Array<[string, string]> = [];
+  const q = new QueueDestination<string, string>(capacity, (s, m) => delivered.push([s, m]));
+  return { q, delivered };
+}
+
+describe('QueueDestination', () => {
+  it('delivers each message to one subscriber, round-robin', () => {
+    const { q, delivered } = queue();
+    q.add('a');
+    q.add('b');
+    q.add('c');
+    for (let i = 0; i < 7; i++) q.offer(`m${i}`);
+    expect(delivered).toEqual([
+      ['a', 'm0'],
+      ['b', 'm1'],
+      ['c', 'm2'],
+      ['a', 'm3'],
+      ['b', 'm4'],
+      ['c', 'm5'],
+      ['a', 'm6'],
+    ]);
+    expect(q.heldCount).toBe(0);
+  });
+
+  it('holds messages while nobody subscribes and drains them in order', () => {
+    const { q, delivered } = queue();
+    q.offer('m1');
+    q.offer('m2');
+    expect(delivered).toEqual([]);
+    expect(q.heldCount).toBe(2);
+    expect(q.isIdle).toBe(false);
+    q.add('a');
+    q.add('b');
+    q.drain();
+    expect(delivered).toEqual([
+      ['a', 'm1'],
+      ['b', 'm2'],
+    ]);
+    expect(q.heldCount).toBe(0);
+  });
+
+  it('keeps a new message behind a backlog that waits for drain', () => {
+    const { q, delivered } = queue();
+    q.offer('held');
+    q.add('a');
+    q.offer('new');
+    expect(delivered).toEqual([]);
+    q.drain();
+    expect(delivered.map(([, m]) => m)).toEqual(['held', 'new']);
+  });
+
+  it('drops the oldest held messages beyond the capacity and counts them once', () => {
+    const { q, delivered } = queue(3);
+    for (let i = 0; i < 5; i++) q.offer(`m${i}`);
+    expect(q.heldCount).toBe(3);
+    expect(q.takeDroppedCount()).toBe(2);
+    expect(q.takeDroppedCount()).toBe(0);
+    q.add('a');
+    q.drain();
+    expect(delivered.map(([, m]) => m)).toEqual(['m2', 'm3', 'm4']);
+  });
+
+  it('skips the subscriber to avoid when someone else is there', () => {
+    const { q, delivered } = queue();
+    q.add('a');
+    q.add('b');
+    q.offer('x', 'a');
+    q.offer('y', 'a');
+    q.offer('z', 'b');
+    expect(delivered).toEqual([
+      ['b', 'x'],
+      ['b', 'y'],
+      ['a', 'z'],
+    ]);
+  });
+
+  it('gives a message to the subscriber to avoid when it is the only one', () => {
+    const { q, delivered } = queue();
+    q.add('a');
+    q.offer('x', 'a');
+    expect(delivered).toEqual([['a', 'x']]);
+  });
+
+  it('requeues unsettled messages in their order, to the other subscribers', () => {
+    const { q, delivered } = queue();
+    q.add('a');
+    q.add('b');
+    q.requeue(['r1', 'r2', 'r3'], 'a');
+    expect(delivered).toEqual([
+      ['b', 'r1'],
+      ['b', 'r2'],
+      ['b', 'r3'],
+    ]);
+  });
+
+  it('requeues ahead of held messages, in order, when nobody subscribes', () => {
+    const { q, delivered } = queue();
+    q.offer('newer');
+    q.requeue(['r1', 'r2']);
+    q.add('a');
+    q.drain();
+    expect(delivered.map(([, m]) => m)).toEqual(['r1', 'r2', 'newer']);
+  });
+
+  it('bounds requeued messages by the capacity, dropping the oldest', () => {
+    const { q, delivered } = queue(2);
+    q.offer('newer');
+    q.requeue(['r1', 'r2']);
+    expect(q.takeDroppedCount()).toBe(1);
+    q.add('a');
+    q.drain();
+    expect(delivered.map(([, m]) => m)).toEqual(['r2', 'newer']);
+  });
+
+  it('keeps the round-robin fair when a subscriber leaves', () => {
+    const { q, delivered } = queue();
+    q.add('a');
+    q.add('b');
+    q.add('c');
+    q.offer('m0'); // a
+    q.offer('m1'); // b; next is c
+    q.remove('a');
+    q.offer('m2');
+    q.offer('m3');
+    expect(delivered.slice(2)).toEqual([
+      ['c', 'm2'],
+      ['b', 'm3'],
+    ]);
+    q.remove('c');
+    q.remove('b');
+    expect(q.isIdle).toBe(true);
+    q.remove('nobody');
+    q.offer('held');
+    expect(q.isIdle).toBe(false);
+  });
+
+  it('wraps the turn when the last subscriber in line leaves', () => {
+    const { q, delivered } = queue();
+    q.add('a');
+    q.add('b');
+    q.offer('m0'); // a; next is b
+    q.remove('b');
+    q.offer('m1');
+    q.add('c');
+    q.offer('m2');
+    q.offer('m3');
+    expect(delivered.slice(0, 2)).toEqual([
+      ['a', 'm0'],
+      ['a', 'm1'],
+    ]);
+    // Once c joins, the next two messages go one to each.
+    expect(delivered.slice(2).map(([s]) => s).sort()).toEqual(['a', 'c']);
+  });
+});

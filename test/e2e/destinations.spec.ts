@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { RawStompClient, rawConnected, unescapeValue } from '../support/raw-client.js';
+import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
+import { connectClient, Inbox, sendConfirmed, subscribeConfirmed } from '../support/stomp-client.js';
+
+/** Sends one frame on a fresh connection and returns the ERROR it earns (the connection then closes). */
+async function errorFor(
+  url: string,
+  command: string,
+  headers: Record<string, string>,
+  body = '',
+  connect?: Record<string, string>,
+): Promise<string> {
+  const { raw } = await rawConnected(url, connect);
+  raw.sendFrame(command, headers, body);
+  const error = await raw.expect('ERROR');
+  await raw.waitClosed();
+  expect(raw.frames.at(-1)?.command).toBe('ERROR');
+  return unescapeValue(error.headers['message']);
+}
+
+describe('destinations and routing', () => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startStompApp({});
+  });
+  afterAll(() => running.close());
+
+  it.each([
+    ['SEND', { destination: '/nowhere/x' }],
+    ['SUBSCRIBE', { id: 's', destination: '/nowhere/x' }],
+    // A prefix covers whole segments only: /topics is not under /topic.
+    ['SEND', { destination: '/topics/x' }],
+    ['SUBSCRIBE', { id: 's', destination: 'topic/x' }],
+  ])('refuses %s to a destination under no prefix, naming the prefixes', async (command, headers) => {
+    const message = await errorFor(running.url, command, headers);
+    expect(message).toContain(`Destination ${headers.destination} matches no configured prefix`);
+    for (const prefix of ['/app', '/topic', '/queue']) expect(message).toContain(prefix);
+  });
+
+  it('accepts the prefix itself and dot-continued destinations', async () => {
+    const c = await connectClient(running.url);
+    for (const d of ['/topic', `/topic.${unique()}`]) {
+      const inbox = new Inbox();
+      await subscribeConfirmed(c.client, d, inbox);
+      await sendConfirmed(c.client, d, d);
+      expect((await inbox.waitFor(1))[0].body).toBe(d);
+    }
+    await c.disconnect();
+  });
+
+  it('refuses a SEND to an application destination nobody handles', async () => {
+    const message = await errorFor(running.url, 'SEND', { destination: '/app/definitely-unmapped' }, 'x');
+    expect(message).toMatch(/No @MessageMapping handler for \/app\/definitely-unmapped/);
+  });
+
+  it.each([
+    ['SEND', {}, "SEND frame requires a 'destination' header"],
+    ['SUBSCRIBE', { id: 's' }, "SUBSCRIBE frame requires a 'destination' header"],
+    ['SUBSCRIBE', { destination: '/topic/x' }, "SUBSCRIBE frame requires a 'id' header"],
+    ['UNSUBSCRIBE', {}, "UNSUBSCRIBE frame requires a 'id' header"],
+    ['UNSUBSCRIBE', { id: 'never' }, 'No subscription with id "never" in this session'],
+    ['SUBSCRIBE', { id: 's', destination: '/topic/x', ack: 'sometimes' }, 'Invalid ack mode "sometimes": use auto, client or client-individual'],
+    ['BEGIN', {}, "BEGIN frame requires a 'transaction' header"],
+    ['ACK', {}, 'ACK needs an id header'],
+  ])('refuses %s %j: %s', async (command, headers, expected) => {
+    expect(await errorFor(running.url, command, headers)).toBe(expected);
+  });
+
+  it('refuses a second SUBSCRIBE with an id already in use', async () => {
+    const { raw } = await rawConnected(running.url);
+    raw.sendFrame('SUBSCRIBE', { id: 'dup', destination: '/topic/a', receipt: 'one' });
+    await raw.expect('RECEIPT');
+    raw.sendFrame('SUBSCRIBE', { id: 'dup', destination: '/topic/b' });
+    expect(unescapeValue((await raw.expect('ERROR')).headers['message'])).toBe(
+      'Subscription id "dup" is already in use in this session',
+    );
+    await raw.waitClosed();
+  });
+
+  it('lets a subscription id be reused after UNSUBSCRIBE', async () => {
+    const { raw } = await rawConnected(running.url);
+    const dest = `/topic/${unique()}`;
+    raw.sendFrame('SUBSCRIBE', { id: 'again', destination: '/topic/old' });
+    raw.sendFrame('UNSUBSCRIBE', { id: 'again' });
+    raw.sendFrame('SUBSCRIBE', { id: 'again', destination: dest });
+    raw.sendFrame('SEND', { destination: dest }, 'reused');
+    const m = await raw.expect('MESSAGE');
+    expect(m.headers['subscription']).toBe('again');
+    expect(m.body.toString()).toBe('reused');
+    await raw.close();
+  });
+
+  it('in STOMP 1.0, lets SUBSCRIBE omit the id (the destination names it) and UNSUBSCRIBE by destination', async () => {
+    const raw = await RawStompClient.open(running.url);
+    raw.sendFrame('CONNECT', {});
+    expect((await raw.expect('CONNECTED')).headers['version']).toBe('1.0');
+    const dest = `/topic/${unique()}`;
+    raw.sendFrame('SUBSCRIBE', { destination: dest });
+    raw.sendFrame('SEND', { destination: dest }, 'v10');
+    const m = await raw.expect('MESSAGE');
+    expect(m.headers['subscription']).toBe(dest);
+    expect(m.body.toString()).toBe('v10');
+    raw.sendFrame('UNSUBSCRIBE', { destination: dest, receipt: 'u' });
+    expect((await raw.expect('RECEIPT')).headers['receipt-id']).toBe('u');
+    raw.sendFrame('SEND', { destination: dest, receipt: 'after' }, 'gone');
+    // The next frame is the receipt: no MESSAGE for the removed subscription.
+    expect((await raw.next()).command).toBe('RECEIPT');
+    await raw.close();
+  });
+});
+
+describe('custom prefixes', () => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startStompApp({
+      applicationDestinationPrefixes: ['/api'],
+      // '/queue' stays a (topic-like) broker prefix: the default errorDestination lives under it.
+      broker: { kind: 'simple', prefixes: ['/exchange/', '/amq/queue', '/queue'], queuePrefixes: ['/amq/queue'] },
+    });
+  });
+  afterAll(() => running.close());
+
+  it('routes the configured broker prefixes and refuses the defaults', async () => {
+    const c = await connectClient(running.url);
+    const inbox = new Inbox();
+    const dest = `/exchange/${unique()}`;
+    await subscribeConfirmed(c.client, dest, inbox);
+    await sendConfirmed(c.client, dest, 'custom');
+    expect((await inbox.waitFor(1))[0].body).toBe('custom');
+    await c.disconnect();
+    const message = await errorFor(running.url, 'SUBSCRIBE', { id: 's', destination: '/topic/x' });
+    expect(message).toContain('Destination /topic/x matches no configured prefix');
+    expect(message).toContain('/api');
+    expect(message).toContain('/exchange');
+    expect(message).toContain('/amq/queue');
+  });
+
+  it('gives the configured queue prefix queue semantics', async () => {
+    const dest = `/amq/queue/${unique()}`;
+    const pub = await connectClient(running.url);
+    await sendConfirmed(pub.client, dest, 'held');
+    const sub = await connectClient(running.url);
+    const inbox = new Inbox();
+    await subscribeConfirmed(sub.client, dest, inbox);
+    expect((await inbox.waitFor(1))[0].body).toBe('held');
+    await pub.disconnect();
+    await sub.disconnect();
+  });
+
+  it('sends application destinations of the custom prefix to the handler layer', async () => {
+    const message = await errorFor(running.url, 'SEND', { destination: '/api/definitely-unmapped' }, 'x');
+    expect(message).toMatch(/No @MessageMapping handler for \/api\/definitely-unmapped/);
+  });
+});

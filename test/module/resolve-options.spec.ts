@@ -1,0 +1,24 @@
+import { describe, expect, it } from '@jest/globals';
+import { resolveStompOptions } from '../../lib/module/resolve-options.js';
+
+describe('resolveStompOptions: errorDestination default', () => {
+  it('is /queue/errors when /queue is a broker prefix', () => {
+    expect(resolveStompOptions({}).errorDestination).toBe('/queue/errors');
+  });
+
+  it('follows the first queue-like prefix, or the first broker prefix, when /queue is not one', () => {
+    expect(
+      resolveStompOptions({ broker: { kind: 'simple', prefixes: ['/topic', '/jobs'], queuePrefixes: ['/jobs'] } })
+        .errorDestination,
+    ).toBe('/jobs/errors');
+    expect(resolveStompOptions({ broker: { kind: 'simple', prefixes: ['/exchange'] } }).errorDestination).toBe(
+      '/exchange/errors',
+    );
+  });
+
+  it('rejects an explicit errorDestination outside the broker prefixes', () => {
+    expect(() => resolveStompOptions({ errorDestination: '/nowhere/errors' })).toThrow(
+      /errorDestination must be false or a destination under a broker prefix/,
+    );
+  });
+});
