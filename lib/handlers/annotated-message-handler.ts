@@ -1,6 +1,6 @@
 import { HttpException, Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { WsException } from '@nestjs/websockets';
-import { isObservable } from 'rxjs';
+import { isObservable, type Observable } from 'rxjs';
 import type { ApplicationMessageHandler } from '../messaging/application-message-handler.js';
 import { MessageConversionError, MessageConverter } from '../messaging/message-converter.js';
 import type { StompFrame } from '../protocol/frame.js';
@@ -10,10 +10,11 @@ import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import type { SessionSubscription } from '../transport/session-subscription.js';
 import type { StompSession } from '../transport/stomp-session.js';
 import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
+import type { ErrorType } from './decorators/message-exception-handler.decorator.js';
 import { HandlerExplorer, type ExceptionHandlerMethod, type HandlerMethod } from './handler-explorer.js';
 import { HandlerRegistry, type HandlerMatch } from './handler-registry.js';
 import { ReturnValueHandler } from './return-value-handler.js';
-import { StompContextCreator, type FilterProxy, type HandlerProxy } from './stomp-context-creator.js';
+import { MethodOutcome, StompContextCreator, type FilterProxy, type HandlerProxy } from './stomp-context-creator.js';
 import { StompMessageContext } from './stomp-message-context.js';
 
 interface RegisteredHandler {
@@ -32,10 +33,11 @@ interface RegisteredHandler {
  * `@MessageExceptionHandler`, else to Nest exception filters, else it is logged once (stack
  * trace only for unexpected errors) and reported to the client on `/user/queue/errors`.
  *
- * Ordering: the session waits for each handler's Promise before it handles its next frame, so a
- * session's messages are handled one at a time, in order; sessions run concurrently with each
- * other. An Observable result is subscribed without holding the session back: its emissions are
- * sent in order as they come.
+ * Ordering: the session waits for each handler's Promise, and for its reply to be sent, before it
+ * handles its next frame, so a session's messages are handled one at a time, in order, and their
+ * replies leave in that order (interceptors included); sessions run concurrently with each other.
+ * An Observable the method returns is subscribed without holding the session back: its emissions
+ * are sent in order as they come.
  */
 @Injectable()
 export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnModuleInit {
@@ -112,35 +114,58 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     try {
       payload = this.converter.fromMessage(frame.body, frame.headers['content-type']);
       context = new StompMessageContext(session, frame, destination, lookupDestination, match.variables, payload, subscription);
-      const result = await handler.invoke(session, payload, context, destination);
-      if (isObservable(result)) {
-        result.subscribe({
-          next: (value) => this.send(value, handler.method, context),
-          error: (error: unknown) => void this.handleError(error, handler, context),
-        });
-        return;
-      }
+      const outcome = new MethodOutcome();
+      const result = await outcome.run(() => handler.invoke(session, payload, context, destination));
+      if (isObservable(result)) return await this.stream(result, handler, context, outcome);
       await this.returnValues.handle(result, handler.method, context);
     } catch (error) {
       await this.handleError(error, handler, context);
     }
   }
 
-  private send(value: unknown, target: HandlerMethod | ExceptionHandlerMethod, context: StompMessageContext): void {
-    this.returnValues.handle(value, target, context).catch((err: unknown) => this.report(err, context, 'sending the result of'));
+  /**
+   * Sends each emission as one message. The session's next frame waits until the first emission
+   * is sent or the Observable ends, unless the method itself returned an Observable: a stream,
+   * which must not hold the session back. (Interceptors make every result an Observable; a plain
+   * or Promise result behind an interceptor thus keeps its place in the session's order.)
+   */
+  private stream(
+    result: Observable<unknown>,
+    handler: RegisteredHandler,
+    context: StompMessageContext,
+    outcome: MethodOutcome,
+  ): Promise<void> {
+    return new Promise<void>((release) => {
+      let sent: Promise<void> = Promise.resolve();
+      void outcome.stream.then(() => release());
+      outcome.run(() =>
+        result.subscribe({
+          next: (value) => {
+            sent = this.send(value, handler.method, context);
+            void sent.then(() => release());
+          },
+          error: (error: unknown) => void sent.then(() => this.handleError(error, handler, context)).then(() => release()),
+          complete: () => void sent.then(() => release()),
+        }),
+      );
+    });
+  }
+
+  private send(value: unknown, target: HandlerMethod | ExceptionHandlerMethod, context: StompMessageContext): Promise<void> {
+    return this.returnValues
+      .handle(value, target, context)
+      .catch((err: unknown) => this.report(err, context, 'sending the result of'));
   }
 
   private async handleError(error: unknown, handler: RegisteredHandler, context: StompMessageContext): Promise<void> {
     context.exception = error;
     const args = [context.session, context.payload, context, context.destination];
     try {
-      const exceptionHandler = handler.exceptionHandlers.find(
-        ({ method }) => method.errorTypes.length === 0 || method.errorTypes.some((t) => error instanceof t),
-      );
+      const exceptionHandler = closestExceptionHandler(handler.exceptionHandlers, error);
       if (exceptionHandler) {
         const result = await exceptionHandler.invoke(error, context, context.destination);
         if (isObservable(result)) {
-          result.subscribe({ next: (v) => this.send(v, exceptionHandler.method, context) });
+          result.subscribe({ next: (v) => void this.send(v, exceptionHandler.method, context) });
         } else {
           await this.returnValues.handle(result, exceptionHandler.method, context);
         }
@@ -153,7 +178,9 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
         return;
       }
     } catch (secondary) {
-      this.report(secondary, context, 'handling an error of');
+      // The error handling failed itself: report that error to the client instead.
+      this.report(secondary, context, `handling an error of ${handler.method.label}`);
+      await this.sendError(context, { status: 'error', message: clientMessage(secondary), destination: context.destination });
       return;
     }
     this.report(error, context, handler.method.label);
@@ -174,6 +201,37 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
   }
 }
 
+/** A catch-all `@MessageExceptionHandler()` ranks after every handler that names a matching type. */
+const CATCH_ALL_DEPTH = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Spring's rule: the handler naming the closest superclass of the error wins, whatever the
+ * declaration order; a catch-all is the last resort.
+ */
+function closestExceptionHandler<H extends { method: ExceptionHandlerMethod }>(handlers: readonly H[], error: unknown): H | undefined {
+  let best: H | undefined;
+  let bestDepth = Infinity;
+  for (const candidate of handlers) {
+    const types = candidate.method.errorTypes;
+    const depth = types.length === 0 ? CATCH_ALL_DEPTH : Math.min(...types.map((type) => inheritanceDepth(error, type)));
+    if (depth < bestDepth) {
+      best = candidate;
+      bestDepth = depth;
+    }
+  }
+  return best;
+}
+
+/** How many prototype steps lead from `error` to `type` (0: its own class); `Infinity` if none. */
+function inheritanceDepth(error: unknown, type: ErrorType): number {
+  if (!(error instanceof type)) return Infinity;
+  let depth = 0;
+  for (let proto: unknown = Object.getPrototypeOf(error); proto && proto !== type.prototype; depth++) {
+    proto = Object.getPrototypeOf(proto);
+  }
+  return depth;
+}
+
 function isExpected(error: unknown): boolean {
   return (
     (error instanceof HttpException && error.getStatus() < 500) ||
@@ -183,7 +241,11 @@ function isExpected(error: unknown): boolean {
   );
 }
 
+/** The log line's account of an error: the client's message, or the real one when it is hidden from the client. */
 function describe(error: unknown): string {
+  if (!isExpected(error) && !(error instanceof HttpException) && !(error instanceof WsException)) {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  }
   const message = clientMessage(error);
   return Array.isArray(message) ? message.join('; ') : message;
 }

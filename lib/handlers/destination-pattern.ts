@@ -76,10 +76,13 @@ export class DestinationPattern {
     segments.forEach((text, index) => {
       if (text === '**') {
         doubleWildcards++;
-        body += index === 0 ? `(?:.*)` : `(?:${sep}.*)?`;
+        // A leading "**" owns the separator after it, so that "**.end" also matches "end".
+        if (index > 0) body += `(?:${sep}.*)?`;
+        else body += segments.length > 1 ? `(?:.*${sep})?` : `(?:.*)`;
         return;
       }
-      body += (index === 0 ? '' : sep) + compileSegment(text);
+      const afterLeadingDoubleWildcard = index === 1 && segments[0] === '**';
+      body += (index === 0 || afterLeadingDoubleWildcard ? '' : sep) + compileSegment(text);
     });
     this.regex = isLiteral ? undefined : new RegExp(`^${body}$`);
     this.variableNames = names;
@@ -125,6 +128,8 @@ export function combinePatterns(typeLevel: string, methodLevel: string, separato
       : typeLevel + methodLevel;
   } else combined = typeLevel + separator + methodLevel;
   if (separator === '/' && !combined.startsWith('/')) combined = '/' + combined;
+  // With '.', lookups have no leading slash (/app/chat.lobby → chat.lobby), so neither do patterns.
+  if (separator === '.' && combined.startsWith('/')) combined = combined.slice(1);
   return combined;
 }
 

@@ -65,6 +65,20 @@ export class OutboundMessage {
   }
 
   /**
+   * The same message under another `destination` header, e.g. the `/user/queue/x` a client
+   * subscribed to rather than the broker's `/queue/x-user<session>`. The last variant is cached.
+   */
+  withDestination(destination: string): OutboundMessage {
+    if (destination === this.destination) return this;
+    if (this.variant?.destination !== destination) {
+      this.variant = new OutboundMessage(destination, this.messageId, this.headers, this.body);
+    }
+    return this.variant;
+  }
+
+  private variant?: OutboundMessage;
+
+  /**
    * The complete MESSAGE frame for one subscription. `prefix` comes from
    * {@link messageFramePrefix} and is cached by the subscription.
    */

@@ -7,8 +7,9 @@ export type ErrorType = abstract new (...args: never[]) => unknown;
 /**
  * Marks a controller method as the handler of exceptions thrown by that controller's
  * `@MessageMapping` and `@SubscribeMapping` methods (of the given types, or of any type when none
- * is given). The method receives the exception as its first argument when it has no parameter
- * decorators, or through `@MessageException()`. Its return value is sent like a handler's:
+ * is given; the handler naming the closest type wins, whatever the declaration order, and a
+ * catch-all comes last). The method receives the exception as its first argument when it has no
+ * parameter decorators, or through `@MessageException()`. Its return value is sent like a handler's:
  * to `@SendTo` / `@SendToUser` destinations, or by default to `/topic` + the destination.
  *
  * ```ts

@@ -1,0 +1,197 @@
+import { describe, expect, it } from '@jest/globals';
+import { combinePatterns, DestinationPattern, expandPlaceholders } from '../../lib/handlers/destination-pattern.js';
+import { HandlerRegistry } from '../../lib/handlers/handler-registry.js';
+
+const slash = (source: string) => new DestinationPattern(source, '/');
+const dot = (source: string) => new DestinationPattern(source, '.');
+
+describe('DestinationPattern with "/"', () => {
+  it('matches an exact destination and nothing else', () => {
+    const p = slash('/app-less/hello');
+    expect(p.isLiteral).toBe(true);
+    expect(p.match('/app-less/hello')).toEqual({});
+    expect(p.match('/app-less/hello/')).toBeUndefined();
+    expect(p.match('/app-less/hellO')).toBeUndefined();
+    expect(p.match('/app-less')).toBeUndefined();
+  });
+
+  it('treats regex metacharacters in literals literally', () => {
+    const p = slash('/a.b/{x}');
+    expect(p.match('/a.b/1')).toEqual({ x: '1' });
+    expect(p.match('/aXb/1')).toBeUndefined();
+  });
+
+  it('"*" matches within one segment only', () => {
+    const p = slash('/news/*');
+    expect(p.isLiteral).toBe(false);
+    expect(p.match('/news/sport')).toEqual({});
+    expect(p.match('/news/sport/football')).toBeUndefined();
+    expect(p.match('/other/sport')).toBeUndefined();
+    const partial = slash('/news/s*t');
+    expect(partial.match('/news/sport')).toEqual({});
+    expect(partial.match('/news/st')).toEqual({});
+    expect(partial.match('/news/spa')).toBeUndefined();
+  });
+
+  it('"?" matches exactly one character', () => {
+    const p = slash('/q/a?c');
+    expect(p.match('/q/abc')).toEqual({});
+    expect(p.match('/q/ac')).toBeUndefined();
+    expect(p.match('/q/abbc')).toBeUndefined();
+    expect(p.match('/q/a/c')).toBeUndefined();
+  });
+
+  it('"**" matches zero or many segments', () => {
+    const tail = slash('/files/**');
+    expect(tail.match('/files')).toEqual({});
+    expect(tail.match('/files/a')).toEqual({});
+    expect(tail.match('/files/a/b/c')).toEqual({});
+    expect(tail.match('/filesystem')).toBeUndefined();
+
+    const middle = slash('/files/**/end');
+    expect(middle.match('/files/end')).toEqual({});
+    expect(middle.match('/files/a/b/end')).toEqual({});
+    expect(middle.match('/files/a/b/ending')).toBeUndefined();
+    expect(middle.match('/files/xend')).toBeUndefined();
+
+    const all = slash('/**');
+    expect(all.match('/')).toEqual({});
+    expect(all.match('/x/y/z')).toEqual({});
+  });
+
+  it('"{var}" captures one segment', () => {
+    const p = slash('/chat/{room}');
+    expect(p.variableNames).toEqual(['room']);
+    expect(p.match('/chat/lobby')).toEqual({ room: 'lobby' });
+    expect(p.match('/chat/lobby/x')).toBeUndefined();
+    expect(p.match('/chat/')).toBeUndefined();
+
+    const two = slash('/shop/{shop}/item/{item}');
+    expect(two.match('/shop/s1/item/i-9')).toEqual({ shop: 's1', item: 'i-9' });
+    const part = slash('/file/{name}.json');
+    expect(part.match('/file/report.json')).toEqual({ name: 'report' });
+  });
+
+  it('"{id:\\d+}" matches only what its regex matches', () => {
+    const p = slash('/order/{id:\\d+}');
+    expect(p.match('/order/42')).toEqual({ id: '42' });
+    expect(p.match('/order/abc')).toBeUndefined();
+    expect(p.match('/order/4a')).toBeUndefined();
+    expect(p.match('/order/')).toBeUndefined();
+  });
+
+  it('a constraint with its own capturing group does not shift later variables', () => {
+    const p = slash('/m/{kind:(news|sport)}/{id:(\\d)(\\d)}/{rest}');
+    expect(p.variableNames).toEqual(['kind', 'id', 'rest']);
+    expect(p.match('/m/sport/12/tail')).toEqual({ kind: 'sport', id: '12', rest: 'tail' });
+    expect(p.match('/m/other/12/tail')).toBeUndefined();
+  });
+
+  it('refuses malformed patterns', () => {
+    expect(() => slash('/chat/{room')).toThrow(/Unclosed "\{"/);
+    expect(() => slash('/chat/{a}/{a}')).toThrow(/appears twice/);
+    expect(() => slash('/chat/{1x}')).toThrow(/Invalid variable name/);
+    expect(() => slash('/chat/{x:(}')).toThrow(/Invalid regex/);
+  });
+});
+
+describe('DestinationPattern with "."', () => {
+  it('matches RabbitMQ-style destinations', () => {
+    const p = dot('chat.{room}');
+    expect(p.match('chat.lobby')).toEqual({ room: 'lobby' });
+    expect(p.match('chat.lobby.x')).toBeUndefined();
+    expect(p.match('chat/lobby')).toBeUndefined();
+    // "/" is an ordinary character when "." separates segments.
+    expect(p.match('chat.a/b')).toEqual({ room: 'a/b' });
+  });
+
+  it('"*" stays within a segment and "**" spans zero or more', () => {
+    expect(dot('news.*').match('news.sport')).toEqual({});
+    expect(dot('news.*').match('news.sport.x')).toBeUndefined();
+    expect(dot('news.**').match('news')).toEqual({});
+    expect(dot('news.**').match('news.a.b')).toEqual({});
+    expect(dot('**.end').match('a.b.end')).toEqual({});
+    expect(dot('**.end').match('end')).toEqual({});
+    expect(dot('**.end').match('a.bend')).toBeUndefined();
+  });
+
+  it('"{id:\\d+}" works with "."', () => {
+    expect(dot('order.{id:\\d+}.items').match('order.7.items')).toEqual({ id: '7' });
+    expect(dot('order.{id:\\d+}.items').match('order.x.items')).toBeUndefined();
+  });
+});
+
+describe('combinePatterns', () => {
+  it('joins class and method patterns with "/"', () => {
+    expect(combinePatterns('/chat', '/{room}', '/')).toBe('/chat/{room}');
+    expect(combinePatterns('/chat', '{room}', '/')).toBe('/chat/{room}');
+    expect(combinePatterns('/chat/', '/{room}', '/')).toBe('/chat/{room}');
+    expect(combinePatterns('chat', 'x', '/')).toBe('/chat/x');
+    expect(combinePatterns('', '/hello', '/')).toBe('/hello');
+    expect(combinePatterns('/prefix', '', '/')).toBe('/prefix');
+  });
+
+  it('joins class and method patterns with "."', () => {
+    expect(combinePatterns('chat', '{room}', '.')).toBe('chat.{room}');
+    expect(combinePatterns('chat.', '{room}', '.')).toBe('chat.{room}');
+    expect(combinePatterns('chat.', '.{room}', '.')).toBe('chat.{room}');
+    expect(combinePatterns('', 'chat.{room}', '.')).toBe('chat.{room}');
+    expect(combinePatterns('shop', '', '.')).toBe('shop');
+  });
+});
+
+describe('expandPlaceholders', () => {
+  it('fills {var} placeholders and leaves unknown ones', () => {
+    expect(expandPlaceholders('/topic/chat/{room}', { room: 'lobby' })).toBe('/topic/chat/lobby');
+    expect(expandPlaceholders('/topic/{a}.{b}', { a: 'x', b: 'y' })).toBe('/topic/x.y');
+    expect(expandPlaceholders('/topic/{room}/{other}', { room: 'r' })).toBe('/topic/r/{other}');
+    expect(expandPlaceholders('/topic/plain', { room: 'r' })).toBe('/topic/plain');
+  });
+});
+
+describe('HandlerRegistry', () => {
+  function registry(...sources: string[]): HandlerRegistry<string> {
+    const r = new HandlerRegistry<string>();
+    for (const s of sources) r.register(slash(s), s, `C.${s}`);
+    return r;
+  }
+
+  it('prefers exact over {var} over * over **, whatever the registration order', () => {
+    const all = ['/a/**', '/a/*', '/a/{x}', '/a/b'];
+    expect(registry(...all).match('/a/b')).toEqual({ handler: '/a/b', variables: {} });
+    expect(registry(...[...all].reverse()).match('/a/b')).toEqual({ handler: '/a/b', variables: {} });
+    expect(registry('/a/**', '/a/*', '/a/{x}').match('/a/b')).toEqual({ handler: '/a/{x}', variables: { x: 'b' } });
+    expect(registry('/a/{x}', '/a/*', '/a/**').match('/a/b')).toEqual({ handler: '/a/{x}', variables: { x: 'b' } });
+    expect(registry('/a/**', '/a/*').match('/a/b')?.handler).toBe('/a/*');
+    expect(registry('/a/**').match('/a/b')?.handler).toBe('/a/**');
+    // Only "**" spans segments.
+    expect(registry(...all).match('/a/b/c')?.handler).toBe('/a/**');
+    expect(registry(...all).match('/z')).toBeUndefined();
+  });
+
+  it('prefers the pattern with more literal text among equals', () => {
+    expect(registry('/a/{x}/{y}', '/a/{x}/end').match('/a/1/end')).toEqual({ handler: '/a/{x}/end', variables: { x: '1' } });
+    expect(registry('/a/*/*', '/a/*/end').match('/a/1/end')?.handler).toBe('/a/*/end');
+  });
+
+  it('refuses a duplicate mapping, naming both methods', () => {
+    const r = new HandlerRegistry<string>();
+    r.register(slash('/hello'), 'h1', 'First.greet');
+    expect(() => r.register(slash('/hello'), 'h2', 'Second.greet')).toThrow(
+      /Duplicate STOMP mapping: Second\.greet \("\/hello"\) and First\.greet \("\/hello"\)/,
+    );
+    r.register(slash('/news/*'), 'n1', 'First.news');
+    expect(() => r.register(slash('/news/*'), 'n2', 'Second.news')).toThrow(/Duplicate STOMP mapping: Second\.news .* First\.news/);
+  });
+
+  it('refuses an ambiguous mapping (same pattern, other variable names), naming both methods', () => {
+    const r = new HandlerRegistry<string>();
+    r.register(slash('/chat/{room}'), 'a', 'RoomController.say');
+    expect(() => r.register(slash('/chat/{id}'), 'b', 'IdController.say')).toThrow(
+      /Ambiguous STOMP mapping: IdController\.say \("\/chat\/\{id\}"\) and RoomController\.say \("\/chat\/\{room\}"\)/,
+    );
+    // Different constraints are different patterns.
+    expect(() => r.register(slash('/chat/{id:\\d+}'), 'c', 'NumController.say')).not.toThrow();
+    expect(r.size).toBe(2);
+  });
+});
