@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import {
   createHeaders,
+  isKnownCommand,
   EMPTY_BODY,
   isEscapeExempt,
   mayHaveBody,
@@ -259,7 +260,8 @@ export class FrameDecoder {
   }
 
   private emit(body: Buffer): void {
-    if (body.length > 0 && !mayHaveBody(this.command)) {
+    // Unknown commands pass through: the session answers them with "Unknown command".
+    if (body.length > 0 && !mayHaveBody(this.command) && isKnownCommand(this.command)) {
       throw new StompProtocolError(
         'BODY_NOT_ALLOWED',
         `${this.command} frames must not have a body`,

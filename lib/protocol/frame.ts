@@ -42,6 +42,10 @@ export function isClientCommand(command: string): command is ClientCommand {
   return CLIENT_COMMANDS.has(command);
 }
 
+export function isKnownCommand(command: string): boolean {
+  return CLIENT_COMMANDS.has(command) || command === 'CONNECTED' || command === 'MESSAGE' || command === 'RECEIPT' || command === 'ERROR';
+}
+
 /** Only these frames may carry a body (STOMP 1.2, "Frame Body"). */
 export function mayHaveBody(command: string): boolean {
   return command === 'SEND' || command === 'MESSAGE' || command === 'ERROR';

@@ -807,3 +807,12 @@ describe('FrameDecoder', () => {
     });
   });
 });
+
+describe('unknown commands with a body', () => {
+  it('are passed on (the session rejects the command), not reported as a body error', () => {
+    const result = decode(['PUBLISH\ndestination:/x\n\nbody\0']);
+    expect(result.error).toBeUndefined();
+    expect(result.frames[0].command).toBe('PUBLISH');
+    expect(result.frames[0].body.toString()).toBe('body');
+  });
+});
