@@ -51,7 +51,7 @@ export { SimpleBroker, type SimpleBrokerConfig } from './broker/simple/simple-br
 
 // Sessions
 export { SessionRegistry } from './transport/session-registry.js';
-export { StompSession, type SessionState } from './transport/stomp-session.js';
+export { StompSession, type SessionState, type StompHandshake } from './transport/stomp-session.js';
 export { SessionSubscription } from './transport/session-subscription.js';
 
 // Protocol

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MESSAGE_BROKER, type AckMode, type MessageBroker } from '../broker/message-broker.js';
 import { findPrefix } from '../broker/destination-prefixes.js';
-import type { StompFrame } from '../protocol/frame.js';
+import { createHeaders, type StompFrame, type StompHeaders } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
@@ -15,6 +15,25 @@ import {
 } from './application-message-handler.js';
 
 const ACK_MODES: ReadonlySet<string> = new Set<AckMode>(['auto', 'client', 'client-individual']);
+
+/** SUBSCRIBE headers a subscription already holds as fields, or that are spent once handled. */
+const SUBSCRIBE_FIELDS: ReadonlySet<string> = new Set(['destination', 'id', 'ack', 'receipt']);
+const NO_HEADERS: Readonly<StompHeaders> = Object.freeze(createHeaders());
+
+/**
+ * The SUBSCRIBE headers a broker may still need (selectors, durability flags, prefetch):
+ * everything but the ones the subscription holds as fields. Most clients send none, and then all
+ * subscriptions share one empty object instead of each keeping its frame's headers.
+ */
+function extraHeaders(headers: Readonly<StompHeaders>): Readonly<StompHeaders> {
+  let extra: StompHeaders | undefined;
+  for (const name in headers) {
+    if (SUBSCRIBE_FIELDS.has(name)) continue;
+    extra ??= createHeaders();
+    extra[name] = headers[name];
+  }
+  return extra ?? NO_HEADERS;
+}
 
 function required(frame: StompFrame, name: string): string {
   const value = frame.headers[name];
@@ -88,7 +107,7 @@ export class InboundDispatcher implements StompFrameHandler {
   }
 
   sessionClosed(session: StompSession): void {
-    session.transactions.clear();
+    session.clearTransactions();
     session.subscriptions.clear();
     void this.broker.disconnect(session);
   }
@@ -167,12 +186,12 @@ export class InboundDispatcher implements StompFrameHandler {
     }
     if (this.users.isUserDestination(destination)) {
       const brokerDestination = this.users.subscriptionDestination(session, destination);
-      const subscription = new SessionSubscription(session, id, brokerDestination, ack as AckMode, frame.headers, 'broker', destination);
+      const subscription = new SessionSubscription(session, id, brokerDestination, ack as AckMode, extraHeaders(frame.headers), 'broker', destination);
       session.subscriptions.set(id, subscription);
       return this.broker.subscribe(subscription);
     }
     if (!this.broker.handles(destination)) throw this.unknownDestination(destination);
-    const subscription = new SessionSubscription(session, id, destination, ack as AckMode, frame.headers, 'broker');
+    const subscription = new SessionSubscription(session, id, destination, ack as AckMode, extraHeaders(frame.headers), 'broker');
     session.subscriptions.set(id, subscription);
     return this.broker.subscribe(subscription);
   }

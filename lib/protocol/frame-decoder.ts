@@ -44,6 +44,9 @@ const enum State {
 
 const CONTENT_LENGTH = /^[0-9]{1,15}$/;
 
+/** Placeholder between frames; never written to (a command line replaces it first). */
+const NO_HEADERS: StompHeaders = Object.freeze(createHeaders()) as StompHeaders;
+
 /**
  * Incremental, byte-level STOMP decoder. Feed it bytes as they arrive with {@link push}; it calls
  * `onFrame` for every complete frame, so a frame may span many chunks and a chunk may hold many
@@ -62,7 +65,7 @@ export class FrameDecoder {
   private lineLength = 0;
   private frameSize = 0;
   private command = '';
-  private headers: StompHeaders = createHeaders();
+  private headers: StompHeaders = NO_HEADERS;
   private headerCount = 0;
   private fixedBody: Buffer = EMPTY_BODY;
   private fixedOffset = 0;
@@ -270,7 +273,8 @@ export class FrameDecoder {
     const frame: StompFrame = { command: this.command, headers: this.headers, body };
     this.state = State.Command;
     this.frameSize = 0;
-    this.headers = createHeaders();
+    // The next command line starts a fresh headers object; until then hold none (idle sessions).
+    this.headers = NO_HEADERS;
     this.handlers.onFrame(frame);
   }
 

@@ -11,8 +11,8 @@ export type SubscriptionTarget = 'broker' | 'application';
  * destinations (`/user/queue/errors` → `/queue/errors-user<session id>`).
  */
 export class SessionSubscription implements BrokerSubscription {
-  readonly framePrefix: Buffer;
   readonly clientDestination: string;
+  private prefix?: Buffer;
 
   constructor(
     readonly session: BrokerSession,
@@ -23,7 +23,11 @@ export class SessionSubscription implements BrokerSubscription {
     readonly target: SubscriptionTarget,
     clientDestination?: string,
   ) {
-    this.framePrefix = messageFramePrefix(id, session.version);
     this.clientDestination = clientDestination ?? destination;
+  }
+
+  /** `MESSAGE\nsubscription:<id>\n`, built on the first delivery (idle subscriptions never need it). */
+  get framePrefix(): Buffer {
+    return (this.prefix ??= messageFramePrefix(this.id, this.session.version));
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import type { BrokerSession, BrokerSubscription } from '../broker/message-broker.js';
@@ -34,11 +35,54 @@ export interface StompFrameHandler {
 
 export type SessionState = 'connecting' | 'connected' | 'closing' | 'closed';
 
+/**
+ * What a session keeps of its WebSocket handshake. The full request (headers, cookies) is seen by
+ * `authenticate`, which can name the user from it; keeping it for the session's lifetime would
+ * cost about 1 KiB per idle connection.
+ */
+export interface StompHandshake {
+  /** Request URL: path and query string. */
+  url: string;
+  remoteAddress: string | undefined;
+}
+
+const SESSION = Symbol('nestjs-stomp:session');
+type SessionSocket = WebSocket & { [SESSION]: StompSession };
+
+function sessionOf(socket: WebSocket): StompSession {
+  return (socket as SessionSocket)[SESSION];
+}
+
+function onSocketMessage(this: WebSocket, data: Buffer): void {
+  sessionOf(this).onData(data);
+}
+
+function onSocketClose(this: WebSocket): void {
+  sessionOf(this).cleanup();
+}
+
+function onSocketError(this: WebSocket, err: Error): void {
+  StompSession.debug(`Session ${sessionOf(this).id}: ${err.message}`);
+}
+
 /** Frames a session queues while an earlier one is still being handled; beyond, it stops reading. */
 const INBOUND_HIGH_WATER = 256;
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
+
+/**
+ * TCP sockets corked by {@link StompSession} writes during the current tick, uncorked together
+ * once it ends: every frame written to one socket in one tick (the MESSAGEs of several SENDs read
+ * in one chunk, a MESSAGE and the RECEIPT of the SEND that caused it) leaves in one system call
+ * instead of one each. `bufferedAmount` counts corked bytes, so the slow-consumer check holds.
+ */
+const corkedSockets: { uncork(): void }[] = [];
+
+function uncorkSockets(): void {
+  for (const socket of corkedSockets) socket.uncork();
+  corkedSockets.length = 0;
+}
 
 /** WebSocket close codes. */
 const CLOSE_NORMAL = 1000;
@@ -72,40 +116,52 @@ function closeCodeFor(error: StompProtocolError): number {
 export class StompSession implements BrokerSession {
   private static readonly logger = new Logger('StompSession');
 
+  /** @internal */
+  static debug(message: string): void {
+    StompSession.logger.debug(message);
+  }
+
   readonly id = randomUUID();
   readonly subscriptions = new Map<string, SessionSubscription>();
-  /** Open transactions: their SEND/ACK/NACK frames, replayed on COMMIT. */
-  readonly transactions = new Map<string, StompFrame[]>();
+  /** What is kept of the WebSocket handshake for the session's lifetime. */
+  readonly handshake: StompHandshake;
 
   private _state: SessionState = 'connecting';
   private _version: StompVersion = '1.2';
   private _user: string | undefined;
   private heartbeat: NegotiatedHeartbeat = NO_HEARTBEAT;
   private readonly decoder: FrameDecoder;
-  private readonly pending: StompFrame[] = [];
+  /** Frames waiting for an earlier one's handling; created when first needed. */
+  private pending?: StompFrame[];
   private busy = false;
   private detached = false;
   private paused = false;
   private readSinceCheck = false;
   private wroteSinceTick = false;
-  private timers: NodeJS.Timeout[] = [];
-  private markClosed!: () => void;
-  /** Settles once the WebSocket is closed and the session cleaned up. */
-  readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
+  private timers?: NodeJS.Timeout[];
+  private _transactions?: Map<string, StompFrame[]>;
+  /** The full upgrade request, for `authenticate`; dropped once CONNECT is decided. */
+  private upgradeRequest?: IncomingMessage;
+  private closedPromise?: Promise<void>;
+  private markClosed?: () => void;
 
   constructor(
     private readonly socket: WebSocket,
-    readonly request: IncomingMessage,
+    request: IncomingMessage,
     private readonly options: ResolvedStompOptions,
     private readonly handler: StompFrameHandler,
     private readonly subprotocolVersion: StompVersion | undefined,
   ) {
+    this.upgradeRequest = request;
+    this.handshake = { url: request.url ?? '/', remoteAddress: request.socket.remoteAddress };
     this.decoder = new FrameDecoder(options.limits, {
       onFrame: (frame) => this.onFrame(frame),
     });
-    socket.on('message', (data: Buffer) => this.onData(data));
-    socket.on('close', () => this.cleanup());
-    socket.on('error', (err) => StompSession.logger.debug(`Session ${this.id}: ${err.message}`));
+    // One set of listener functions for all sessions (no closures per connection).
+    (socket as SessionSocket)[SESSION] = this;
+    socket.on('message', onSocketMessage);
+    socket.on('close', onSocketClose);
+    socket.on('error', onSocketError);
     const connectTimer = setTimeout(() => {
       if (this._state === 'connecting' && !this.busy) {
         this.fail(
@@ -117,7 +173,23 @@ export class StompSession implements BrokerSession {
       }
     }, options.limits.connectTimeout);
     connectTimer.unref();
-    this.timers.push(connectTimer);
+    (this.timers ??= []).push(connectTimer);
+  }
+
+  /** Open transactions: their SEND/ACK/NACK frames, replayed on COMMIT. Created on first use. */
+  get transactions(): Map<string, StompFrame[]> {
+    return (this._transactions ??= new Map());
+  }
+
+  /** Aborts every open transaction. */
+  clearTransactions(): void {
+    this._transactions = undefined;
+  }
+
+  /** Settles once the WebSocket is closed and the session cleaned up. */
+  get closed(): Promise<void> {
+    if (this._state === 'closed') return Promise.resolve();
+    return (this.closedPromise ??= new Promise<void>((resolve) => (this.markClosed = resolve)));
   }
 
   get state(): SessionState {
@@ -161,13 +233,20 @@ export class StompSession implements BrokerSession {
       this.socket.terminate();
       return;
     }
+    // `ws` does not expose its socket; without one, frames simply go out one write each.
+    const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
+    if (raw && raw.writableCorked === 0) {
+      raw.cork();
+      if (corkedSockets.push(raw) === 1) process.nextTick(uncorkSockets);
+    }
     this.socket.send(data, binary ? BINARY : TEXT);
     this.wroteSinceTick = true;
   }
 
   // ---- inbound --------------------------------------------------------------------------
 
-  private onData(data: Buffer): void {
+  /** @internal Bytes from the socket. */
+  onData(data: Buffer): void {
     this.readSinceCheck = true;
     try {
       this.decoder.push(data);
@@ -178,7 +257,7 @@ export class StompSession implements BrokerSession {
 
   private onFrame(frame: StompFrame): void {
     if (this.busy) {
-      this.pending.push(frame);
+      (this.pending ??= []).push(frame);
       if (this.pending.length >= INBOUND_HIGH_WATER && !this.paused) {
         this.paused = true;
         this.socket.pause();
@@ -215,10 +294,12 @@ export class StompSession implements BrokerSession {
   }
 
   private drainPending(): void {
-    while (!this.busy && this.pending.length > 0 && this._state !== 'closed' && this._state !== 'closing') {
-      this.process(this.pending.shift() as StompFrame);
+    const pending = this.pending;
+    if (!pending) return;
+    while (!this.busy && pending.length > 0 && this._state !== 'closed' && this._state !== 'closing') {
+      this.process(pending.shift() as StompFrame);
     }
-    if (this.paused && this.pending.length < INBOUND_HIGH_WATER / 2) {
+    if (this.paused && pending.length < INBOUND_HIGH_WATER / 2) {
       this.paused = false;
       this.socket.resume();
     }
@@ -275,7 +356,7 @@ export class StompSession implements BrokerSession {
           headers,
           login: headers['login'],
           passcode: headers['passcode'],
-          request: this.request,
+          request: this.upgradeRequest as IncomingMessage,
         });
       } catch (err) {
         throw new StompProtocolError('CONNECT_REJECTED', err instanceof Error ? err.message : String(err));
@@ -290,6 +371,7 @@ export class StompSession implements BrokerSession {
 
   private connected(user: string | undefined): void {
     if (this._state !== 'connecting') return;
+    this.upgradeRequest = undefined;
     this._user = user;
     this._state = 'connected';
     this.sendFrame('CONNECTED', {
@@ -314,13 +396,14 @@ export class StompSession implements BrokerSession {
         this.wroteSinceTick = false;
       }, Math.max(1, Math.floor(serverToClient / 2)));
       timer.unref();
-      this.timers.push(timer);
+      (this.timers ??= []).push(timer);
     }
     if (clientToServer > 0) {
       const window = Math.round(clientToServer * this.options.heartbeat.tolerance);
       this.readSinceCheck = false;
       const timer = setInterval(() => {
-        if (this.readSinceCheck) {
+        // While the session holds back reading (a slow handler), the client is not the silent one.
+        if (this.readSinceCheck || this.paused) {
           this.readSinceCheck = false;
           return;
         }
@@ -330,7 +413,7 @@ export class StompSession implements BrokerSession {
         );
       }, window);
       timer.unref();
-      this.timers.push(timer);
+      (this.timers ??= []).push(timer);
     }
   }
 
@@ -372,7 +455,7 @@ export class StompSession implements BrokerSession {
     this._state = 'closing';
     this.decoder.stop();
     this.clearTimers();
-    this.pending.length = 0;
+    this.pending = undefined;
     this.socket.close(code, reason.slice(0, 120));
     this.detach();
   }
@@ -383,18 +466,20 @@ export class StompSession implements BrokerSession {
   }
 
   private clearTimers(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers = [];
+    for (const timer of this.timers ?? []) clearTimeout(timer);
+    this.timers = undefined;
   }
 
-  private cleanup(): void {
+  /** @internal The socket closed. */
+  cleanup(): void {
     if (this._state === 'closed') return;
     this._state = 'closed';
     this.decoder.stop();
     this.clearTimers();
-    this.pending.length = 0;
+    this.pending = undefined;
+    this.upgradeRequest = undefined;
     this.detach();
-    this.markClosed();
+    this.markClosed?.();
   }
 
   /**
@@ -405,7 +490,7 @@ export class StompSession implements BrokerSession {
   private detach(): void {
     if (this.detached) return;
     this.detached = true;
-    this.transactions.clear();
+    this._transactions = undefined;
     try {
       this.handler.sessionClosed(this);
     } catch (err) {

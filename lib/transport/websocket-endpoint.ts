@@ -117,6 +117,6 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
       SUBPROTOCOL_VERSIONS[ws.protocol],
     );
     this.sessions.add(session);
-    void session.closed.then(() => this.sessions.remove(session));
+    ws.once('close', () => this.sessions.remove(session));
   }
 }

@@ -32,8 +32,11 @@ interface MessageRecord {
 interface SubscriptionState {
   readonly subscription: BrokerSubscription;
   readonly queue: QueueDestination<SubscriptionState, MessageRecord> | undefined;
-  /** Deliveries not yet acknowledged, oldest first (for cumulative `client` acks). */
-  readonly unacked: Map<string, Delivery>;
+  /**
+   * Deliveries not yet acknowledged, oldest first (for cumulative `client` acks). Created with
+   * the first one: `auto` subscriptions, most of them, never pay for a map.
+   */
+  unacked: Map<string, Delivery> | undefined;
 }
 
 interface Delivery {
@@ -43,8 +46,10 @@ interface Delivery {
 }
 
 interface SessionState {
-  readonly subscriptions: Map<BrokerSubscription, SubscriptionState>;
-  readonly unacked: Map<string, Delivery>;
+  /** A session has few subscriptions: a list costs much less memory per session than a map. */
+  readonly subscriptions: SubscriptionState[];
+  /** Created with the session's first delivery that awaits an ACK. */
+  unacked: Map<string, Delivery> | undefined;
 }
 
 /**
@@ -76,12 +81,14 @@ export class SimpleBroker implements MessageBroker {
   }
 
   subscribe(subscription: BrokerSubscription): void {
-    const session = this.sessionState(subscription.session);
     const queue = this.isQueue(subscription.destination)
       ? this.queue(subscription.destination)
       : undefined;
-    const state: SubscriptionState = { subscription, queue, unacked: new Map() };
-    session.subscriptions.set(subscription, state);
+    const state: SubscriptionState = { subscription, queue, unacked: undefined };
+    const session = this.sessions.get(subscription.session.id);
+    // An array literal has room for just its element; `[]` would reserve 17 slots on first push.
+    if (session) session.subscriptions.push(state);
+    else this.sessions.set(subscription.session.id, { subscriptions: [state], unacked: undefined });
     if (queue) {
       queue.add(state);
       // After the caller's RECEIPT, hand over what waited for a subscriber.
@@ -92,11 +99,10 @@ export class SimpleBroker implements MessageBroker {
   }
 
   unsubscribe(subscription: BrokerSubscription): void {
-    const session = this.sessions.get(subscription.session.id);
-    const state = session?.subscriptions.get(subscription);
-    if (!session || !state) return;
-    session.subscriptions.delete(subscription);
-    this.detach(state);
+    const subscriptions = this.sessions.get(subscription.session.id)?.subscriptions;
+    const index = subscriptions?.findIndex((s) => s.subscription === subscription) ?? -1;
+    if (!subscriptions || index === -1) return;
+    this.detach(subscriptions.splice(index, 1)[0]);
     // Unacknowledged deliveries stay acknowledgeable until the session ends, as in RabbitMQ.
   }
 
@@ -137,8 +143,8 @@ export class SimpleBroker implements MessageBroker {
     const state = this.sessions.get(session.id);
     if (!state) return;
     this.sessions.delete(session.id);
-    for (const sub of state.subscriptions.values()) this.detach(sub);
-    this.release([...state.unacked.values()]);
+    for (const sub of state.subscriptions) this.detach(sub);
+    if (state.unacked) this.release([...state.unacked.values()]);
   }
 
   async close(): Promise<void> {
@@ -167,8 +173,9 @@ export class SimpleBroker implements MessageBroker {
     }
     const ackId = `${this.idPrefix}-a${(++this.ackCount).toString(36)}`;
     const delivery: Delivery = { ackId, record, state };
-    state.unacked.set(ackId, delivery);
-    this.sessions.get(sub.session.id)?.unacked.set(ackId, delivery);
+    (state.unacked ??= new Map()).set(ackId, delivery);
+    const session = this.sessions.get(sub.session.id);
+    if (session) (session.unacked ??= new Map()).set(ackId, delivery);
     sub.session.deliver(sub, outbound, ackId);
   }
 
@@ -197,7 +204,7 @@ export class SimpleBroker implements MessageBroker {
     }
     if (delivery.state.subscription.ack !== 'client') return [delivery];
     const covered: Delivery[] = [];
-    for (const d of delivery.state.unacked.values()) {
+    for (const d of delivery.state.unacked?.values() ?? []) {
       covered.push(d);
       if (d === delivery) break;
     }
@@ -206,9 +213,9 @@ export class SimpleBroker implements MessageBroker {
 
   private findDelivery(state: SessionState, headers: Readonly<StompHeaders>): Delivery | undefined {
     const id = headers['id'];
-    if (id !== undefined) return state.unacked.get(id);
+    if (id !== undefined) return state.unacked?.get(id);
     const messageId = headers['message-id'];
-    if (messageId === undefined) return undefined;
+    if (messageId === undefined || !state.unacked) return undefined;
     const subscription = headers['subscription'];
     for (const d of state.unacked.values()) {
       if (
@@ -222,8 +229,8 @@ export class SimpleBroker implements MessageBroker {
   }
 
   private forget(delivery: Delivery): void {
-    delivery.state.unacked.delete(delivery.ackId);
-    this.sessions.get(delivery.state.subscription.session.id)?.unacked.delete(delivery.ackId);
+    delivery.state.unacked?.delete(delivery.ackId);
+    this.sessions.get(delivery.state.subscription.session.id)?.unacked?.delete(delivery.ackId);
   }
 
   /**
@@ -270,14 +277,5 @@ export class SimpleBroker implements MessageBroker {
       this.queues.set(destination, queue);
     }
     return queue;
-  }
-
-  private sessionState(session: BrokerSession): SessionState {
-    let state = this.sessions.get(session.id);
-    if (!state) {
-      state = { subscriptions: new Map(), unacked: new Map() };
-      this.sessions.set(session.id, state);
-    }
-    return state;
   }
 }

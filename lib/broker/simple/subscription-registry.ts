@@ -6,7 +6,12 @@
  * subscriptions.
  */
 export class SubscriptionRegistry<S> {
-  private readonly exact = new Map<string, Set<S>>();
+  /**
+   * Exact destinations: the only subscriber itself, or a set once there are several. Many
+   * destinations have one subscriber (per-user or per-session topics), and a set per destination
+   * would be most of their memory. So `S` must not itself be a `Set`.
+   */
+  private readonly exact = new Map<string, S | Set<S>>();
   private readonly root = new TrieNode<S>();
   private patternCount = 0;
 
@@ -18,9 +23,10 @@ export class SubscriptionRegistry<S> {
 
   add(destination: string, subscriber: S): void {
     if (!SubscriptionRegistry.isPattern(destination)) {
-      let set = this.exact.get(destination);
-      if (!set) this.exact.set(destination, (set = new Set()));
-      set.add(subscriber);
+      const current = this.exact.get(destination);
+      if (current === undefined) this.exact.set(destination, subscriber);
+      else if (current instanceof Set) current.add(subscriber);
+      else if (current !== subscriber) this.exact.set(destination, new Set([current, subscriber]));
       return;
     }
     let node = this.root;
@@ -31,8 +37,11 @@ export class SubscriptionRegistry<S> {
 
   remove(destination: string, subscriber: S): void {
     if (!SubscriptionRegistry.isPattern(destination)) {
-      const set = this.exact.get(destination);
-      if (set?.delete(subscriber) && set.size === 0) this.exact.delete(destination);
+      const current = this.exact.get(destination);
+      if (current === subscriber) this.exact.delete(destination);
+      else if (current instanceof Set && current.delete(subscriber) && current.size === 0) {
+        this.exact.delete(destination);
+      }
       return;
     }
     const path: TrieNode<S>[] = [this.root];
@@ -53,7 +62,8 @@ export class SubscriptionRegistry<S> {
   /** Calls `visit` once for every subscriber whose destination or pattern matches. */
   forEachMatch(destination: string, visit: (subscriber: S) => void): void {
     const exact = this.exact.get(destination);
-    if (exact) for (const s of exact) visit(s);
+    if (exact instanceof Set) for (const s of exact) visit(s);
+    else if (exact !== undefined) visit(exact);
     if (this.patternCount === 0) return;
     const found = new Set<S>();
     this.root.collect(destination.split(this.separator), 0, found);
@@ -62,7 +72,7 @@ export class SubscriptionRegistry<S> {
 
   get size(): number {
     let n = this.patternCount;
-    for (const set of this.exact.values()) n += set.size;
+    for (const entry of this.exact.values()) n += entry instanceof Set ? entry.size : 1;
     return n;
   }
 }
