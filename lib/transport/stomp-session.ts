@@ -18,6 +18,7 @@ import type { OutboundMessage } from '../protocol/message-frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { negotiateVersion } from '../protocol/version.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
+import type { StompConnectDecision } from '../module/stomp-options.js';
 import type { SessionSubscription } from './session-subscription.js';
 
 /** What a session needs from the layer above it: the router of inbound frames. */
@@ -348,25 +349,33 @@ export class StompSession implements BrokerSession {
 
     const authenticate = this.options.authenticate;
     if (!authenticate) return this.connected(undefined);
-    const decide = async () => {
-      let decision;
-      try {
-        decision = await authenticate({
-          sessionId: this.id,
-          headers,
-          login: headers['login'],
-          passcode: headers['passcode'],
-          request: this.upgradeRequest as IncomingMessage,
-        });
-      } catch (err) {
-        throw new StompProtocolError('CONNECT_REJECTED', err instanceof Error ? err.message : String(err));
-      }
-      if (decision?.reject !== undefined) {
-        throw new StompProtocolError('CONNECT_REJECTED', decision.reject);
-      }
-      this.connected(decision?.user);
-    };
-    return decide();
+    const rejected = (err: unknown) =>
+      new StompProtocolError('CONNECT_REJECTED', err instanceof Error ? err.message : String(err));
+    let decision: StompConnectDecision | Promise<StompConnectDecision>;
+    try {
+      decision = authenticate({
+        sessionId: this.id,
+        headers,
+        login: headers['login'],
+        passcode: headers['passcode'],
+        request: this.upgradeRequest as IncomingMessage,
+      });
+    } catch (err) {
+      throw rejected(err);
+    }
+    // A synchronous decision completes the CONNECT at once; only a Promise holds the session.
+    if (!(decision instanceof Promise)) return this.decided(decision);
+    return decision.then(
+      (d) => this.decided(d),
+      (err: unknown) => {
+        throw rejected(err);
+      },
+    );
+  }
+
+  private decided(decision: StompConnectDecision | undefined): void {
+    if (decision?.reject !== undefined) throw new StompProtocolError('CONNECT_REJECTED', decision.reject);
+    this.connected(decision?.user);
   }
 
   private connected(user: string | undefined): void {
