@@ -197,15 +197,7 @@ async function fanoutRun(args: {
     tick();
   }
   // Run for the duration, or until the message budget is spent, or until nothing moves.
-  const deadline = Date.now() + args.durationMs;
-  let stalled = false;
-  while (Date.now() < deadline && sent < args.maxMessages) {
-    await sleep(Math.min(100, Math.max(1, deadline - Date.now())));
-    if (Date.now() - lastProgress > STALL_MS) {
-      stalled = true;
-      break;
-    }
-  }
+  const stalled = await runPhase(args.durationMs, () => sent >= args.maxMessages, () => lastProgress);
   sending = false;
   clearTimeout(pacer);
   const seconds = (nowMicros() - t0) / 1e6;
@@ -297,15 +289,7 @@ async function pairsRun(args: { durationMs: number; window: number; maxMessages:
   }
   const t0 = nowMicros();
   for (let w = 0; w < args.window; w++) for (const pair of list) send(pair);
-  const deadline = Date.now() + args.durationMs;
-  let stalled = false;
-  while (Date.now() < deadline && sent < args.maxMessages) {
-    await sleep(Math.min(100, Math.max(1, deadline - Date.now())));
-    if (Date.now() - lastProgress > STALL_MS) {
-      stalled = true;
-      break;
-    }
-  }
+  const stalled = await runPhase(args.durationMs, () => sent >= args.maxMessages, () => lastProgress);
   sending = false;
   const seconds = (nowMicros() - t0) / 1e6;
   const deliveries = receivedWhileSending;
@@ -374,3 +358,16 @@ serveRpc({
     return true;
   },
 });
+
+/**
+ * Waits out one measured phase: until `durationMs` passes or the message budget is spent, both
+ * bounded. Returns true when nothing arrived for STALL_MS (the phase is abandoned as stalled).
+ */
+async function runPhase(durationMs: number, budgetSpent: () => boolean, lastProgress: () => number): Promise<boolean> {
+  const deadline = Date.now() + durationMs;
+  while (Date.now() < deadline && !budgetSpent()) {
+    await sleep(Math.min(100, Math.max(1, deadline - Date.now())));
+    if (Date.now() - lastProgress() > STALL_MS) return true;
+  }
+  return false;
+}
