@@ -68,6 +68,8 @@ export class SimpleBroker implements MessageBroker {
   private readonly topics: SubscriptionRegistry<SubscriptionState>;
   private readonly queues = new Map<string, QueueDestination<SubscriptionState, MessageRecord>>();
   private readonly sessions = new Map<string, SessionState>();
+  /** Queues that dropped messages since their last subscriber arrived (warned about once). */
+  private readonly overflowing = new Set<string>();
   private readonly idPrefix = randomBytes(4).toString('hex');
   private messageCount = 0;
   private ackCount = 0;
@@ -91,6 +93,7 @@ export class SimpleBroker implements MessageBroker {
     else this.sessions.set(subscription.session.id, { subscriptions: [state], unacked: undefined });
     if (queue) {
       queue.add(state);
+      this.overflowing.delete(subscription.destination);
       // After the caller's RECEIPT, hand over what waited for a subscriber.
       if (queue.heldCount > 0) queueMicrotask(() => queue.drain());
     } else {
@@ -118,10 +121,11 @@ export class SimpleBroker implements MessageBroker {
     if (this.isQueue(message.destination)) {
       const queue = this.queue(message.destination);
       queue.offer(record);
-      const dropped = queue.takeDroppedCount();
-      if (dropped > 0) {
+      // Warn once per overflow, not once per message: the queue stays full until someone subscribes.
+      if (queue.takeDroppedCount() > 0 && !this.overflowing.has(message.destination)) {
+        this.overflowing.add(message.destination);
         this.logger.warn(
-          `Queue ${message.destination} holds ${this.config.queueCapacity} messages with no subscriber; dropped the oldest`,
+          `Queue ${message.destination} holds ${this.config.queueCapacity} messages with no subscriber; dropping the oldest until someone subscribes`,
         );
       }
       return;
