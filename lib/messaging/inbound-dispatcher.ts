@@ -73,6 +73,7 @@ export class InboundDispatcher implements StompFrameHandler {
           if (!buffered) {
             throw new StompProtocolError('UNKNOWN_TRANSACTION', `Unknown transaction ${JSON.stringify(tx)}`);
           }
+          this.assertTransactionRoom(session);
           buffered.push(frame);
           return;
         }
@@ -110,6 +111,18 @@ export class InboundDispatcher implements StompFrameHandler {
     session.clearTransactions();
     session.subscriptions.clear();
     void this.broker.disconnect(session);
+  }
+
+  /** Open transactions hold frames in memory; their total per session is bounded. */
+  private assertTransactionRoom(session: StompSession): void {
+    let held = 0;
+    for (const frames of session.transactions.values()) held += frames.length;
+    if (held >= this.options.limits.maxTransactionFrames) {
+      throw new StompProtocolError(
+        'TRANSACTION_TOO_LARGE',
+        `Open transactions exceed the limit of ${this.options.limits.maxTransactionFrames} frames`,
+      );
+    }
   }
 
   private takeTransaction(session: StompSession, frame: StompFrame): StompFrame[] {
@@ -170,6 +183,12 @@ export class InboundDispatcher implements StompFrameHandler {
     const destination = required(frame, 'destination');
     // STOMP 1.0 made the id optional; the destination then names the subscription.
     const id = session.version === '1.0' ? (frame.headers['id'] ?? destination) : required(frame, 'id');
+    if (session.subscriptions.size >= this.options.limits.maxSubscriptionsPerSession) {
+      throw new StompProtocolError(
+        'TOO_MANY_SUBSCRIPTIONS',
+        `Session exceeds the limit of ${this.options.limits.maxSubscriptionsPerSession} subscriptions`,
+      );
+    }
     if (session.subscriptions.has(id)) {
       throw new StompProtocolError('DUPLICATE_SUBSCRIPTION', `Subscription id ${JSON.stringify(id)} is already in use in this session`);
     }

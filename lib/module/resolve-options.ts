@@ -26,6 +26,8 @@ export interface ResolvedStompOptions {
     maxWebSocketMessageSize: number;
     sendBufferSizeLimit: number;
     connectTimeout: number;
+    maxSubscriptionsPerSession: number;
+    maxTransactionFrames: number;
   };
   authenticate?: (
     request: StompConnectRequest,
@@ -153,6 +155,8 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     ),
     sendBufferSizeLimit: positiveInt('limits.sendBufferSizeLimit', l.sendBufferSizeLimit, 16 * MiB),
     connectTimeout: positiveInt('limits.connectTimeout', l.connectTimeout, 10_000),
+    maxSubscriptionsPerSession: positiveInt('limits.maxSubscriptionsPerSession', l.maxSubscriptionsPerSession, 1000),
+    maxTransactionFrames: positiveInt('limits.maxTransactionFrames', l.maxTransactionFrames, 1000),
   };
   const queueCapacity = positiveInt('broker.queueCapacity', broker.queueCapacity, 1000);
 

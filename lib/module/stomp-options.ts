@@ -66,6 +66,10 @@ export interface StompLimits {
   sendBufferSizeLimit?: number;
   /** Milliseconds a new connection has to send CONNECT. Default 10000. */
   connectTimeout?: number;
+  /** Subscriptions one session may hold at once. Default 1000. */
+  maxSubscriptionsPerSession?: number;
+  /** Frames (SEND, ACK, NACK) one session may hold in open transactions, all together. Default 1000. */
+  maxTransactionFrames?: number;
 }
 
 /** What the `authenticate` hook sees of a CONNECT. */

@@ -31,7 +31,9 @@ export type StompErrorCode =
   | 'BROKER_UNAVAILABLE'
   | 'HEARTBEAT_TIMEOUT'
   | 'CONNECT_TIMEOUT'
-  | 'INTERNAL_ERROR';
+  | 'INTERNAL_ERROR'
+  | 'TOO_MANY_SUBSCRIPTIONS'
+  | 'TRANSACTION_TOO_LARGE';
 
 export class StompProtocolError extends Error {
   constructor(

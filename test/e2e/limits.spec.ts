@@ -16,6 +16,8 @@ const LIMITS = {
   maxBodyLength: 12 * 1024,
   maxHeaders: 20,
   maxHeaderLineLength: 1024,
+  maxSubscriptionsPerSession: 3,
+  maxTransactionFrames: 3,
 };
 
 const CONNECT_12 = { 'accept-version': '1.2', host: 'localhost' };
@@ -169,6 +171,25 @@ const violations: Violation[] = [
     message: /^Unknown command "HELLO"$/,
     closeCode: 1002,
   },
+  {
+    name: 'more subscriptions than maxSubscriptionsPerSession',
+    bytes: () => [0, 1, 2, 3].map((i) => frame('SUBSCRIBE', { id: `s${i}`, destination: `/topic/many-${i}` })),
+    message: /^Session exceeds the limit of 3 subscriptions$/,
+    closeCode: 1002,
+  },
+  {
+    name: 'more frames in open transactions than maxTransactionFrames',
+    bytes: () => [
+      frame('BEGIN', { transaction: 't1' }),
+      frame('SEND', { destination: '/topic/tx', transaction: 't1' }, 'a'),
+      frame('SEND', { destination: '/topic/tx', transaction: 't1' }, 'b'),
+      frame('BEGIN', { transaction: 't2' }),
+      frame('SEND', { destination: '/topic/tx', transaction: 't2' }, 'c'),
+      frame('SEND', { destination: '/topic/tx', transaction: 't2' }, 'd'),
+    ],
+    message: /^Open transactions exceed the limit of 3 frames$/,
+    closeCode: 1002,
+  },
 ];
 
 describe('limits and malformed frames', () => {
@@ -221,6 +242,25 @@ describe('limits and malformed frames', () => {
     const m = await raw.expect('MESSAGE');
     expect(m.body.length).toBe(LIMITS.maxBodyLength);
     expect(m.headers['long']).toHaveLength(1024 - 'long:'.length);
+    await raw.close();
+  });
+
+  it('accepts exactly maxSubscriptionsPerSession subscriptions and maxTransactionFrames held frames', async () => {
+    const raw = await RawStompClient.open(running.url);
+    await raw.connect();
+    const dest = `/topic/${unique()}`;
+    raw.sendFrame('SUBSCRIBE', { id: 's0', destination: dest });
+    raw.sendFrame('SUBSCRIBE', { id: 's1', destination: `${dest}-b` });
+    raw.sendFrame('SUBSCRIBE', { id: 's2', destination: `${dest}-c` });
+    raw.sendFrame('BEGIN', { transaction: 't' });
+    for (const body of ['x', 'y', 'z']) raw.sendFrame('SEND', { destination: dest, transaction: 't' }, body);
+    raw.sendFrame('COMMIT', { transaction: 't', receipt: 'done' });
+    // The committed SENDs are delivered in order, then the COMMIT's receipt.
+    const bodies: string[] = [];
+    for (let i = 0; i < 3; i++) bodies.push((await raw.expect('MESSAGE')).body.toString());
+    expect(bodies).toEqual(['x', 'y', 'z']);
+    expect((await raw.expect('RECEIPT')).headers['receipt-id']).toBe('done');
+    expect(raw.frames.some((f) => f.command === 'ERROR')).toBe(false);
     await raw.close();
   });
 
