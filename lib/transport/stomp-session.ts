@@ -73,16 +73,16 @@ const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 
 /**
- * TCP sockets corked by {@link StompSession} writes during the current tick, uncorked together
- * once it ends: every frame written to one socket in one tick (the MESSAGEs of several SENDs read
- * in one chunk, a MESSAGE and the RECEIPT of the SEND that caused it) leaves in one system call
- * instead of one each. `bufferedAmount` counts corked bytes, so the slow-consumer check holds.
+ * Sessions whose TCP socket was corked by a write during the current tick, uncorked together once
+ * it ends: every frame written to one socket in one tick (the MESSAGEs of several SENDs read in one
+ * chunk, a MESSAGE and the RECEIPT of the SEND that caused it) leaves in one system call instead
+ * of one each.
  */
-const corkedSockets: { uncork(): void }[] = [];
+const corkedSessions: StompSession[] = [];
 
-function uncorkSockets(): void {
-  for (const socket of corkedSockets) socket.uncork();
-  corkedSockets.length = 0;
+function uncorkSessions(): void {
+  for (const session of corkedSessions) session.uncork();
+  corkedSessions.length = 0;
 }
 
 /** WebSocket close codes. */
@@ -139,6 +139,9 @@ export class StompSession implements BrokerSession {
   private paused = false;
   private readSinceCheck = false;
   private wroteSinceTick = false;
+  /** The socket corked by this tick's writes, and the bytes written to it since. */
+  private corkedSocket?: Duplex;
+  private tickBytes = 0;
   private timers?: NodeJS.Timeout[];
   private _transactions?: Map<string, StompFrame[]>;
   /** The full upgrade request, for `authenticate`; dropped once CONNECT is decided. */
@@ -226,7 +229,9 @@ export class StompSession implements BrokerSession {
 
   private write(data: Buffer, binary: boolean): void {
     if (this._state === 'closed' || this.socket.readyState !== this.socket.OPEN) return;
-    if (this.socket.bufferedAmount > this.options.limits.sendBufferSizeLimit) {
+    // Slow consumer: what earlier ticks wrote is still unsent. This tick's own (corked) bytes do
+    // not count, or a healthy client receiving a large burst at once would be cut off.
+    if (this.socket.bufferedAmount - this.tickBytes > this.options.limits.sendBufferSizeLimit) {
       StompSession.logger.warn(
         `Session ${this.id} is a slow consumer: more than ${this.options.limits.sendBufferSizeLimit} bytes unsent; disconnecting it`,
       );
@@ -234,14 +239,25 @@ export class StompSession implements BrokerSession {
       this.socket.terminate();
       return;
     }
-    // `ws` does not expose its socket; without one, frames simply go out one write each.
-    const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
-    if (raw && raw.writableCorked === 0) {
-      raw.cork();
-      if (corkedSockets.push(raw) === 1) process.nextTick(uncorkSockets);
+    if (this.corkedSocket === undefined) {
+      // `ws` does not expose its socket; without one, frames simply go out one write each.
+      const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
+      if (raw) {
+        raw.cork();
+        this.corkedSocket = raw;
+        if (corkedSessions.push(this) === 1) process.nextTick(uncorkSessions);
+      }
     }
+    this.tickBytes += data.length;
     this.socket.send(data, binary ? BINARY : TEXT);
     this.wroteSinceTick = true;
+  }
+
+  /** @internal End of tick: lets this tick's writes go out together. */
+  uncork(): void {
+    this.corkedSocket?.uncork();
+    this.corkedSocket = undefined;
+    this.tickBytes = 0;
   }
 
   // ---- inbound --------------------------------------------------------------------------

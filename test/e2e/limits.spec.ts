@@ -311,6 +311,24 @@ describe('slow consumers', () => {
   });
   afterAll(() => running.close());
 
+  it('keeps a healthy client that receives more than the limit within one tick', async () => {
+    const dest = `/topic/${unique()}`;
+    const healthy = await connectClient(running.url);
+    const inbox = new Inbox();
+    await subscribeConfirmed(healthy.client, dest, inbox);
+    // Five 100 KiB SENDs in one WebSocket message: the server handles them, and writes 500 KiB
+    // to the subscriber, in a single tick (twice the 256 KiB sendBufferSizeLimit).
+    const { raw: publisher } = await rawConnectedFor(running.url);
+    const chunk = 'b'.repeat(100 * 1024);
+    publisher.send(Buffer.concat([0, 1, 2, 3, 4].map((i) => frame('SEND', { destination: dest }, `${i}:${chunk}`))));
+    await inbox.waitFor(5);
+    expect(inbox.messages.map((m) => m.body.slice(0, 2))).toEqual(['0:', '1:', '2:', '3:', '4:']);
+    expect(healthy.client.connected).toBe(true);
+    expect(running.logs.at('warn').some((w) => /slow consumer/.test(w))).toBe(false);
+    await publisher.close();
+    await healthy.disconnect();
+  });
+
   it('disconnects a client that does not read, while the others get every message', async () => {
     const dest = `/topic/${unique()}`;
     const { raw: slow } = await rawConnectedFor(running.url);
