@@ -15,5 +15,5 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 echo "test-setup: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 as_root apt-get update -qq
-as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+as_root apt-get install -y -qq "${need[@]}" >/dev/null
 echo "test-setup: done"

@@ -4,6 +4,10 @@ import { ChatPage, chromiumAvailable, CHROMIUM_PATH, launchChromium } from '../s
 import { startSample, type RunningSample } from '../support/sample-app.js';
 
 const available = chromiumAvailable();
+// In CI (`npm run test:setup` installs Chromium) a missing browser is a failure, not a skip.
+if (!available && process.env.CI) {
+  throw new Error(`${CHROMIUM_PATH} not found in CI: run 'npm run test:setup' before 'npm test'`);
+}
 if (!available) {
   console.warn(
     `browser-chat.spec.ts SKIPPED: ${CHROMIUM_PATH} not found. Install Debian's chromium (apt-get install -y chromium) to run the sample page in headless Chromium.`,
