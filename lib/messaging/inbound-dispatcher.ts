@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { MESSAGE_BROKER, type AckMode, type MessageBroker } from '../broker/message-broker.js';
 import { findPrefix } from '../broker/destination-prefixes.js';
 import { createHeaders, type StompFrame, type StompHeaders } from '../protocol/frame.js';
@@ -52,6 +52,8 @@ function required(frame: StompFrame, name: string): string {
  */
 @Injectable()
 export class InboundDispatcher implements StompFrameHandler {
+  private readonly logger = new Logger('StompInboundDispatcher');
+
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
     @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
@@ -69,10 +71,7 @@ export class InboundDispatcher implements StompFrameHandler {
       case 'NACK': {
         const tx = frame.headers['transaction'];
         if (tx !== undefined) {
-          const buffered = session.transactions.get(tx);
-          if (!buffered) {
-            throw new StompProtocolError('UNKNOWN_TRANSACTION', `Unknown transaction ${JSON.stringify(tx)}`);
-          }
+          const buffered = this.openTransaction(session, tx);
           this.assertTransactionRoom(session);
           buffered.push(frame);
           return;
@@ -110,7 +109,10 @@ export class InboundDispatcher implements StompFrameHandler {
   sessionClosed(session: StompSession): void {
     session.clearTransactions();
     session.subscriptions.clear();
-    void this.broker.disconnect(session);
+    const done = this.broker.disconnect(session);
+    if (done instanceof Promise) {
+      done.catch((err: unknown) => this.logger.warn(`Broker clean-up of session ${session.id} failed: ${String(err)}`));
+    }
   }
 
   /** Open transactions hold frames in memory; their total per session is bounded. */
@@ -125,12 +127,17 @@ export class InboundDispatcher implements StompFrameHandler {
     }
   }
 
-  private takeTransaction(session: StompSession, frame: StompFrame): StompFrame[] {
-    const tx = required(frame, 'transaction');
+  private openTransaction(session: StompSession, tx: string): StompFrame[] {
     const frames = session.transactions.get(tx);
     if (!frames) {
       throw new StompProtocolError('UNKNOWN_TRANSACTION', `Unknown transaction ${JSON.stringify(tx)}`);
     }
+    return frames;
+  }
+
+  private takeTransaction(session: StompSession, frame: StompFrame): StompFrame[] {
+    const tx = required(frame, 'transaction');
+    const frames = this.openTransaction(session, tx);
     session.transactions.delete(tx);
     return frames;
   }
