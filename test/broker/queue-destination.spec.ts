@@ -43,12 +43,12 @@ describe('QueueDestination', () => {
     expect(q.heldCount).toBe(0);
   });
 
-  it('keeps a new message behind a backlog that waits for drain', () => {
+  it('never lets a new message overtake the backlog: the held ones go first', () => {
     const { q, delivered } = queue();
     q.offer('held');
     q.add('a');
     q.offer('new');
-    expect(delivered).toEqual([]);
+    expect(delivered.map(([, m]) => m)).toEqual(['held', 'new']);
     q.drain();
     expect(delivered.map(([, m]) => m)).toEqual(['held', 'new']);
   });
@@ -154,5 +154,27 @@ describe('QueueDestination', () => {
     ]);
     // Once c joins, the next two messages go one to each.
     expect(delivered.slice(2).map(([s]) => s).sort()).toEqual(['a', 'c']);
+  });
+});
+
+describe('QueueDestination never strands messages behind a backlog', () => {
+  it('delivers held messages, then the new one, when a message arrives while a subscriber is present', () => {
+    const delivered: string[] = [];
+    const queue = new QueueDestination<string, string>(10, (s, m) => delivered.push(`${s}:${m}`));
+    queue.offer('held-1');
+    queue.offer('held-2');
+    queue.add('a'); // no drain yet (the broker schedules one after its RECEIPT)
+    queue.offer('new');
+    expect(delivered).toEqual(['a:held-1', 'a:held-2', 'a:new']);
+    expect(queue.heldCount).toBe(0);
+  });
+
+  it('delivers requeued messages ahead of the backlog when a subscriber is present', () => {
+    const delivered: string[] = [];
+    const queue = new QueueDestination<string, string>(10, (s, m) => delivered.push(`${s}:${m}`));
+    queue.offer('held');
+    queue.add('a');
+    queue.requeue(['r1', 'r2']);
+    expect(delivered).toEqual(['a:r1', 'a:r2', 'a:held']);
   });
 });

@@ -38,6 +38,8 @@ export class QueueDestination<S, M> {
     if (count === 0 || this.backlog.length > 0) {
       this.backlog.push(message);
       this.trim();
+      // Behind older held messages: they go first, now, if anyone can take them.
+      if (count > 0) this.drain();
       return;
     }
     let subscriber = this.subscribers[this.next % count];
@@ -58,6 +60,7 @@ export class QueueDestination<S, M> {
     if (this.subscribers.length === 0 || this.backlog.length > 0) {
       this.backlog.unshift(...messages);
       this.trim();
+      if (this.subscribers.length > 0) this.drain();
       return;
     }
     for (const message of messages) this.offer(message, avoid);
