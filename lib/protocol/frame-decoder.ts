@@ -32,7 +32,6 @@ export interface FrameDecoderHandlers {
 const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
-const COLON = 0x3a;
 
 const enum State {
   Command,
@@ -119,12 +118,16 @@ export class FrameDecoder {
             this.lineParts.push(Buffer.from(chunk.subarray(pos)));
             pos = length;
           } else {
-            const piece = chunk.subarray(pos, lf);
-            const line = this.lineParts.length === 0 ? piece : Buffer.concat([...this.lineParts, piece]);
-            this.lineParts = [];
+            const start = pos;
             this.lineLength = 0;
             pos = lf + 1;
-            this.onLine(line);
+            if (this.lineParts.length === 0) {
+              this.onLine(chunk, start, lf);
+            } else {
+              const line = Buffer.concat([...this.lineParts, chunk.subarray(start, lf)]);
+              this.lineParts = [];
+              this.onLine(line, 0, line.length);
+            }
           }
           break;
         }
@@ -188,30 +191,32 @@ export class FrameDecoder {
     }
   }
 
-  private onLine(raw: Buffer): void {
-    const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, raw.length - 1) : raw;
-    if (line.length > this.limits.maxHeaderLineLength) {
+  /** One line, `bytes[start, end)` without its LF. */
+  private onLine(bytes: Buffer, start: number, lineEnd: number): void {
+    const end = lineEnd > start && bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+    const length = end - start;
+    if (length > this.limits.maxHeaderLineLength) {
       throw new StompProtocolError(
         'HEADER_LINE_TOO_LONG',
         `${this.state === State.Command ? 'Command' : 'Header'} line exceeds the limit of ${this.limits.maxHeaderLineLength} bytes`,
       );
     }
     if (this.state === State.Command) {
-      if (line.length === 0) {
+      if (length === 0) {
         // EOLs between frames are heart-beats and do not count towards any frame.
         this.frameSize = 0;
         this.handlers.onHeartbeat?.();
         return;
       }
       this.addFrameBytes(1);
-      this.command = this.text(line, 'command');
+      this.command = this.text(bytes, start, end, 'command');
       this.headers = createHeaders();
       this.headerCount = 0;
       this.state = State.Header;
       return;
     }
     this.addFrameBytes(1);
-    if (line.length === 0) {
+    if (length === 0) {
       this.startBody();
       return;
     }
@@ -221,15 +226,17 @@ export class FrameDecoder {
         `Frame has more than the limit of ${this.limits.maxHeaders} headers`,
       );
     }
-    const colon = line.indexOf(COLON);
+    // One decode per line; ':' is ASCII, so splitting the string splits the bytes the same way.
+    const line = this.text(bytes, start, end, 'header');
+    const colon = line.indexOf(':');
     if (colon <= 0) {
       throw new StompProtocolError(
         'INVALID_HEADER',
         colon === 0 ? 'Header with an empty name' : 'Header line without a colon',
       );
     }
-    let name = this.text(line.subarray(0, colon), 'header');
-    let value = this.text(line.subarray(colon + 1), 'header');
+    let name = line.slice(0, colon);
+    let value = line.slice(colon + 1);
     if (!isEscapeExempt(this.command)) {
       name = unescapeHeader(name, this.version);
       value = unescapeHeader(value, this.version);
@@ -278,10 +285,15 @@ export class FrameDecoder {
     this.handlers.onFrame(frame);
   }
 
-  private text(bytes: Buffer, what: string): string {
-    if (!isUtf8(bytes)) {
+  /**
+   * Decodes `bytes[start, end)` as UTF-8. Invalid bytes decode to U+FFFD, so the (slower) strict
+   * check only runs for lines that contain one, which may also be a genuine U+FFFD.
+   */
+  private text(bytes: Buffer, start: number, end: number, what: string): string {
+    const text = bytes.toString('utf8', start, end);
+    if (text.includes('\uFFFD') && !isUtf8(bytes.subarray(start, end))) {
       throw new StompProtocolError('INVALID_UTF8', `The ${what} is not valid UTF-8`);
     }
-    return bytes.toString('utf8');
+    return text;
   }
 }
