@@ -35,6 +35,17 @@ function extraHeaders(headers: Readonly<StompHeaders>): Readonly<StompHeaders> {
   return extra ?? NO_HEADERS;
 }
 
+/**
+ * Runs `step` on each item in order. It stays synchronous while the steps are (the simple
+ * broker's case) and waits for each Promise before the next step when they are not.
+ */
+function inOrder<T>(items: readonly T[], step: (item: T) => void | Promise<void>, from = 0): void | Promise<void> {
+  for (let i = from; i < items.length; i++) {
+    const result = step(items[i]);
+    if (result instanceof Promise) return result.then(() => inOrder(items, step, i + 1));
+  }
+}
+
 function required(frame: StompFrame, name: string): string {
   const value = frame.headers[name];
   if (value === undefined || value === '') {
@@ -91,8 +102,8 @@ export class InboundDispatcher implements StompFrameHandler {
         return;
       }
       case 'COMMIT': {
-        const frames = this.takeTransaction(session, frame);
-        return this.applyAll(session, frames);
+        // Committed frames are applied in order, each waiting for the one before.
+        return inOrder(this.takeTransaction(session, frame), (f) => this.apply(session, f));
       }
       case 'ABORT':
         this.takeTransaction(session, frame);
@@ -142,13 +153,6 @@ export class InboundDispatcher implements StompFrameHandler {
     return frames;
   }
 
-  /** Applies committed frames in order, waiting for each one that completes asynchronously. */
-  private applyAll(session: StompSession, frames: StompFrame[], from = 0): void | Promise<void> {
-    for (let i = from; i < frames.length; i++) {
-      const result = this.apply(session, frames[i]);
-      if (result instanceof Promise) return result.then(() => this.applyAll(session, frames, i + 1));
-    }
-  }
 
   private apply(session: StompSession, frame: StompFrame): void | Promise<void> {
     if (frame.command === 'ACK') return this.broker.ack(session, frame.headers);
@@ -168,7 +172,9 @@ export class InboundDispatcher implements StompFrameHandler {
     }
     if (this.users.isUserDestination(destination)) {
       const target = this.users.parseSendDestination(destination);
-      return this.publishAll(session, frame, this.users.userTargets(target.user, target.destination));
+      return inOrder(this.users.userTargets(target.user, target.destination), (d) =>
+        this.broker.publish({ destination: d, headers: frame.headers, body: frame.body }, session),
+      );
     }
     if (this.broker.handles(destination)) {
       return this.broker.publish(
@@ -179,12 +185,6 @@ export class InboundDispatcher implements StompFrameHandler {
     throw this.unknownDestination(destination);
   }
 
-  private publishAll(session: StompSession, frame: StompFrame, destinations: string[], from = 0): void | Promise<void> {
-    for (let i = from; i < destinations.length; i++) {
-      const result = this.broker.publish({ destination: destinations[i], headers: frame.headers, body: frame.body }, session);
-      if (result instanceof Promise) return result.then(() => this.publishAll(session, frame, destinations, i + 1));
-    }
-  }
 
   private subscribe(session: StompSession, frame: StompFrame): void | Promise<void> {
     const destination = required(frame, 'destination');
