@@ -164,5 +164,7 @@ describe('StompMessagingTemplate', () => {
     // Through HTTP, the controller's error becomes a 500.
     const response = await postJson(running, '/api/publish', { destination: '/app/nope', kind: 'object', value: {} });
     expect(response.status).toBe(500);
+    // Nest's HTTP exception handler logs the controller's error once; this test provoked it.
+    expect(running.logs.expect('error', 'Cannot send to /app/nope')).toHaveLength(1);
   });
 });

@@ -44,6 +44,9 @@ export async function startSample(sampleUsers?: string): Promise<RunningSample> 
     httpUrl: `http://127.0.0.1:${port}`,
     url: `ws://127.0.0.1:${port}/ws`,
     logs,
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      logs.assertNoUnexpectedErrors();
+    },
   };
 }

@@ -41,15 +41,45 @@ export interface StartAppExtras {
 /**
  * A Nest logger that remembers what was logged, so tests can assert on errors. Nest's `Logger` is
  * global: once a second app is created, the first app's library logs go to the second's logger.
+ *
+ * It prints nothing, so a passing run is quiet. Error-level lines are not lost: a test that
+ * provokes one on purpose claims it with {@link CapturingLogger.expect}, and closing the app
+ * (`RunningApp.close()`) fails with every error-level line nobody claimed.
  */
 export class CapturingLogger implements LoggerService {
   readonly entries: Array<{ level: LogLevel; message: string }> = [];
+  private readonly claimed = new Set<{ level: LogLevel; message: string }>();
 
   private record(level: LogLevel, message: unknown, rest: unknown[]): void {
     const parts = [message, ...rest].map((p) => (p instanceof Error ? (p.stack ?? p.message) : String(p)));
     this.entries.push({ level, message: parts.join(' ') });
-    // Errors stay visible in the test output, as Nest's own logger would print them.
-    if (level === 'error' || level === 'fatal') process.stderr.write(`[${level}] ${parts.join(' ')}\n`);
+  }
+
+  /**
+   * Claims the lines at `level` that contain `text` (or match it) and returns them: the test that
+   * provoked them asserts on them, and they no longer count as unexpected at close.
+   */
+  expect(level: LogLevel, text: string | RegExp): string[] {
+    const hits = this.entries.filter(
+      (e) => e.level === level && (typeof text === 'string' ? e.message.includes(text) : text.test(e.message)),
+    );
+    for (const hit of hits) this.claimed.add(hit);
+    return hits.map((e) => e.message);
+  }
+
+  /** Error- and fatal-level lines that no test claimed with {@link expect}. */
+  unexpectedErrors(): string[] {
+    return this.entries
+      .filter((e) => (e.level === 'error' || e.level === 'fatal') && !this.claimed.has(e))
+      .map((e) => `[${e.level}] ${e.message}`);
+  }
+
+  /** Throws if an error-level line was logged that no test claimed. */
+  assertNoUnexpectedErrors(): void {
+    const lines = this.unexpectedErrors();
+    if (lines.length > 0) {
+      throw new Error(`Unexpected error-level log lines (claim them with logs.expect(...)):\n${lines.join('\n')}`);
+    }
   }
 
   log(message: unknown, ...rest: unknown[]): void {
@@ -103,7 +133,10 @@ export async function startStompApp(
     logs,
     baseUrl: `ws://127.0.0.1:${port}`,
     url: `ws://127.0.0.1:${port}${path}`,
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      logs.assertNoUnexpectedErrors();
+    },
   };
 }
 
