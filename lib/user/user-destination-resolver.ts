@@ -7,6 +7,13 @@ import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { SessionRegistry } from '../transport/session-registry.js';
 import type { StompSession } from '../transport/stomp-session.js';
 
+const ENCODED_SLASH = /%2F/gi;
+
+/** A user name as written in a user destination: literal, `%2F` → `/` (Spring's only decoding). */
+export function decodeUserName(segment: string): string {
+  return segment.includes('%') ? segment.replace(ENCODED_SLASH, '/') : segment;
+}
+
 /**
  * Spring's `UserDestinationResolver`: turns user destinations into unique broker destinations.
  *
@@ -38,7 +45,14 @@ export class UserDestinationResolver {
     return this.sessionDestination(session.id, target);
   }
 
-  /** `/user/ann/queue/news` → `{ user: 'ann', destination: '/queue/news' }`. */
+  /**
+   * `/user/ann/queue/news` → `{ user: 'ann', destination: '/queue/news' }`. The user name is
+   * taken literally except that `%2F` (either case) stands for `/`, as in Spring's
+   * `DefaultUserDestinationResolver`: names are not URI-decoded, so `promo%zz` is the user
+   * `promo%zz` and never an error.
+   * @throws StompProtocolError `UNKNOWN_DESTINATION` when there is no user segment or the rest is
+   *   not a broker destination.
+   */
   parseSendDestination(destination: string): { user: string; destination: string } {
     const rest = destination.slice(this.prefix.length + 1);
     const slash = rest.indexOf('/');
@@ -48,7 +62,7 @@ export class UserDestinationResolver {
         `User destination ${destination} must look like ${this.prefix}/<user>/<destination>`,
       );
     }
-    const user = decodeURIComponent(rest.slice(0, slash));
+    const user = decodeUserName(rest.slice(0, slash));
     const target = rest.slice(slash);
     this.assertBrokerDestination(target, destination);
     return { user, destination: target };

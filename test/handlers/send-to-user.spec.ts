@@ -34,6 +34,19 @@ class UserRepliesController {
     await this.template.convertAndSendToUser(user, '/queue/notifications', { text: body.text });
     return { sent: true };
   }
+
+  /** The user name travels in the body, so any name (`promo%zz`) reaches the template untouched. */
+  @Post('api/notify-user')
+  async notifyUser(@Body() body: { user: string; text: string }) {
+    await this.template.convertAndSendToUser(body.user, '/queue/notifications', { text: body.text });
+    return { sent: true };
+  }
+
+  @Post('api/send')
+  async send(@Body() body: { destination: string; text: string }) {
+    await this.template.convertAndSend(body.destination, { text: body.text });
+    return { sent: true };
+  }
 }
 
 interface Peer {
@@ -162,5 +175,61 @@ describe('user destinations', () => {
     expect(json(m)).toEqual({ ping: 1 });
     await settle();
     expect(ann1.direct.messages).toHaveLength(1);
+  });
+
+  describe('user names are taken literally, only %2F means /', () => {
+    it('a client SEND to /user/promo%zz/queue/x reaches the user promo%zz; the sender stays connected', async () => {
+      const promo = await peer('promo%zz');
+      try {
+        bob.tc.client.publish({ destination: '/user/promo%zz/queue/direct', body: 'deal', headers: { 'content-type': 'text/plain' } });
+        const [m] = await promo.direct.waitFor(1);
+        expect(m.body).toBe('deal');
+        // The sender's connection is still open: a barrier round trip succeeds.
+        await barrier(bob.tc);
+        await settle();
+        expect(ann1.direct.messages).toHaveLength(1);
+        expect(running.logs.at('error').filter((l) => l.includes('URI'))).toEqual([]);
+      } finally {
+        await promo.tc.disconnect();
+      }
+    });
+
+    it.each([
+      ['/user/dev%2fops/queue/direct', 'lower-case %2f'],
+      ['/user/dev%2Fops/queue/direct', 'upper-case %2F'],
+    ])('%s reaches the user dev/ops (%s)', async (destination) => {
+      const before = devops.direct.messages.length;
+      bob.tc.client.publish({ destination, body: destination, headers: { 'content-type': 'text/plain' } });
+      await devops.direct.waitFor(before + 1);
+      expect(devops.direct.bodies().at(-1)).toBe(destination);
+    });
+
+    it('does not decode other escapes: /user/dev%2Bops is not the user dev+ops', async () => {
+      const plus = await peer('dev+ops');
+      const literal = await peer('dev%2Bops');
+      try {
+        bob.tc.client.publish({ destination: '/user/dev%2Bops/queue/direct', body: 'literal', headers: { 'content-type': 'text/plain' } });
+        const [m] = await literal.direct.waitFor(1);
+        expect(m.body).toBe('literal');
+        await barrier(plus.tc);
+        await barrier(bob.tc);
+        expect(plus.direct.messages).toHaveLength(0);
+      } finally {
+        await plus.tc.disconnect();
+        await literal.tc.disconnect();
+      }
+    });
+
+    it('template.convertAndSendToUser and convertAndSend(/user/promo%zz/...) reach promo%zz', async () => {
+      const promo = await peer('promo%zz');
+      try {
+        expect(await postJson(running, '/api/notify-user', { user: 'promo%zz', text: 'by name' })).toEqual({ status: 201, body: { sent: true } });
+        expect(await postJson(running, '/api/send', { destination: '/user/promo%zz/queue/notifications', text: 'by destination' })).toEqual({ status: 201, body: { sent: true } });
+        await promo.notifications.waitFor(2);
+        expect(jsonBodies(promo.notifications)).toEqual([{ text: 'by name' }, { text: 'by destination' }]);
+      } finally {
+        await promo.tc.disconnect();
+      }
+    });
   });
 });
