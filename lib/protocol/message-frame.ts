@@ -1,8 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import { escapeHeader } from './header-escaping.js';
-import type { StompHeaders, StompVersion } from './frame.js';
+import { createHeaders, type StompHeaders, type StompVersion } from './frame.js';
 
-/** Headers the broker sets on every MESSAGE; a sender's values for them are dropped. */
+/**
+ * Headers the server or broker vouches for on a MESSAGE, and a SEND's own control headers. A
+ * sender's header with one of these names, in any letter case (`Message-Id`, `DESTINATION`), is
+ * dropped on the way to subscribers: a subscriber must be able to trust `redelivered`,
+ * `user-name` and the framing headers, whatever client library (and case rule) it uses.
+ */
 export const RESERVED_MESSAGE_HEADERS: ReadonlySet<string> = new Set([
   'destination',
   'message-id',
@@ -11,7 +16,41 @@ export const RESERVED_MESSAGE_HEADERS: ReadonlySet<string> = new Set([
   'content-length',
   'receipt',
   'transaction',
+  'redelivered',
+  'user-name',
 ]);
+
+/**
+ * Whether a sender's header passes through to subscribers: not a {@link RESERVED_MESSAGE_HEADERS}
+ * name in any case, not a case variant of `content-type` (only `content-type` itself, the one
+ * that types the body, passes), and not empty.
+ */
+export function isPassThroughHeader(name: string): boolean {
+  if (name === 'content-type') return true;
+  if (name === '') return false;
+  const lower = name.toLowerCase();
+  return !RESERVED_MESSAGE_HEADERS.has(lower) && lower !== 'content-type';
+}
+
+/** The sender headers that reach subscribers (see {@link isPassThroughHeader}), in their order. */
+export function passThroughHeaders(headers: Readonly<StompHeaders>): StompHeaders {
+  const out = createHeaders();
+  for (const name in headers) if (isPassThroughHeader(name)) out[name] = headers[name];
+  return out;
+}
+
+/**
+ * Whether a peer reads a header name back as written. STOMP 1.0 has no escaping, so a name with
+ * `:` or a line break is read as another header there (`content-length\\c1` from a 1.2 sender
+ * arrives as `content-length:1:` before the real one); and this server's own decoder refuses
+ * such names (and NUL) in every version. Headers with such names are not written at all.
+ */
+function isWritableName(name: string): boolean {
+  return name !== '' && !UNREADABLE_NAME.test(name);
+}
+
+// eslint-disable-next-line no-control-regex
+const UNREADABLE_NAME = /[:\r\n\0]/;
 
 const TEXT_TYPE = /^(text\/|application\/(json|xml|javascript)\b|[^;]*\+(json|xml)\b)|;\s*charset=utf-?8\b/i;
 
@@ -37,24 +76,39 @@ export class OutboundMessage {
   constructor(
     readonly destination: string,
     readonly messageId: string,
-    /** Sender headers to pass through (reserved names already removed) and `content-type`. */
+    /**
+     * Sender headers to pass through and `content-type`. Names that
+     * {@link isPassThroughHeader} refuses are not written, whoever built the message.
+     */
     readonly headers: StompHeaders,
     readonly body: Buffer,
+    /** Adds `redelivered:true` (the broker's word that an earlier delivery went unsettled). */
+    readonly redelivered = false,
   ) {
     this.binary = !isTextBody(headers['content-type'], body);
   }
 
-  /** `destination`, `message-id`, the other headers, `content-length`, blank line, body, NUL. */
+  /**
+   * `destination`, `message-id`, `redelivered`, `content-length`, `content-type`, then the
+   * sender's other headers, blank line, body, NUL. The server's own headers come first because
+   * the first of repeated headers wins (STOMP 1.2, "Repeated Header Entries"), so nothing a
+   * sender wrote can stand in for them even in a peer that ignores our filtering.
+   */
   sharedPart(version: StompVersion): Buffer {
     const cached = this.shared[version];
     if (cached) return cached;
     let head =
       `destination:${escapeHeader(this.destination, version)}\n` +
-      `message-id:${escapeHeader(this.messageId, version)}\n`;
+      `message-id:${escapeHeader(this.messageId, version)}\n` +
+      (this.redelivered ? 'redelivered:true\n' : '') +
+      `content-length:${this.body.length}\n`;
+    const contentType = this.headers['content-type'];
+    if (contentType !== undefined) head += `content-type:${escapeHeader(contentType, version)}\n`;
     for (const name in this.headers) {
+      if (name === 'content-type' || !isPassThroughHeader(name) || !isWritableName(name)) continue;
       head += `${escapeHeader(name, version)}:${escapeHeader(this.headers[name], version)}\n`;
     }
-    head += `content-length:${this.body.length}\n\n`;
+    head += '\n';
     const headLength = Buffer.byteLength(head);
     const out = Buffer.allocUnsafe(headLength + this.body.length + 1);
     out.write(head, 0, 'utf8');
@@ -71,7 +125,7 @@ export class OutboundMessage {
   withDestination(destination: string): OutboundMessage {
     if (destination === this.destination) return this;
     if (this.variant?.destination !== destination) {
-      this.variant = new OutboundMessage(destination, this.messageId, this.headers, this.body);
+      this.variant = new OutboundMessage(destination, this.messageId, this.headers, this.body, this.redelivered);
     }
     return this.variant;
   }

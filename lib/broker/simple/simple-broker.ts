@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { createHeaders, type StompHeaders } from '../../protocol/frame.js';
-import { OutboundMessage, RESERVED_MESSAGE_HEADERS } from '../../protocol/message-frame.js';
+import type { StompHeaders } from '../../protocol/frame.js';
+import { OutboundMessage, passThroughHeaders } from '../../protocol/message-frame.js';
 import { StompProtocolError } from '../../protocol/stomp-protocol-error.js';
 import { findPrefix } from '../destination-prefixes.js';
 import type {
@@ -110,10 +110,8 @@ export class SimpleBroker implements MessageBroker {
   }
 
   publish(message: BrokerMessage): void {
-    const headers = createHeaders();
-    for (const name in message.headers) {
-      if (!RESERVED_MESSAGE_HEADERS.has(name)) headers[name] = message.headers[name];
-    }
+    // What the broker vouches for (ids, redelivered, user-name) is never the sender's to set.
+    const headers = passThroughHeaders(message.headers);
     const messageId = `${this.idPrefix}-${(++this.messageCount).toString(36)}`;
     const record: MessageRecord = {
       outbound: new OutboundMessage(message.destination, messageId, headers, message.body),
@@ -186,9 +184,7 @@ export class SimpleBroker implements MessageBroker {
   private redeliveryOf(record: MessageRecord): OutboundMessage {
     if (!record.redelivery) {
       const o = record.outbound;
-      const headers = createHeaders();
-      Object.assign(headers, o.headers, { redelivered: 'true' });
-      record.redelivery = new OutboundMessage(o.destination, o.messageId, headers, o.body);
+      record.redelivery = new OutboundMessage(o.destination, o.messageId, o.headers, o.body, true);
     }
     return record.redelivery;
   }
