@@ -24,6 +24,7 @@ export interface FrameDecoderLimits {
 }
 
 export interface FrameDecoderHandlers {
+  /** A complete frame. Calling {@link FrameDecoder.pause} here stops decoding right after it. */
   onFrame(frame: StompFrame): void;
   /** An EOL between frames: the peer's heart-beat. */
   onHeartbeat?(): void;
@@ -41,7 +42,20 @@ const enum State {
   OpenBody,
 }
 
-const CONTENT_LENGTH = /^[0-9]{1,15}$/;
+const CONTENT_LENGTH = /^[0-9]+$/;
+/** Digits of a content-length beyond which it is surely over any limit (2^53 has 16). */
+const MAX_CONTENT_LENGTH_DIGITS = 15;
+
+/**
+ * A header name a peer cannot read back: empty, or holding `:`, CR, LF or NUL once unescaped.
+ * Passed on, such a name becomes another header (`content-length\c1` is written to a STOMP 1.0
+ * peer as `content-length:1:`) or ends the line early.
+ */
+// eslint-disable-next-line no-control-regex
+const UNREADABLE_NAME = /[:\r\n\0]/;
+
+/** Smallest capacity of the growable line and body buffers. */
+const MIN_CAPACITY = 256;
 
 /** Placeholder between frames; never written to (a command line replaces it first). */
 const NO_HEADERS: StompHeaders = Object.freeze(createHeaders()) as StompHeaders;
@@ -54,13 +68,24 @@ const NO_HEADERS: StompHeaders = Object.freeze(createHeaders()) as StompHeaders;
  * CONNECT; because frames are delivered synchronously, a CONNECT followed by other frames in one
  * chunk is decoded with the right rules.
  *
- * After a {@link StompProtocolError} the decoder is failed and ignores further input.
+ * Bytes of a frame in progress are copied into one growable buffer per line and one for an
+ * unsized body (capacity at most twice the bytes held), never one object per chunk: a frame
+ * trickled in one byte per WebSocket message costs what its bytes cost.
+ *
+ * {@link pause} (from `onFrame`) stops decoding mid-chunk; {@link push} then returns how many
+ * bytes it consumed, and the caller pushes the rest later.
+ *
+ * After a {@link StompProtocolError} the decoder is failed and ignores further input. An error
+ * found inside a frame that asked for a receipt carries it as the ERROR header `receipt-id`
+ * (in {@link StompProtocolError.headers}), even when the `receipt` header comes after the line
+ * that failed: the decoder looks ahead in the header block bytes it already holds.
  */
 export class FrameDecoder {
   version: StompVersion = '1.2';
 
   private state = State.Command;
-  private lineParts: Buffer[] = [];
+  /** The current line's bytes from earlier chunks (`lineLength` of them are used). */
+  private lineBuffer: Buffer = EMPTY_BODY;
   private lineLength = 0;
   private frameSize = 0;
   private command = '';
@@ -68,9 +93,11 @@ export class FrameDecoder {
   private headerCount = 0;
   private fixedBody: Buffer = EMPTY_BODY;
   private fixedOffset = 0;
-  private bodyParts: Buffer[] = [];
+  /** An unsized body's bytes so far (`bodyLength` of them are used). */
+  private bodyBuffer: Buffer = EMPTY_BODY;
   private bodyLength = 0;
   private stopped = false;
+  private paused = false;
 
   constructor(
     private readonly limits: FrameDecoderLimits,
@@ -86,25 +113,40 @@ export class FrameDecoder {
     return this.stopped;
   }
 
-  push(chunk: Buffer): void {
-    if (this.stopped) return;
+  /**
+   * Stops decoding after the frame being delivered (call it from `onFrame`): {@link push} returns
+   * at once with the bytes it consumed. The next `push` resumes.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /**
+   * Decodes `chunk`. Returns how many of its bytes were consumed: all of them, unless
+   * {@link pause} was called, in which case the caller pushes `chunk.subarray(consumed)` later.
+   */
+  push(chunk: Buffer): number {
+    if (this.stopped) return chunk.length;
+    this.paused = false;
     try {
-      this.consume(chunk);
+      return this.consume(chunk);
     } catch (err) {
       this.stopped = true;
-      throw err;
+      throw this.withReceipt(err, chunk);
     }
   }
 
-  private consume(chunk: Buffer): void {
+  private consume(chunk: Buffer): number {
     const length = chunk.length;
     let pos = 0;
-    while (pos < length && !this.stopped) {
+    this.lookAheadFrom = -1;
+    while (pos < length && !this.stopped && !this.paused) {
       switch (this.state) {
         case State.Command:
         case State.Header: {
           const lf = chunk.indexOf(LF, pos);
           const end = lf === -1 ? length : lf;
+          const previous = this.lineLength;
           this.lineLength += end - pos;
           // A CR before the LF is part of the EOL, so allow one extra byte for it.
           if (this.lineLength > this.limits.maxHeaderLineLength + 1) {
@@ -115,18 +157,18 @@ export class FrameDecoder {
           }
           this.addFrameBytes(end - pos);
           if (lf === -1) {
-            this.lineParts.push(Buffer.from(chunk.subarray(pos)));
+            this.lineBuffer = append(this.lineBuffer, previous, chunk, pos, length);
             pos = length;
           } else {
             const start = pos;
             this.lineLength = 0;
             pos = lf + 1;
-            if (this.lineParts.length === 0) {
-              this.onLine(chunk, start, lf);
+            if (previous === 0) {
+              this.onLine(chunk, start, lf, chunk, lf + 1);
             } else {
-              const line = Buffer.concat([...this.lineParts, chunk.subarray(start, lf)]);
-              this.lineParts = [];
-              this.onLine(line, 0, line.length);
+              const line = append(this.lineBuffer, previous, chunk, start, lf);
+              this.lineBuffer = EMPTY_BODY;
+              this.onLine(line, 0, previous + lf - start, chunk, lf + 1);
             }
           }
           break;
@@ -163,14 +205,17 @@ export class FrameDecoder {
             );
           }
           this.addFrameBytes(end - pos);
+          const before = this.bodyLength - (end - pos);
           if (nul === -1) {
-            this.bodyParts.push(Buffer.from(chunk.subarray(pos)));
+            this.bodyBuffer = append(this.bodyBuffer, before, chunk, pos, length);
             pos = length;
           } else {
-            const piece = chunk.subarray(pos, nul);
-            const body =
-              this.bodyParts.length === 0 ? piece : Buffer.concat([...this.bodyParts, piece]);
-            this.bodyParts = [];
+            let body: Buffer;
+            if (before === 0) body = chunk.subarray(pos, nul);
+            else {
+              body = append(this.bodyBuffer, before, chunk, pos, nul).subarray(0, this.bodyLength);
+            }
+            this.bodyBuffer = EMPTY_BODY;
             this.bodyLength = 0;
             pos = nul + 1;
             this.emit(body);
@@ -179,6 +224,54 @@ export class FrameDecoder {
         }
       }
     }
+    return pos;
+  }
+
+  /**
+   * Adds the `receipt` of the frame being decoded to a protocol error as `receipt-id`: from the
+   * headers decoded so far or, failing that, from the header lines still ahead in `chunk`.
+   */
+  private withReceipt(err: unknown, chunk: Buffer): unknown {
+    if (!(err instanceof StompProtocolError) || err.headers?.['receipt-id'] !== undefined) return err;
+    let receipt: string | undefined = this.headers['receipt'];
+    // Only while the header block is being read: once it is complete, what follows is body.
+    const inHeaders = this.state === State.Command || this.state === State.Header;
+    if (receipt === undefined && inHeaders && this.lookAheadFrom >= 0) {
+      receipt = this.receiptAhead(chunk, this.lookAheadFrom);
+    }
+    if (receipt === undefined) return err;
+    const withReceipt = new StompProtocolError(err.code, err.message, { ...err.headers, 'receipt-id': receipt });
+    withReceipt.stack = err.stack;
+    return withReceipt;
+  }
+
+  /** Where the header lines not yet decoded start in the current chunk; -1 when unknown. */
+  private lookAheadFrom = -1;
+
+  /**
+   * Finds a `receipt` header among the header lines of `chunk` from `from` up to the blank line
+   * that ends the header block, reading no more lines and bytes than the header limits allow.
+   */
+  private receiptAhead(chunk: Buffer, from: number): string | undefined {
+    const maxBytes = Math.min(chunk.length, from + this.limits.maxHeaders * (this.limits.maxHeaderLineLength + 2));
+    let pos = from;
+    for (let lines = this.headerCount; lines <= this.limits.maxHeaders && pos < maxBytes; lines++) {
+      const lf = chunk.indexOf(LF, pos);
+      if (lf === -1 || lf >= maxBytes) return undefined;
+      const end = lf > pos && chunk[lf - 1] === CR ? lf - 1 : lf;
+      if (end === pos) return undefined; // the blank line: end of the headers
+      if (end - pos > 8 && chunk.toString('latin1', pos, pos + 8) === 'receipt:') {
+        const raw = chunk.toString('utf8', pos + 8, end);
+        if (isEscapeExempt(this.command)) return raw;
+        try {
+          return unescapeHeader(raw, this.version);
+        } catch {
+          return raw;
+        }
+      }
+      pos = lf + 1;
+    }
+    return undefined;
   }
 
   private addFrameBytes(count: number): void {
@@ -191,8 +284,12 @@ export class FrameDecoder {
     }
   }
 
-  /** One line, `bytes[start, end)` without its LF. */
-  private onLine(bytes: Buffer, start: number, lineEnd: number): void {
+  /**
+   * One line, `bytes[start, end)` without its LF. The lines after it start at `chunk[next]`
+   * (for the receipt look-ahead when this line is refused).
+   */
+  private onLine(bytes: Buffer, start: number, lineEnd: number, chunk: Buffer, next: number): void {
+    this.lookAheadFrom = next;
     const end = lineEnd > start && bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
     const length = end - start;
     if (length > this.limits.maxHeaderLineLength) {
@@ -217,6 +314,7 @@ export class FrameDecoder {
     }
     this.addFrameBytes(1);
     if (length === 0) {
+      this.lookAheadFrom = -1;
       this.startBody();
       return;
     }
@@ -241,6 +339,12 @@ export class FrameDecoder {
       name = unescapeHeader(name, this.version);
       value = unescapeHeader(value, this.version);
     }
+    if (UNREADABLE_NAME.test(name)) {
+      throw new StompProtocolError(
+        'INVALID_HEADER',
+        `Header name ${JSON.stringify(name.slice(0, 64))} contains ':', CR, LF or NUL: no STOMP peer can read it back`,
+      );
+    }
     if (!(name in this.headers)) this.headers[name] = value;
   }
 
@@ -253,14 +357,16 @@ export class FrameDecoder {
     if (!CONTENT_LENGTH.test(declared)) {
       throw new StompProtocolError(
         'INVALID_CONTENT_LENGTH',
-        `Invalid content-length header: ${JSON.stringify(declared.slice(0, 32))}`,
+        `Invalid content-length header: ${JSON.stringify(declared.slice(0, 32))} (expected decimal digits)`,
       );
     }
-    const size = Number(declared);
+    // Leading zeros are still decimal; a number too long to hold exactly is over any limit.
+    const digits = declared.replace(/^0+(?=.)/, '');
+    const size = digits.length > MAX_CONTENT_LENGTH_DIGITS ? Infinity : Number(digits);
     if (size > this.limits.maxBodyLength) {
       throw new StompProtocolError(
         'BODY_TOO_LARGE',
-        `Frame body of ${size} bytes exceeds the limit of ${this.limits.maxBodyLength} bytes`,
+        `Frame body of ${size === Infinity ? `${digits.slice(0, 20)}… (${digits.length} digits)` : size} bytes exceeds the limit of ${this.limits.maxBodyLength} bytes`,
       );
     }
     this.addFrameBytes(size);
@@ -279,6 +385,7 @@ export class FrameDecoder {
     }
     const frame: StompFrame = { command: this.command, headers: this.headers, body };
     this.state = State.Command;
+    this.lookAheadFrom = -1;
     this.frameSize = 0;
     // The next command line starts a fresh headers object; until then hold none (idle sessions).
     this.headers = NO_HEADERS;
@@ -296,4 +403,19 @@ export class FrameDecoder {
     }
     return text;
   }
+}
+
+/**
+ * Copies `chunk[from, to)` after the first `used` bytes of `buffer`, growing it (doubling, at least
+ * {@link MIN_CAPACITY}) when it is full. Returns the buffer that now holds them.
+ */
+function append(buffer: Buffer, used: number, chunk: Buffer, from: number, to: number): Buffer {
+  const needed = used + (to - from);
+  let out = buffer;
+  if (needed > buffer.length) {
+    out = Buffer.allocUnsafe(Math.max(needed, buffer.length * 2, MIN_CAPACITY));
+    buffer.copy(out, 0, 0, used);
+  }
+  chunk.copy(out, used, from, to);
+  return out;
 }

