@@ -107,8 +107,8 @@ describe('SubscriptionRegistry', () => {
     expect(r.size).toBe(0);
     expect(matches(r, '/topic/a/b')).toEqual([]);
     expect(matches(r, '/topic/a')).toEqual([]);
-    const root = (r as unknown as { root: { children: Map<string, unknown> } }).root;
-    expect(root.children.size).toBe(0);
+    const root = (r as unknown as { root: { children?: Map<string, unknown> } }).root;
+    expect(root.children?.size ?? 0).toBe(0);
   });
 
   it('ignores removal of what was never added', () => {
@@ -160,5 +160,62 @@ describe('SubscriptionRegistry', () => {
         .sort();
       expect({ d, got: matches(r, d).sort() }).toEqual({ d, got: expected });
     }
+  });
+
+  describe('cost is polynomial and the matcher is not recursive (issue 7, item 7)', () => {
+    const deep = (n: number, last = 'a') => `/topic/${Array.from({ length: n - 1 }, () => 'a').join('/')}/${last}`;
+
+    it('matches a 300-segment destination against /topic/**/**/**/**/x in a bounded number of steps', () => {
+      const r = new SubscriptionRegistry<string>('/');
+      r.add('/topic/**/**/**/**/x', 'p');
+      const segments = 301; // '', 'topic' and 299 more
+      const miss: string[] = [];
+      const missSteps = r.forEachMatch(deep(300), (s) => miss.push(s));
+      expect(miss).toEqual([]);
+      const hit: string[] = [];
+      const hitSteps = r.forEachMatch(deep(300, 'x'), (s) => hit.push(s));
+      expect(hit).toEqual(['p']);
+      // Trie: root, '', 'topic', '**' (the run of four stored as one), 'x': 5 nodes, each at most once per segment.
+      expect(missSteps).toBeLessThanOrEqual((segments + 1) * 5);
+      expect(hitSteps).toBeLessThanOrEqual((segments + 1) * 5);
+    });
+
+    it('stores a run of ** and # as one trie node, and still removes the pattern by its original spelling', () => {
+      const r = new SubscriptionRegistry<string>('/');
+      expect(r.patternSegments('/topic/**/#/**/x/#/#')).toEqual(['', 'topic', '**', 'x', '**']);
+      r.add('/topic/**/#/**/x', 'p');
+      r.add('/topic/**/x', 'q');
+      expect(matches(r, '/topic/x').sort()).toEqual(['p', 'q']);
+      r.remove('/topic/#/#/**/x', 'p');
+      expect(matches(r, '/topic/a/x')).toEqual(['q']);
+    });
+
+    it('a pattern of 4,080 # segments neither overflows the stack nor slows later publishes', () => {
+      const r = new SubscriptionRegistry<string>('/');
+      const pattern = `/topic/${Array.from({ length: 4080 }, () => '#').join('/')}`;
+      r.add(pattern, 'deep');
+      r.add('/topic/*/*', 'two');
+      const got: string[] = [];
+      const steps = r.forEachMatch('/topic/a/b', (s) => got.push(s));
+      expect(got.sort()).toEqual(['deep', 'two']);
+      expect(steps).toBeLessThanOrEqual(5 * 8);
+      r.remove(pattern, 'deep');
+      expect(matches(r, '/topic/a/b')).toEqual(['two']);
+    });
+
+    it('a destination of many segments against many alternating * and ** patterns stays within segments × trie nodes', () => {
+      const r = new SubscriptionRegistry<number>('/');
+      let nodes = 1;
+      for (let i = 0; i < 20; i++) {
+        const pattern = `/topic/${Array.from({ length: 8 }, (_, j) => ((i + j) % 2 ? '**' : '*')).join('/')}/end${i}`;
+        r.add(pattern, i);
+        nodes += r.patternSegments(pattern).length;
+      }
+      const destination = `${deep(200)}/end7`;
+      const got: number[] = [];
+      const steps = r.forEachMatch(destination, (s) => got.push(s));
+      expect(got).toEqual([7]);
+      expect(steps).toBeLessThanOrEqual((202 + 1) * nodes);
+    });
   });
 });

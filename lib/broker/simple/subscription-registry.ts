@@ -1,9 +1,13 @@
 /**
  * Topic subscriptions indexed for lookup without scanning: exact destinations in a map, pattern
  * subscriptions in a trie keyed by segment. A pattern segment `*` matches exactly one segment,
- * `**` (or RabbitMQ's `#`) matches any number, including none. Lookup cost grows with the
- * destination's depth and the number of patterns that actually match, not with the number of
- * subscriptions.
+ * `**` (or RabbitMQ's `#`) matches any number, including none.
+ *
+ * Matching runs the trie as an automaton over the destination's segments, one segment at a time,
+ * with the set of trie nodes still in play (each node at most once per segment). So a lookup
+ * costs at most `segments × pattern trie nodes` steps, and in practice `segments × patterns that
+ * could still match`: no recursion, no backtracking, and never exponential, however many `**` a
+ * pattern holds (a run of them is stored as one, since `**` followed by `**` matches what one does).
  */
 export class SubscriptionRegistry<S> {
   /**
@@ -12,13 +16,33 @@ export class SubscriptionRegistry<S> {
    * would be most of their memory. So `S` must not itself be a `Set`.
    */
   private readonly exact = new Map<string, S | Set<S>>();
-  private readonly root = new TrieNode<S>();
+  private readonly root = new TrieNode<S>(false);
   private patternCount = 0;
+  /** Generation of the current matching step, to mark trie nodes already in play without a set. */
+  private generation = 0;
 
   constructor(private readonly separator: '/' | '.') {}
 
   static isPattern(destination: string): boolean {
     return destination.includes('*') || destination.includes('#');
+  }
+
+  /** Whether a segment is a multi-segment wildcard (`**` or `#`). */
+  static isMultiWildcard(segment: string): boolean {
+    return segment === '**' || segment === '#';
+  }
+
+  /**
+   * The segments of a pattern as stored: split on the separator, every multi-segment wildcard
+   * spelled `**`, and a run of them collapsed into one.
+   */
+  patternSegments(pattern: string): string[] {
+    const out: string[] = [];
+    for (const segment of pattern.split(this.separator)) {
+      if (!SubscriptionRegistry.isMultiWildcard(segment)) out.push(segment);
+      else if (out[out.length - 1] !== MULTI) out.push(MULTI);
+    }
+    return out;
   }
 
   add(destination: string, subscriber: S): void {
@@ -30,7 +54,9 @@ export class SubscriptionRegistry<S> {
       return;
     }
     let node = this.root;
-    for (const segment of destination.split(this.separator)) node = node.child(segment);
+    for (const segment of this.patternSegments(destination)) node = node.child(segment);
+    if (!node.subscribers) node.subscribers = new Set();
+    if (node.subscribers.has(subscriber)) return;
     node.subscribers.add(subscriber);
     this.patternCount++;
   }
@@ -45,29 +71,61 @@ export class SubscriptionRegistry<S> {
       return;
     }
     const path: TrieNode<S>[] = [this.root];
-    const segments = destination.split(this.separator);
+    const segments = this.patternSegments(destination);
     for (const segment of segments) {
-      const next = path[path.length - 1].children.get(segment);
+      const next = path[path.length - 1].children?.get(segment);
       if (!next) return;
       path.push(next);
     }
-    if (!path[path.length - 1].subscribers.delete(subscriber)) return;
+    const last = path[path.length - 1];
+    if (!last.subscribers?.delete(subscriber)) return;
+    if (last.subscribers.size === 0) last.subscribers = undefined;
     this.patternCount--;
     for (let i = path.length - 1; i > 0; i--) {
       if (!path[i].isEmpty()) break;
-      path[i - 1].children.delete(segments[i - 1]);
+      path[i - 1].removeChild(segments[i - 1]);
     }
   }
 
-  /** Calls `visit` once for every subscriber whose destination or pattern matches. */
-  forEachMatch(destination: string, visit: (subscriber: S) => void): void {
+  /**
+   * Calls `visit` once for every subscriber whose destination or pattern matches, and returns
+   * the number of steps the pattern lookup took (trie nodes visited), for tests and monitoring.
+   */
+  forEachMatch(destination: string, visit: (subscriber: S) => void): number {
     const exact = this.exact.get(destination);
     if (exact instanceof Set) for (const s of exact) visit(s);
     else if (exact !== undefined) visit(exact);
-    if (this.patternCount === 0) return;
+    if (this.patternCount === 0) return 0;
+    let steps = 0;
+    let current: TrieNode<S>[] = [];
+    this.enter(this.root, current, ++this.generation);
+    for (const segment of destination.split(this.separator)) {
+      const next: TrieNode<S>[] = [];
+      const generation = ++this.generation;
+      for (const node of current) {
+        steps++;
+        // A `**` node may swallow this segment too, and stay in play.
+        if (node.multi) this.enter(node, next, generation);
+        const children = node.children;
+        if (!children) continue;
+        const literal = children.get(segment);
+        if (literal) this.enter(literal, next, generation);
+        if (segment !== '*') {
+          const star = children.get('*');
+          if (star) this.enter(star, next, generation);
+        }
+      }
+      if (next.length === 0) return steps;
+      current = next;
+    }
+    // Each subscriber once, even when several of its patterns match.
     const found = new Set<S>();
-    this.root.collect(destination.split(this.separator), 0, found);
+    for (const node of current) {
+      steps++;
+      if (node.subscribers) for (const s of node.subscribers) found.add(s);
+    }
     for (const s of found) visit(s);
+    return steps;
   }
 
   get size(): number {
@@ -75,36 +133,41 @@ export class SubscriptionRegistry<S> {
     for (const entry of this.exact.values()) n += entry instanceof Set ? entry.size : 1;
     return n;
   }
+
+  /** Puts `node` in play for this step, and its `**` child, which may match no segment at all. */
+  private enter(node: TrieNode<S>, into: TrieNode<S>[], generation: number): void {
+    for (let n: TrieNode<S> | undefined = node; n !== undefined && n.mark !== generation; n = n.children?.get(MULTI)) {
+      n.mark = generation;
+      into.push(n);
+    }
+  }
 }
 
-const MULTI_SEGMENT = ['**', '#'] as const;
+const MULTI = '**';
 
+/** A trie node. Its maps are created on first use: most nodes have one child or none. */
 class TrieNode<S> {
-  readonly children = new Map<string, TrieNode<S>>();
-  readonly subscribers = new Set<S>();
+  children: Map<string, TrieNode<S>> | undefined;
+  subscribers: Set<S> | undefined;
+  /** The generation in which this node was last put in play (see `forEachMatch`). */
+  mark = 0;
+
+  /** `multi`: this node is reached through a `**` segment and may swallow any number of segments. */
+  constructor(readonly multi: boolean) {}
 
   child(segment: string): TrieNode<S> {
+    this.children ??= new Map();
     let node = this.children.get(segment);
-    if (!node) this.children.set(segment, (node = new TrieNode<S>()));
+    if (!node) this.children.set(segment, (node = new TrieNode<S>(segment === MULTI)));
     return node;
   }
 
-  isEmpty(): boolean {
-    return this.subscribers.size === 0 && this.children.size === 0;
+  removeChild(segment: string): void {
+    this.children?.delete(segment);
+    if (this.children?.size === 0) this.children = undefined;
   }
 
-  collect(segments: string[], index: number, found: Set<S>): void {
-    // `**` and `#` may stand for no segment here, or swallow one or more.
-    for (const wildcard of MULTI_SEGMENT) {
-      const node = this.children.get(wildcard);
-      if (node) for (let i = index; i <= segments.length; i++) node.collect(segments, i, found);
-    }
-    if (index === segments.length) {
-      for (const s of this.subscribers) found.add(s);
-      return;
-    }
-    const segment = segments[index];
-    this.children.get(segment)?.collect(segments, index + 1, found);
-    if (segment !== '*') this.children.get('*')?.collect(segments, index + 1, found);
+  isEmpty(): boolean {
+    return this.subscribers === undefined && this.children === undefined;
   }
 }
