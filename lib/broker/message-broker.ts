@@ -1,5 +1,6 @@
 import type { OutboundMessage } from '../protocol/message-frame.js';
 import type { StompHeaders, StompVersion } from '../protocol/frame.js';
+import type { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 
 export type AckMode = 'auto' | 'client' | 'client-individual';
 
@@ -10,6 +11,11 @@ export interface BrokerSession {
   readonly user: string | undefined;
   /** Sends a MESSAGE for one of this session's subscriptions, in call order. */
   deliver(subscription: BrokerSubscription, message: OutboundMessage, ackId?: string): void;
+  /**
+   * Ends the session with an ERROR frame carrying `error.message`, for a bound the session broke
+   * outside any frame of its own (e.g. too many unacknowledged messages while others publish).
+   */
+  fail(error: StompProtocolError): void;
 }
 
 /** A client's SUBSCRIBE to a broker destination. */

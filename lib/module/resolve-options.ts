@@ -1,4 +1,5 @@
 import type { FrameDecoderLimits } from '../protocol/frame-decoder.js';
+import { MAX_TIMER_DELAY } from '../protocol/heartbeat.js';
 import type {
   StompConnectDecision,
   StompConnectRequest,
@@ -17,17 +18,26 @@ export interface ResolvedStompOptions {
     queuePrefixes: string[];
     queueCapacity: number;
     pathSeparator: '/' | '.';
+    maxDestinationLength: number;
+    maxDestinationSegments: number;
+    maxPatternWildcards: number;
+    maxQueues: number;
+    maxUnackedMessages: number;
   };
   pathSeparator: '/' | '.';
   userDestinationPrefix: string;
   errorDestination: string | false;
-  heartbeat: { floor: number | false; tolerance: number };
+  unmappedDestination: 'report' | 'close';
+  heartbeat: { floor: number | false; tolerance: number; ceiling: number };
   limits: FrameDecoderLimits & {
     maxWebSocketMessageSize: number;
     sendBufferSizeLimit: number;
     connectTimeout: number;
     maxSubscriptionsPerSession: number;
     maxTransactionFrames: number;
+    inboundHighWaterMark: number;
+    inboundFramesPerTurn: number;
+    closeTimeout: number;
   };
   authenticate?: (
     request: StompConnectRequest,
@@ -116,6 +126,10 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   if (errorDestination !== false && (typeof errorDestination !== 'string' || !brokerPrefixes.some((p) => errorDestination.startsWith(p)))) {
     problems.push(`errorDestination must be false or a destination under a broker prefix (${brokerPrefixes.join(', ')}), got ${JSON.stringify(errorDestination)}`);
   }
+  const unmappedDestination = options.unmappedDestination ?? 'report';
+  if (unmappedDestination !== 'report' && unmappedDestination !== 'close') {
+    problems.push(`unmappedDestination must be "report" or "close", got ${JSON.stringify(unmappedDestination)}`);
+  }
   const appPrefixes = destinationPrefixes(
     'applicationDestinationPrefixes',
     options.applicationDestinationPrefixes,
@@ -127,8 +141,8 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   }
 
   const hb = broker.heartbeat;
-  let heartbeat: ResolvedStompOptions['heartbeat'] = { floor: 1000, tolerance: 2 };
-  if (hb === false) heartbeat = { floor: false, tolerance: 2 };
+  let heartbeat: ResolvedStompOptions['heartbeat'] = { floor: 1000, tolerance: 2, ceiling: 3_600_000 };
+  if (hb === false) heartbeat = { floor: false, tolerance: 2, ceiling: 3_600_000 };
   else if (hb !== undefined) {
     const floor = hb.floor ?? 1000;
     if (!Number.isInteger(floor) || floor < 1) {
@@ -138,7 +152,14 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     if (typeof tolerance !== 'number' || !(tolerance >= 1)) {
       problems.push(`broker.heartbeat.tolerance must be a number >= 1, got ${String(tolerance)}`);
     }
-    heartbeat = { floor, tolerance };
+    const ceiling = hb.ceiling ?? 3_600_000;
+    // Node fires any timer delay above 2^31 - 1 ms after 1 ms; the check timer runs ceiling × tolerance.
+    if (!Number.isInteger(ceiling) || ceiling < floor) {
+      problems.push(`broker.heartbeat.ceiling must be a whole number of milliseconds >= floor (${String(floor)}), got ${String(ceiling)}`);
+    } else if (typeof tolerance === 'number' && ceiling * tolerance > MAX_TIMER_DELAY) {
+      problems.push(`broker.heartbeat.ceiling × tolerance must not exceed ${MAX_TIMER_DELAY} ms (Node's longest timer), got ${ceiling} × ${tolerance}`);
+    }
+    heartbeat = { floor, tolerance, ceiling };
   }
 
   const l = options.limits ?? {};
@@ -157,13 +178,29 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     connectTimeout: positiveInt('limits.connectTimeout', l.connectTimeout, 10_000),
     maxSubscriptionsPerSession: positiveInt('limits.maxSubscriptionsPerSession', l.maxSubscriptionsPerSession, 1000),
     maxTransactionFrames: positiveInt('limits.maxTransactionFrames', l.maxTransactionFrames, 1000),
+    inboundHighWaterMark: positiveInt('limits.inboundHighWaterMark', l.inboundHighWaterMark, 256),
+    inboundFramesPerTurn: positiveInt('limits.inboundFramesPerTurn', l.inboundFramesPerTurn, 128),
+    closeTimeout: positiveInt('limits.closeTimeout', l.closeTimeout, 5000),
   };
+  if (limits.connectTimeout > MAX_TIMER_DELAY || limits.closeTimeout > MAX_TIMER_DELAY) {
+    problems.push(`limits.connectTimeout and limits.closeTimeout must not exceed ${MAX_TIMER_DELAY} ms (Node's longest timer)`);
+  }
   const queueCapacity = positiveInt('broker.queueCapacity', broker.queueCapacity, 1000);
+  const maxDestinationLength = positiveInt('broker.maxDestinationLength', broker.maxDestinationLength, 1024);
+  const maxDestinationSegments = positiveInt('broker.maxDestinationSegments', broker.maxDestinationSegments, 64);
+  const maxPatternWildcards = positiveInt('broker.maxPatternWildcards', broker.maxPatternWildcards, 8);
+  const maxQueues = positiveInt('broker.maxQueues', broker.maxQueues, 10_000);
+  const maxUnackedMessages = positiveInt('broker.maxUnackedMessages', broker.maxUnackedMessages, 1000);
 
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     problems.push('authenticate must be a function');
   }
 
+  // CONNECTED headers are never escaped (STOMP 1.2, "Value Encoding"): a line break or NUL in
+  // the server header would inject headers into every CONNECTED.
+  if (options.serverName !== undefined && (typeof options.serverName !== 'string' || /[\r\n\0]/.test(options.serverName))) {
+    problems.push(`serverName must be a string without CR, LF or NUL (CONNECTED headers are not escaped), got ${JSON.stringify(options.serverName)}`);
+  }
   if (problems.length > 0) {
     throw new Error(`Invalid StompModule options:\n  - ${problems.join('\n  - ')}`);
   }
@@ -176,10 +213,16 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
       queuePrefixes,
       queueCapacity,
       pathSeparator: separator,
+      maxDestinationLength,
+      maxDestinationSegments,
+      maxPatternWildcards,
+      maxQueues,
+      maxUnackedMessages,
     },
     pathSeparator: separator,
     userDestinationPrefix,
     errorDestination,
+    unmappedDestination,
     heartbeat,
     limits,
     authenticate: options.authenticate,

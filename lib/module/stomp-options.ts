@@ -22,6 +22,14 @@ export interface HeartbeatOptions {
    * declares it dead and closes the connection. Default 2.
    */
   tolerance?: number;
+  /**
+   * Longest interval in ms the server agrees to, in either direction. A client asking for a
+   * longer one (e.g. `heart-beat:1073741824,0`) gets `0` for that direction in CONNECTED: no
+   * heart-beats that way, rather than timers Node cannot honour (it fires any delay above
+   * 2^31 − 1 ms after 1 ms). Default 3600000 (one hour); `ceiling × tolerance` must not exceed
+   * 2^31 − 1.
+   */
+  ceiling?: number;
 }
 
 /** The embedded, in-memory broker. */
@@ -38,6 +46,37 @@ export interface SimpleBrokerOptions {
   queuePrefixes?: string[];
   /** Messages held per queue while it has no subscriber; the oldest is dropped beyond. Default 1000. */
   queueCapacity?: number;
+  /**
+   * Characters in a broker destination, for SUBSCRIBE and for every message published (client
+   * SEND, `StompMessagingTemplate`, `@SendTo`). Beyond it: an ERROR `DESTINATION_TOO_LONG` naming
+   * this option (to a client; a `StompProtocolError` thrown to server code). Default 1024.
+   */
+  maxDestinationLength?: number;
+  /**
+   * Segments (separated by `pathSeparator`; `/topic/a/b` has 4) in a broker destination. Bounds
+   * the work of matching a message against pattern subscriptions and the memory of one pattern.
+   * Beyond it: an ERROR `DESTINATION_TOO_LONG` naming this option. Default 64.
+   */
+  maxDestinationSegments?: number;
+  /**
+   * Wildcard segments (`*`, `**`, `#`) in one pattern SUBSCRIBE on a topic-like prefix. Beyond
+   * it: an ERROR `PATTERN_TOO_COMPLEX` naming this option. Default 8.
+   */
+  maxPatternWildcards?: number;
+  /**
+   * Queue destinations the broker holds at once: a queue exists while it has subscribers or
+   * held messages, so a SEND to a fresh `/queue/<name>` creates one. A SEND or SUBSCRIBE that
+   * would create one more gets an ERROR `TOO_MANY_DESTINATIONS` naming this option. Together with
+   * `queueCapacity` this bounds the messages held for nobody. Default 10000.
+   */
+  maxQueues?: number;
+  /**
+   * Messages one session may hold delivered but not yet acknowledged, over all its `client` and
+   * `client-individual` subscriptions (ActiveMQ's default prefetch is 1000 per consumer). The
+   * delivery after it ends the session with an ERROR `TOO_MANY_UNACKED` naming this option; its
+   * unacknowledged queue messages go back to their queues. Default 1000.
+   */
+  maxUnackedMessages?: number;
   /** Heart-beat policy, or `false` to answer `heart-beat:0,0` to everyone. */
   heartbeat?: HeartbeatOptions | false;
 }
@@ -70,6 +109,27 @@ export interface StompLimits {
   maxSubscriptionsPerSession?: number;
   /** Frames (SEND, ACK, NACK) one session may hold in open transactions, all together. Default 1000. */
   maxTransactionFrames?: number;
+  /**
+   * Frames one session may have decoded but not yet handled (while a handler's Promise is
+   * pending, or beyond the per-turn budget). At this mark the session stops decoding, even in
+   * the middle of a WebSocket message, and stops reading its socket until the queue is half
+   * empty. Default 256.
+   */
+  inboundHighWaterMark?: number;
+  /**
+   * Frames one session may handle in one turn of the event loop before it yields to other
+   * connections and timers (the rest of a large pipelined message waits for the next turn).
+   * Default 128.
+   */
+  inboundFramesPerTurn?: number;
+  /**
+   * Milliseconds the server waits, after it closes a connection (ERROR, slow consumer,
+   * shutdown excepted), for the close handshake to complete before it drops the TCP connection.
+   * The close frame is queued behind what is still unsent, so a slow consumer that reads again
+   * within this time sees close code 1008; one that does not sees the connection drop (1006).
+   * Default 5000.
+   */
+  closeTimeout?: number;
 }
 
 /** What the `authenticate` hook sees of a CONNECT. */
@@ -115,6 +175,18 @@ export interface StompModuleOptions {
    * a broker prefix; `false` only logs them.
    */
   errorDestination?: string | false;
+  /**
+   * What happens to a SEND or SUBSCRIBE to an application destination (`/app/...`) that no
+   * `@MessageMapping` / `@SubscribeMapping` matches (a typo):
+   * - `'report'` (default): the session stays open; the sender receives
+   *   `{ status: 'error', message: 'No @MessageMapping handler for <destination>', destination }`
+   *   on its error destination, and a warning is logged once per destination and session (at most
+   *   8 per session, then debug). A SUBSCRIBE stays registered (it receives nothing; UNSUBSCRIBE
+   *   works) and its receipt is sent. Spring drops such frames with a debug log line only.
+   * - `'close'`: an ERROR frame (code `NO_HANDLER`), then the connection closes (1002), as the
+   *   STOMP 1.2 spec prescribes for a frame the server cannot process.
+   */
+  unmappedDestination?: 'report' | 'close';
   limits?: StompLimits;
   /** Decides on every CONNECT. Default: everybody is accepted anonymously. */
   authenticate?: (

@@ -33,7 +33,12 @@ export type StompErrorCode =
   | 'CONNECT_TIMEOUT'
   | 'INTERNAL_ERROR'
   | 'TOO_MANY_SUBSCRIPTIONS'
-  | 'TRANSACTION_TOO_LARGE';
+  | 'TRANSACTION_TOO_LARGE'
+  | 'DESTINATION_TOO_LONG'
+  | 'PATTERN_TOO_COMPLEX'
+  | 'TOO_MANY_DESTINATIONS'
+  | 'TOO_MANY_UNACKED'
+  | 'FORBIDDEN_DESTINATION';
 
 export class StompProtocolError extends Error {
   constructor(

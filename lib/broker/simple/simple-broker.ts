@@ -19,6 +19,16 @@ export interface SimpleBrokerConfig {
   queuePrefixes: string[];
   queueCapacity: number;
   pathSeparator: '/' | '.';
+  /** Characters in a destination (SUBSCRIBE or publish). */
+  maxDestinationLength: number;
+  /** Segments (separated by `pathSeparator`) in a destination. */
+  maxDestinationSegments: number;
+  /** `*`, `**` and `#` segments in one pattern subscription. */
+  maxPatternWildcards: number;
+  /** Queue destinations the broker holds at once (with subscribers or held messages). */
+  maxQueues: number;
+  /** Deliveries one session may leave unacknowledged (`client` and `client-individual` modes). */
+  maxUnackedMessages: number;
 }
 
 /** A message inside the broker, with the frame bytes shared by all its deliveries. */
@@ -83,7 +93,10 @@ export class SimpleBroker implements MessageBroker {
   }
 
   subscribe(subscription: BrokerSubscription): void {
-    const queue = this.isQueue(subscription.destination)
+    this.assertDestination(subscription.destination, 'SUBSCRIBE');
+    const isQueue = this.isQueue(subscription.destination);
+    if (!isQueue) this.assertPattern(subscription.destination);
+    const queue = isQueue
       ? this.queue(subscription.destination)
       : undefined;
     const state: SubscriptionState = { subscription, queue, unacked: undefined };
@@ -110,6 +123,7 @@ export class SimpleBroker implements MessageBroker {
   }
 
   publish(message: BrokerMessage): void {
+    this.assertDestination(message.destination, 'SEND');
     // What the broker vouches for (ids, redelivered, user-name) is never the sender's to set.
     const headers = passThroughHeaders(message.headers);
     const messageId = `${this.idPrefix}-${(++this.messageCount).toString(36)}`;
@@ -179,6 +193,15 @@ export class SimpleBroker implements MessageBroker {
     const session = this.sessions.get(sub.session.id);
     if (session) (session.unacked ??= new Map()).set(ackId, delivery);
     sub.session.deliver(sub, outbound, ackId);
+    // Once, when the bound is passed: the session ends, and what it held goes back to its queues.
+    if (session?.unacked?.size === this.config.maxUnackedMessages + 1) {
+      sub.session.fail(
+        new StompProtocolError(
+          'TOO_MANY_UNACKED',
+          `Session holds more than ${this.config.maxUnackedMessages} unacknowledged messages (broker.maxUnackedMessages); ACK or NACK them sooner`,
+        ),
+      );
+    }
   }
 
   private redeliveryOf(record: MessageRecord): OutboundMessage {
@@ -248,7 +271,8 @@ export class SimpleBroker implements MessageBroker {
       group.records.push(delivery.record);
     }
     for (const [destination, group] of groups) {
-      this.queue(destination).requeue(group.records, group.avoid);
+      // A queue that went idle meanwhile comes back: these messages were held before, so no bound refuses them.
+      this.queue(destination, false).requeue(group.records, group.avoid);
     }
   }
 
@@ -264,13 +288,54 @@ export class SimpleBroker implements MessageBroker {
     }
   }
 
+  /** Length and depth bounds, for every destination the broker is asked to hold or match. */
+  private assertDestination(destination: string, command: string): void {
+    const { maxDestinationLength, maxDestinationSegments, pathSeparator } = this.config;
+    if (destination.length > maxDestinationLength) {
+      throw new StompProtocolError(
+        'DESTINATION_TOO_LONG',
+        `${command} destination of ${destination.length} characters exceeds broker.maxDestinationLength (${maxDestinationLength})`,
+      );
+    }
+    let segments = 1;
+    for (let i = destination.indexOf(pathSeparator); i !== -1; i = destination.indexOf(pathSeparator, i + 1)) {
+      if (++segments > maxDestinationSegments) {
+        throw new StompProtocolError(
+          'DESTINATION_TOO_LONG',
+          `${command} destination has more than ${maxDestinationSegments} segments (broker.maxDestinationSegments)`,
+        );
+      }
+    }
+  }
+
+  /** Wildcard bound of a topic pattern subscription. */
+  private assertPattern(destination: string): void {
+    if (!SubscriptionRegistry.isPattern(destination)) return;
+    let wildcards = 0;
+    for (const segment of destination.split(this.config.pathSeparator)) {
+      if (segment === '*' || SubscriptionRegistry.isMultiWildcard(segment)) wildcards++;
+    }
+    if (wildcards > this.config.maxPatternWildcards) {
+      throw new StompProtocolError(
+        'PATTERN_TOO_COMPLEX',
+        `SUBSCRIBE pattern has ${wildcards} wildcard segments, more than broker.maxPatternWildcards (${this.config.maxPatternWildcards})`,
+      );
+    }
+  }
+
   private isQueue(destination: string): boolean {
     return findPrefix(destination, this.config.queuePrefixes) !== undefined;
   }
 
-  private queue(destination: string): QueueDestination<SubscriptionState, MessageRecord> {
+  private queue(destination: string, bounded = true): QueueDestination<SubscriptionState, MessageRecord> {
     let queue = this.queues.get(destination);
     if (!queue) {
+      if (bounded && this.queues.size >= this.config.maxQueues) {
+        throw new StompProtocolError(
+          'TOO_MANY_DESTINATIONS',
+          `The broker holds the limit of ${this.config.maxQueues} queues (broker.maxQueues); ${destination} would be one more`,
+        );
+      }
       queue = new QueueDestination(this.config.queueCapacity, (state, record) =>
         this.deliver(state, record),
       );

@@ -1,0 +1,139 @@
+/**
+ * Issue 7, item 7 and the simple broker's memory bounds, end to end: each bound is an option,
+ * and breaking it earns an ERROR that names the option, after which only that connection closes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { RawStompClient, rawConnected, unescapeValue } from '../support/raw-client.js';
+import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
+import { connectClient, Inbox, sendConfirmed, subscribeConfirmed } from '../support/stomp-client.js';
+
+async function errorFor(raw: RawStompClient, command: string, headers: Record<string, string>, body = ''): Promise<string> {
+  raw.sendFrame(command, headers, body);
+  const error = await raw.expect('ERROR');
+  await raw.waitClosed();
+  return unescapeValue(error.headers['message']);
+}
+
+const path = (base: string, segments: string[]) => `${base}/${segments.join('/')}`;
+
+describe('simple broker bounds (defaults)', () => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startStompApp({});
+  });
+  afterAll(() => running.close());
+
+  it('matches deep destinations against /topic/**/**/**/**/x and refuses a 300-segment SEND naming broker.maxDestinationSegments', async () => {
+    const base = `/topic/${unique('deep')}`;
+    const sub = await connectClient(running.url);
+    const inbox = new Inbox();
+    await subscribeConfirmed(sub.client, `${base}/**/**/**/**/x`, inbox);
+    const within = path(base, [...Array.from({ length: 58 }, () => 'a'), 'x']); // 62 segments
+    await sendConfirmed(sub.client, within, 'deep hit');
+    await sendConfirmed(sub.client, path(base, Array.from({ length: 59 }, () => 'a')), 'deep miss');
+    await sendConfirmed(sub.client, `${base}/end/x`, 'end');
+    await inbox.waitForBody('end');
+    expect(inbox.bodies()).toEqual(['deep hit', 'end']);
+
+    const { raw } = await rawConnected(running.url);
+    const message = await errorFor(raw, 'SEND', { destination: path(base, Array.from({ length: 298 }, () => 'a')) }, 'x');
+    expect(message).toBe('SEND destination has more than 64 segments (broker.maxDestinationSegments)');
+    // The others go on.
+    await sendConfirmed(sub.client, `${base}/after/x`, 'after');
+    await inbox.waitForBody('after');
+    await sub.disconnect();
+  });
+
+  it('refuses a pattern with more wildcards than broker.maxPatternWildcards', async () => {
+    const { raw } = await rawConnected(running.url);
+    const message = await errorFor(raw, 'SUBSCRIBE', { id: 's', destination: path('/topic', Array.from({ length: 9 }, (_, i) => (i % 2 ? '**' : '*'))) });
+    expect(message).toBe('SUBSCRIBE pattern has 9 wildcard segments, more than broker.maxPatternWildcards (8)');
+  });
+
+  it('refuses an 8 KiB pattern of # segments naming broker.maxDestinationLength', async () => {
+    const { raw } = await rawConnected(running.url);
+    const destination = path('/topic', Array.from({ length: 4080 }, () => '#'));
+    const message = await errorFor(raw, 'SUBSCRIBE', { id: 's', destination });
+    expect(message).toBe(`SUBSCRIBE destination of ${destination.length} characters exceeds broker.maxDestinationLength (1024)`);
+  });
+
+  it('refuses a SEND to a destination longer than broker.maxDestinationLength', async () => {
+    const { raw } = await rawConnected(running.url);
+    const destination = `/queue/${'q'.repeat(1100)}`;
+    const message = await errorFor(raw, 'SEND', { destination }, 'x');
+    expect(message).toBe(`SEND destination of ${destination.length} characters exceeds broker.maxDestinationLength (1024)`);
+  });
+});
+
+describe('simple broker bounds (configured)', () => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startStompApp({
+      broker: { kind: 'simple', maxQueues: 3, maxUnackedMessages: 3, maxDestinationLength: 64, maxDestinationSegments: 5, maxPatternWildcards: 1 },
+    });
+  });
+  afterAll(() => running.close());
+
+  it('applies configured destination, depth and wildcard bounds', async () => {
+    let { raw } = await rawConnected(running.url);
+    expect(await errorFor(raw, 'SUBSCRIBE', { id: 's', destination: '/topic/*/*' })).toBe(
+      'SUBSCRIBE pattern has 2 wildcard segments, more than broker.maxPatternWildcards (1)',
+    );
+    ({ raw } = await rawConnected(running.url));
+    expect(await errorFor(raw, 'SEND', { destination: '/topic/a/b/c/d/e' })).toBe(
+      'SEND destination has more than 5 segments (broker.maxDestinationSegments)',
+    );
+    ({ raw } = await rawConnected(running.url));
+    expect(await errorFor(raw, 'SUBSCRIBE', { id: 's', destination: `/topic/${'t'.repeat(60)}` })).toBe(
+      'SUBSCRIBE destination of 67 characters exceeds broker.maxDestinationLength (64)',
+    );
+  });
+
+  it('refuses a SEND that would create more than broker.maxQueues queues; existing queues keep working', async () => {
+    const names = [1, 2, 3].map(() => `/queue/${unique('q')}`);
+    const pub = await connectClient(running.url);
+    for (const name of names) await sendConfirmed(pub.client, name, `held on ${name}`);
+    const { raw } = await rawConnected(running.url);
+    const message = await errorFor(raw, 'SEND', { destination: `/queue/${unique('q')}` }, 'x');
+    expect(message).toMatch(/^The broker holds the limit of 3 queues \(broker\.maxQueues\); \/queue\/q-\S+ would be one more$/);
+    // A held queue is still there and still delivers.
+    const sub = await connectClient(running.url);
+    const inbox = new Inbox();
+    await subscribeConfirmed(sub.client, names[0], inbox);
+    expect((await inbox.waitFor(1))[0].body).toBe(`held on ${names[0]}`);
+    await sub.disconnect();
+    // Drain the other two so later tests have room.
+    for (const name of names.slice(1)) {
+      const drain = await connectClient(running.url);
+      const box = new Inbox();
+      await subscribeConfirmed(drain.client, name, box);
+      await box.waitFor(1);
+      await drain.disconnect();
+    }
+    await pub.disconnect();
+  });
+
+  it('ends a session that leaves more than broker.maxUnackedMessages unacknowledged, and requeues what it held', async () => {
+    const dest = `/queue/${unique('unacked')}`;
+    const { raw: greedy } = await rawConnected(running.url);
+    greedy.sendFrame('SUBSCRIBE', { id: 'g', destination: dest, ack: 'client-individual', receipt: 's' });
+    await greedy.expect('RECEIPT');
+    const pub = await connectClient(running.url);
+    for (const n of [1, 2, 3, 4]) await sendConfirmed(pub.client, dest, `m${n}`);
+    const error = await greedy.nextMatching((f) => f.command === 'ERROR', 'ERROR');
+    expect(unescapeValue(error.headers['message'])).toBe(
+      'Session holds more than 3 unacknowledged messages (broker.maxUnackedMessages); ACK or NACK them sooner',
+    );
+    await greedy.waitClosed();
+    expect(greedy.frames.filter((f) => f.command === 'MESSAGE').map((f) => f.body.toString())).toEqual(['m1', 'm2', 'm3', 'm4']);
+    // What it held goes to the next consumer, marked redelivered (it may need a moment to be released).
+    const next = await connectClient(running.url);
+    const inbox = new Inbox();
+    await subscribeConfirmed(next.client, dest, inbox);
+    const got = await inbox.waitFor(4);
+    expect(got.map((m) => m.body)).toEqual(['m1', 'm2', 'm3', 'm4']);
+    expect(got.every((m) => m.headers['redelivered'] === 'true')).toBe(true);
+    await next.disconnect();
+    await pub.disconnect();
+  });
+});
