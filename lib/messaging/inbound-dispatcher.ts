@@ -120,6 +120,7 @@ export class InboundDispatcher implements StompFrameHandler {
   sessionClosed(session: StompSession): void {
     session.clearTransactions();
     session.subscriptions.clear();
+    this.application?.sessionClosed?.(session);
     const done = this.broker.disconnect(session);
     if (done instanceof Promise) {
       done.catch((err: unknown) => this.logger.warn(`Broker clean-up of session ${session.id} failed: ${String(err)}`));
@@ -177,6 +178,7 @@ export class InboundDispatcher implements StompFrameHandler {
       );
     }
     if (this.broker.handles(destination)) {
+      this.users.assertNotOtherSession(session, destination, 'SEND');
       return this.broker.publish(
         { destination, headers: frame.headers, body: frame.body },
         session,
@@ -217,6 +219,7 @@ export class InboundDispatcher implements StompFrameHandler {
       return this.broker.subscribe(subscription);
     }
     if (!this.broker.handles(destination)) throw this.unknownDestination(destination);
+    this.users.assertNotOtherSession(session, destination, 'SUBSCRIBE');
     const subscription = new SessionSubscription(session, id, destination, ack as AckMode, extraHeaders(frame.headers), 'broker');
     session.subscriptions.set(id, subscription);
     return this.broker.subscribe(subscription);

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
-import { hasPrefix } from '../broker/destination-prefixes.js';
+import { hasPrefix, sessionOfDestination } from '../broker/destination-prefixes.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
@@ -85,6 +85,22 @@ export class UserDestinationResolver {
       if (sub.clientDestination === clientDestination) return sub.destination;
     }
     return undefined;
+  }
+
+  /**
+   * Refuses a client's direct SUBSCRIBE or SEND to another session's resolved user destination
+   * (`/queue/errors-user<other session>`): subscribing would take that session's private replies,
+   * sending would forge them. The session's own resolved destinations stay open to it.
+   * @throws StompProtocolError `FORBIDDEN_DESTINATION`
+   */
+  assertNotOtherSession(session: StompSession, destination: string, command: string): void {
+    const owner = sessionOfDestination(destination);
+    if (owner !== undefined && owner !== session.id) {
+      throw new StompProtocolError(
+        'FORBIDDEN_DESTINATION',
+        `${command} to ${destination} is refused: it is another session's user destination (use ${this.prefix}/... destinations)`,
+      );
+    }
   }
 
   private sessionDestination(sessionId: string, destination: string): string {

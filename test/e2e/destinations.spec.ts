@@ -153,3 +153,65 @@ describe('custom prefixes', () => {
     expect(message).toMatch(/No @MessageMapping handler for \/api\/definitely-unmapped/);
   });
 });
+
+describe("another session's user destinations are private (issue 7, item 10)", () => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startStompApp({});
+  });
+  afterAll(() => running.close());
+
+  it('refuses a direct SUBSCRIBE or SEND to another session\'s resolved destination', async () => {
+    const { raw: owner, connected } = await rawConnected(running.url);
+    const ownerId = connected.headers['session'];
+    owner.sendFrame('SUBSCRIBE', { id: 'errors', destination: '/user/queue/errors', receipt: 's' });
+    await owner.expect('RECEIPT');
+    const resolved = `/queue/errors-user${ownerId}`;
+    for (const [command, headers] of [
+      ['SUBSCRIBE', { id: 'steal', destination: resolved }],
+      ['SEND', { destination: resolved }],
+      ['SUBSCRIBE', { id: 'steal', destination: `/topic/news-user${ownerId}` }],
+    ] as const) {
+      const message = await errorFor(running.url, command, headers, command === 'SEND' ? '{"status":"error","message":"forged"}' : '');
+      expect(message).toBe(`${command} to ${headers.destination} is refused: it is another session's user destination (use /user/... destinations)`);
+    }
+    // Nothing reached the owner: a receipt round trip comes next.
+    owner.sendFrame('SEND', { destination: '/topic/nobody-here', receipt: 'after' }, '');
+    expect((await owner.next()).command).toBe('RECEIPT');
+    await owner.close();
+  });
+
+  it('lets a session use its own resolved destination directly', async () => {
+    const { raw, connected } = await rawConnected(running.url);
+    const own = `/queue/mine-user${connected.headers['session']}`;
+    raw.sendFrame('SUBSCRIBE', { id: 'mine', destination: '/user/queue/mine', receipt: 's' });
+    await raw.expect('RECEIPT');
+    raw.sendFrame('SEND', { destination: own }, 'to myself');
+    const m = await raw.expect('MESSAGE');
+    expect(m.body.toString()).toBe('to myself');
+    expect(m.headers['destination']).toBe('/user/queue/mine');
+    await raw.close();
+  });
+
+  it('pattern subscriptions never match a session\'s resolved /topic user destination', async () => {
+    const watcher = await connectClient(running.url);
+    const all = new Inbox();
+    const hash = new Inbox();
+    const star = new Inbox();
+    await subscribeConfirmed(watcher.client, '/topic/**', all);
+    await subscribeConfirmed(watcher.client, '/topic/#', hash);
+    await subscribeConfirmed(watcher.client, '/topic/*', star);
+    const { raw: owner, connected } = await rawConnected(running.url);
+    owner.sendFrame('SUBSCRIBE', { id: 'n', destination: '/user/topic/news', receipt: 's' });
+    await owner.expect('RECEIPT');
+    owner.sendFrame('SEND', { destination: `/topic/news-user${connected.headers['session']}` }, 'private');
+    expect((await owner.expect('MESSAGE')).body.toString()).toBe('private');
+    await sendConfirmed(watcher.client, '/topic/sentinel', 'sentinel');
+    for (const inbox of [all, hash, star]) {
+      await inbox.waitForBody('sentinel');
+      expect(inbox.bodies()).toEqual(['sentinel']);
+    }
+    await owner.close();
+    await watcher.disconnect();
+  });
+});

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { StompHeaders } from '../../protocol/frame.js';
 import { OutboundMessage, passThroughHeaders } from '../../protocol/message-frame.js';
 import { StompProtocolError } from '../../protocol/stomp-protocol-error.js';
-import { findPrefix } from '../destination-prefixes.js';
+import { findPrefix, sessionOfDestination } from '../destination-prefixes.js';
 import type {
   BrokerMessage,
   BrokerSession,
@@ -142,7 +142,9 @@ export class SimpleBroker implements MessageBroker {
       }
       return;
     }
-    this.topics.forEachMatch(message.destination, (state) => this.deliver(state, record));
+    // A session's resolved user destination reaches its exact subscriber only, never a pattern.
+    const exactOnly = sessionOfDestination(message.destination) !== undefined;
+    this.topics.forEachMatch(message.destination, (state) => this.deliver(state, record), exactOnly);
   }
 
   ack(session: BrokerSession, headers: Readonly<StompHeaders>): void {

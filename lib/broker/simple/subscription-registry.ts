@@ -88,14 +88,15 @@ export class SubscriptionRegistry<S> {
   }
 
   /**
-   * Calls `visit` once for every subscriber whose destination or pattern matches, and returns
+   * Calls `visit` once for every subscriber whose destination or pattern matches (with
+   * `exactOnly`, only subscribers of exactly `destination`), and returns
    * the number of steps the pattern lookup took (trie nodes visited), for tests and monitoring.
    */
-  forEachMatch(destination: string, visit: (subscriber: S) => void): number {
+  forEachMatch(destination: string, visit: (subscriber: S) => void, exactOnly = false): number {
     const exact = this.exact.get(destination);
     if (exact instanceof Set) for (const s of exact) visit(s);
     else if (exact !== undefined) visit(exact);
-    if (this.patternCount === 0) return 0;
+    if (exactOnly || this.patternCount === 0) return 0;
     let steps = 0;
     let current: TrieNode<S>[] = [];
     this.enter(this.root, current, ++this.generation);
