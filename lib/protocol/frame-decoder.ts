@@ -357,7 +357,7 @@ export class FrameDecoder {
     if (!CONTENT_LENGTH.test(declared)) {
       throw new StompProtocolError(
         'INVALID_CONTENT_LENGTH',
-        `Invalid content-length header: ${JSON.stringify(declared.slice(0, 32))} (expected decimal digits)`,
+        `Invalid content-length header: ${JSON.stringify(declared.slice(0, 32))}`,
       );
     }
     // Leading zeros are still decimal; a number too long to hold exactly is over any limit.

@@ -66,8 +66,33 @@ function onSocketError(this: WebSocket, err: Error): void {
   StompSession.debug(`Session ${sessionOf(this).id}: ${err.message}`);
 }
 
-/** Frames a session queues while an earlier one is still being handled; beyond, it stops reading. */
-const INBOUND_HIGH_WATER = 256;
+/**
+ * The event-loop turn, advanced by one shared `setImmediate` per turn in which any session handled
+ * a frame: each session may handle `limits.inboundFramesPerTurn` frames per turn, then yields.
+ */
+let loopTurn = 0;
+let turnScheduled = false;
+
+function advanceTurn(): void {
+  loopTurn++;
+  turnScheduled = false;
+}
+
+function currentTurn(): number {
+  if (!turnScheduled) {
+    turnScheduled = true;
+    setImmediate(advanceTurn);
+  }
+  return loopTurn;
+}
+
+function drainSession(session: StompSession): void {
+  session.drainTurn();
+}
+
+/** A user name goes into CONNECTED's `user-name`, which is never escaped. */
+// eslint-disable-next-line no-control-regex
+const UNWRITABLE_IN_CONNECTED = /[\r\n\0]/;
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
@@ -99,6 +124,7 @@ function closeCodeFor(error: StompProtocolError): number {
     case 'HEADER_LINE_TOO_LONG':
       return CLOSE_TOO_BIG;
     case 'CONNECT_REJECTED':
+    case 'INVALID_USER_NAME':
       return CLOSE_POLICY;
     default:
       return CLOSE_PROTOCOL_ERROR;
@@ -134,7 +160,13 @@ export class StompSession implements BrokerSession {
   private readonly decoder: FrameDecoder;
   /** Frames waiting for an earlier one's handling; created when first needed. */
   private pending?: StompFrame[];
+  /** Bytes received but not yet decoded (the decoder paused at the high-water mark), in order. */
+  private input?: Buffer[];
   private busy = false;
+  private drainScheduled = false;
+  /** The {@link loopTurn} this session last handled a frame in, and how many it handled then. */
+  private turn = -1;
+  private turnFrames = 0;
   private detached = false;
   private paused = false;
   private readSinceCheck = false;
@@ -166,15 +198,18 @@ export class StompSession implements BrokerSession {
     socket.on('message', onSocketMessage);
     socket.on('close', onSocketClose);
     socket.on('error', onSocketError);
+    // Counts until CONNECTED is sent, including while an asynchronous `authenticate` runs.
     const connectTimer = setTimeout(() => {
-      if (this._state === 'connecting' && !this.busy) {
-        this.fail(
-          new StompProtocolError(
-            'CONNECT_TIMEOUT',
-            `No CONNECT frame received within ${options.limits.connectTimeout} ms`,
-          ),
-        );
-      }
+      if (this._state !== 'connecting') return;
+      const timeout = options.limits.connectTimeout;
+      this.fail(
+        new StompProtocolError(
+          'CONNECT_TIMEOUT',
+          this.busy
+            ? `CONNECT not completed within ${timeout} ms: authentication did not answer in time`
+            : `No CONNECT frame received within ${timeout} ms`,
+        ),
+      );
     }, options.limits.connectTimeout);
     connectTimer.unref();
     (this.timers ??= []).push(connectTimer);
@@ -235,8 +270,9 @@ export class StompSession implements BrokerSession {
       StompSession.logger.warn(
         `Session ${this.id} is a slow consumer: more than ${this.options.limits.sendBufferSizeLimit} bytes unsent; disconnecting it`,
       );
-      this.socket.close(CLOSE_POLICY, 'Send buffer limit exceeded');
-      this.socket.terminate();
+      // The close frame (1008) queues behind the unsent bytes: a client that reads again within
+      // limits.closeTimeout sees it; one that does not is dropped then (and sees 1006).
+      this.close(CLOSE_POLICY, 'Send buffer limit exceeded');
       return;
     }
     if (this.corkedSocket === undefined) {
@@ -265,23 +301,99 @@ export class StompSession implements BrokerSession {
   /** @internal Bytes from the socket. */
   onData(data: Buffer): void {
     this.readSinceCheck = true;
+    // Bytes behind a backlog wait their turn, so frames stay in order.
+    if (this.input !== undefined) this.input.push(data);
+    else this.decode(data);
+  }
+
+  /** Decodes until the chunk ends or the decoder pauses at the high-water mark (rest kept first). */
+  private decode(data: Buffer): void {
+    let consumed: number;
     try {
-      this.decoder.push(data);
+      consumed = this.decoder.push(data);
     } catch (err) {
       this.fail(err);
+      return;
+    }
+    if (consumed < data.length && !this.decoder.isStopped) {
+      (this.input ??= []).unshift(data.subarray(consumed));
+      this.pauseReading();
     }
   }
 
   private onFrame(frame: StompFrame): void {
-    if (this.busy) {
-      (this.pending ??= []).push(frame);
-      if (this.pending.length >= INBOUND_HIGH_WATER && !this.paused) {
-        this.paused = true;
-        this.socket.pause();
+    if (this.busy || (this.pending !== undefined && this.pending.length > 0) || !this.withinTurnBudget()) {
+      const pending = (this.pending ??= []);
+      pending.push(frame);
+      if (pending.length >= this.options.limits.inboundHighWaterMark) {
+        // Stop mid-message: what is not decoded yet costs its bytes, not a frame object each.
+        this.decoder.pause();
+        this.pauseReading();
       }
+      if (!this.busy) this.scheduleDrain();
       return;
     }
     this.process(frame);
+  }
+
+  /** Counts one frame against this turn's budget; false once the budget is spent. */
+  private withinTurnBudget(): boolean {
+    const turn = currentTurn();
+    if (turn !== this.turn) {
+      this.turn = turn;
+      this.turnFrames = 0;
+    }
+    return ++this.turnFrames <= this.options.limits.inboundFramesPerTurn;
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(drainSession, this);
+  }
+
+  /** @internal A later turn of the event loop: carry on with the backlog, with a fresh budget. */
+  drainTurn(): void {
+    this.drainScheduled = false;
+    this.turn = loopTurn;
+    this.turnFrames = 0;
+    this.pump();
+  }
+
+  private pauseReading(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  /**
+   * Handles queued frames, then decodes held bytes, until the session waits for a handler's
+   * Promise, the turn's budget is spent (it continues in a later turn), or nothing is left.
+   */
+  private pump(): void {
+    while (!this.busy && (this._state === 'connecting' || this._state === 'connected')) {
+      const pending = this.pending;
+      if (pending !== undefined && pending.length > 0) {
+        if (!this.withinTurnBudget()) {
+          this.scheduleDrain();
+          return;
+        }
+        this.process(pending.shift() as StompFrame);
+        continue;
+      }
+      const input = this.input;
+      if (input === undefined) break;
+      const data = input.shift() as Buffer;
+      if (input.length === 0) this.input = undefined;
+      this.decode(data);
+      // Frames the decoder handed over beyond the budget wait for the scheduled drain.
+      if (this.drainScheduled) return;
+    }
+    const waiting = this.pending?.length ?? 0;
+    if (this.paused && this.input === undefined && waiting < this.options.limits.inboundHighWaterMark / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
   }
 
   private process(frame: StompFrame): void {
@@ -298,7 +410,7 @@ export class StompSession implements BrokerSession {
         () => {
           this.busy = false;
           this.afterFrame(frame);
-          this.drainPending();
+          this.pump();
         },
         (err: unknown) => {
           this.busy = false;
@@ -308,18 +420,6 @@ export class StompSession implements BrokerSession {
       return;
     }
     this.afterFrame(frame);
-  }
-
-  private drainPending(): void {
-    const pending = this.pending;
-    if (!pending) return;
-    while (!this.busy && pending.length > 0 && this._state !== 'closed' && this._state !== 'closing') {
-      this.process(pending.shift() as StompFrame);
-    }
-    if (this.paused && pending.length < INBOUND_HIGH_WATER / 2) {
-      this.paused = false;
-      this.socket.resume();
-    }
   }
 
   private afterFrame(frame: StompFrame): void {
@@ -361,7 +461,7 @@ export class StompSession implements BrokerSession {
     this.heartbeat =
       this._version === '1.0'
         ? NO_HEARTBEAT
-        : negotiateHeartbeat(parseHeartbeat(headers['heart-beat']), this.options.heartbeat.floor);
+        : negotiateHeartbeat(parseHeartbeat(headers['heart-beat']), this.options.heartbeat.floor, this.options.heartbeat.ceiling);
 
     const authenticate = this.options.authenticate;
     if (!authenticate) return this.connected(undefined);
@@ -391,7 +491,18 @@ export class StompSession implements BrokerSession {
 
   private decided(decision: StompConnectDecision | undefined): void {
     if (decision?.reject !== undefined) throw new StompProtocolError('CONNECT_REJECTED', decision.reject);
-    this.connected(decision?.user);
+    const user = decision?.user;
+    if (user !== undefined && (typeof user !== 'string' || UNWRITABLE_IN_CONNECTED.test(user))) {
+      // CONNECTED is never escaped: such a name would inject headers into it.
+      StompSession.logger.warn(
+        `Session ${this.id}: authenticate named the user ${JSON.stringify(user)}, which cannot be sent in CONNECTED's user-name header (it contains CR, LF or NUL, or is not a string); refusing the CONNECT`,
+      );
+      throw new StompProtocolError(
+        'INVALID_USER_NAME',
+        'The user name given by authentication contains CR, LF or NUL and cannot be sent in CONNECTED',
+      );
+    }
+    this.connected(user);
   }
 
   private connected(user: string | undefined): void {
@@ -474,14 +585,26 @@ export class StompSession implements BrokerSession {
     this.close(closeCodeFor(error), error.code);
   }
 
-  /** Closes the WebSocket after everything already sent; the close handshake follows. */
+  /**
+   * Closes the WebSocket after everything already sent; the close handshake follows. A peer that
+   * has not completed it within `limits.closeTimeout` ms is dropped.
+   */
   close(code = CLOSE_NORMAL, reason = ''): void {
     if (this._state === 'closing' || this._state === 'closed') return;
     this._state = 'closing';
     this.decoder.stop();
     this.clearTimers();
     this.pending = undefined;
+    this.input = undefined;
     this.socket.close(code, reason.slice(0, 120));
+    const timeout = this.options.limits.closeTimeout;
+    const dropTimer = setTimeout(() => {
+      if (this._state === 'closed') return;
+      StompSession.logger.debug(`Session ${this.id}: close handshake not completed within ${timeout} ms; dropping the connection`);
+      this.socket.terminate();
+    }, timeout);
+    dropTimer.unref();
+    (this.timers ??= []).push(dropTimer);
     this.detach();
   }
 
@@ -502,6 +625,7 @@ export class StompSession implements BrokerSession {
     this.decoder.stop();
     this.clearTimers();
     this.pending = undefined;
+    this.input = undefined;
     this.upgradeRequest = undefined;
     this.detach();
     this.markClosed?.();
