@@ -1,8 +1,12 @@
 import type { FrameDecoderLimits } from '../protocol/frame-decoder.js';
+import { unknownOptionProblems } from './option-keys.js';
 import { MAX_TIMER_DELAY } from '../protocol/heartbeat.js';
 import type {
+  BrokerOptions,
   StompConnectDecision,
   StompConnectRequest,
+  StompEndpointOptions,
+  StompLimits,
   StompModuleOptions,
 } from './stomp-options.js';
 
@@ -52,7 +56,13 @@ const MiB = 1024 * 1024;
  * so that a misconfigured app fails at boot with a message that says what to fix.
  */
 export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedStompOptions {
-  const problems: string[] = [];
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new Error(
+      `Invalid StompModule options: StompModule.forRoot() (or the forRootAsync() factory) must give an options object, got ${shown(options)}`,
+    );
+  }
+  // Unknown keys first: a misspelt option (`endpoint`) would otherwise leave its default in force.
+  const problems: string[] = unknownOptionProblems(options);
   const positiveInt = (name: string, value: number | undefined, fallback: number): number => {
     if (value === undefined) return fallback;
     if (!Number.isInteger(value) || value <= 0) {
@@ -62,42 +72,58 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     return value;
   };
   const destinationPrefixes = (name: string, value: string[] | undefined, fallback: string[]) => {
-    const list = value ?? fallback;
+    const list: unknown = value ?? fallback;
     if (!Array.isArray(list)) {
-      problems.push(`${name} must be an array of strings`);
+      const fix = typeof list === 'string' && isPrefix(withSlash(list)) ? `: use ${shownList([withSlash(list)])}` : '';
+      problems.push(`${name} must be an array of strings starting with "/", got ${shown(list)}${fix}`);
       return fallback;
     }
+    const fixable = list.every((p) => typeof p === 'string' && isPrefix(withSlash(p)));
     for (const prefix of list) {
-      if (typeof prefix !== 'string' || !prefix.startsWith('/') || prefix.length < 2) {
-        problems.push(`${name}: "${String(prefix)}" must be a string starting with "/", e.g. "/topic"`);
+      if (!isPrefix(prefix)) {
+        const fix = fixable ? `: use ${shownList(list.map((p: string) => withSlash(p)))}` : '';
+        problems.push(`${name}: ${shown(prefix)} must be a string starting with "/" and naming a prefix${fix}`);
       }
     }
-    return list.map((p) =>
-      typeof p === 'string' && p.length > 1 && (p.endsWith('/') || p.endsWith('.')) ? p.slice(0, -1) : p,
-    );
+    return list.map(withoutTrailingSeparator);
   };
 
-  let endpointList = options.endpoints ?? [{ path: '/ws' }];
+  let endpointList: unknown[] = options.endpoints ?? [{ path: '/ws' }];
   if (!Array.isArray(endpointList)) {
-    problems.push('endpoints must be an array of { path, allowedOrigins? }');
+    const fix = typeof endpointList === 'string' ? `: use [{ path: ${JSON.stringify(withSlash(endpointList))} }]` : '';
+    problems.push(`endpoints must be an array of { path, allowedOrigins? }, got ${shown(endpointList)}${fix}`);
     endpointList = [];
   }
-  const endpoints = endpointList.map((endpoint, i) => {
-    if (!endpoint || typeof endpoint.path !== 'string' || !endpoint.path.startsWith('/')) {
-      problems.push(`endpoints[${i}].path must be a string starting with "/"`);
+  const endpoints = endpointList.map((entry, i) => {
+    if (typeof entry !== 'object' || entry === null) {
+      const fix = typeof entry === 'string' ? `: use { path: ${JSON.stringify(withSlash(entry))} }` : '';
+      problems.push(`endpoints[${i}] must be an object { path, allowedOrigins? }, got ${shown(entry)}${fix}`);
+      return { path: undefined, allowedOrigins: 'same-origin' as const };
     }
-    const origins = endpoint?.allowedOrigins;
+    const endpoint = entry as Partial<StompEndpointOptions>;
+    if (typeof endpoint.path !== 'string' || !endpoint.path.startsWith('/')) {
+      const fix = typeof endpoint.path === 'string' ? `: use ${JSON.stringify(withSlash(endpoint.path))}` : '';
+      problems.push(`endpoints[${i}].path must be a string starting with "/", got ${shown(endpoint.path)}${fix}`);
+    }
+    const origins: unknown = endpoint.allowedOrigins;
     if (origins !== undefined && (!Array.isArray(origins) || origins.some((o) => typeof o !== 'string'))) {
-      problems.push(`endpoints[${i}].allowedOrigins must be an array of strings`);
+      const fix = typeof origins === 'string' ? `: use ${shownList([origins])}` : '';
+      problems.push(`endpoints[${i}].allowedOrigins must be an array of strings, got ${shown(origins)}${fix}`);
     }
-    return { path: endpoint?.path, allowedOrigins: origins ?? ('same-origin' as const) };
+    return { path: endpoint.path, allowedOrigins: (origins as string[] | undefined) ?? ('same-origin' as const) };
   });
-  if (endpoints.length === 0) problems.push('endpoints must name at least one endpoint');
+  if (endpoints.length === 0) {
+    problems.push('endpoints must name at least one endpoint (leave endpoints out for the default [{ path: "/ws" }])');
+  }
   const paths = endpoints.map((e) => e.path);
-  const duplicatePath = paths.find((p, i) => paths.indexOf(p) !== i);
+  const duplicatePath = paths.find((p, i) => p !== undefined && paths.indexOf(p) !== i);
   if (duplicatePath) problems.push(`endpoints: path "${duplicatePath}" is configured twice`);
 
-  const broker = options.broker ?? { kind: 'simple' as const };
+  let broker: BrokerOptions = options.broker ?? { kind: 'simple' };
+  if (typeof broker !== 'object' || broker === null || Array.isArray(broker)) {
+    problems.push(`broker must be an object such as { kind: 'simple' }, got ${shown(broker)}`);
+    broker = { kind: 'simple' };
+  }
   if (broker.kind !== 'simple') {
     problems.push(`broker.kind must be "simple", got ${JSON.stringify((broker as { kind: unknown }).kind)}`);
   }
@@ -117,7 +143,15 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   if (separator !== '/' && separator !== '.') {
     problems.push(`pathSeparator must be "/" or ".", got ${JSON.stringify(separator)}`);
   }
-  const [userDestinationPrefix] = destinationPrefixes('userDestinationPrefix', [options.userDestinationPrefix ?? '/user'], ['/user']);
+  let userDestinationPrefix: string = options.userDestinationPrefix ?? '/user';
+  if (!isPrefix(userDestinationPrefix)) {
+    const fix = typeof userDestinationPrefix === 'string' && isPrefix(withSlash(userDestinationPrefix))
+      ? `: use ${JSON.stringify(withSlash(userDestinationPrefix))}`
+      : '';
+    problems.push(`userDestinationPrefix must be a string starting with "/", got ${shown(userDestinationPrefix)}${fix}`);
+    userDestinationPrefix = '/user';
+  }
+  userDestinationPrefix = withoutTrailingSeparator(userDestinationPrefix);
   if ([...brokerPrefixes].includes(userDestinationPrefix)) {
     problems.push(`userDestinationPrefix "${userDestinationPrefix}" must not also be a broker prefix`);
   }
@@ -137,16 +171,20 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   );
   for (const p of appPrefixes) {
     const clash = brokerPrefixes.find((b) => b === p);
-    if (clash) problems.push(`"${p}" is both an application prefix and a broker prefix`);
+    if (clash) {
+      problems.push(`"${p}" is both in applicationDestinationPrefixes and in broker.prefixes: remove it from one of them`);
+    }
   }
 
   const hb = broker.heartbeat;
   let heartbeat: ResolvedStompOptions['heartbeat'] = { floor: 1000, tolerance: 2, ceiling: 3_600_000 };
   if (hb === false) heartbeat = { floor: false, tolerance: 2, ceiling: 3_600_000 };
-  else if (hb !== undefined) {
+  else if (hb !== undefined && (typeof hb !== 'object' || hb === null || Array.isArray(hb))) {
+    problems.push(`broker.heartbeat must be an object { floor?, tolerance?, ceiling? } or false, got ${shown(hb)}`);
+  } else if (hb !== undefined) {
     const floor = hb.floor ?? 1000;
     if (!Number.isInteger(floor) || floor < 1) {
-      problems.push(`broker.heartbeat.floor must be a positive number of milliseconds, got ${String(floor)}`);
+      problems.push(`broker.heartbeat.floor must be a positive integer number of milliseconds, got ${shown(floor)}`);
     }
     const tolerance = hb.tolerance ?? 2;
     if (typeof tolerance !== 'number' || !(tolerance >= 1)) {
@@ -162,7 +200,11 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     heartbeat = { floor, tolerance, ceiling };
   }
 
-  const l = options.limits ?? {};
+  let l: StompLimits = options.limits ?? {};
+  if (typeof l !== 'object' || l === null || Array.isArray(l)) {
+    problems.push(`limits must be an object such as { maxFrameSize: 65536 }, got ${shown(l)}`);
+    l = {};
+  }
   const maxFrameSize = positiveInt('limits.maxFrameSize', l.maxFrameSize, 5 * MiB);
   const limits = {
     maxFrameSize,
@@ -193,7 +235,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   const maxUnackedMessages = positiveInt('broker.maxUnackedMessages', broker.maxUnackedMessages, 1000);
 
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
-    problems.push('authenticate must be a function');
+    problems.push(`authenticate must be a function (request) => { user?, reject? }, got ${shown(options.authenticate)}`);
   }
 
   // CONNECTED headers are never escaped (STOMP 1.2, "Value Encoding"): a line break or NUL in
@@ -228,4 +270,35 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     authenticate: options.authenticate,
     serverName: options.serverName ?? `nestjs-stomp/${LIBRARY_VERSION}`,
   };
+}
+
+/** A value as it would be written in the options (strings quoted), for error messages. */
+function shown(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'string') return JSON.stringify(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function shownList(list: string[]): string {
+  return `[${list.map((s) => JSON.stringify(s)).join(', ')}]`;
+}
+
+/** A destination prefix: a string of `/` and at least one more character. */
+function isPrefix(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith('/') && value.length > 1;
+}
+
+/** `app` → `/app`, for the "use …" part of a message. */
+function withSlash(value: string): string {
+  return `/${value.replace(/^\/+/, '')}`;
+}
+
+function withoutTrailingSeparator<T>(prefix: T): T {
+  return (typeof prefix === 'string' && prefix.length > 1 && (prefix.endsWith('/') || prefix.endsWith('.'))
+    ? prefix.slice(0, -1)
+    : prefix) as T;
 }
