@@ -186,6 +186,35 @@ export function brokerConformanceSuite(name: string, startApp: () => Promise<Run
           expect((await inbox.waitFor(1))[0].body).toBe(`right after ${i}`);
         }
       });
+
+      it('never lets a sender set what the broker vouches for (redelivered, message-id, destination, subscription, ack), in any letter case', async () => {
+        const dest = topic();
+        const sub = await client();
+        const inbox = new Inbox();
+        await subscribeConfirmed(sub.client, dest, inbox, { id: 'real-sub' });
+        const r = await raw();
+        r.sendFrame('SEND', {
+          destination: dest,
+          redelivered: 'true',
+          'Message-Id': 'forged-id',
+          'message-id': 'forged-id',
+          DESTINATION: '/topic/elsewhere',
+          SUBSCRIPTION: 'other-sub',
+          Ack: 'forged-ack',
+          'x-kept': 'yes',
+          receipt: 'forge',
+        }, 'payload');
+        await r.expect('RECEIPT');
+        const [m] = await inbox.waitFor(1);
+        expect(m.body).toBe('payload');
+        expect(m.headers['destination']).toBe(dest);
+        expect(m.headers['subscription']).toBe('real-sub');
+        expect(m.headers['message-id']).not.toBe('forged-id');
+        expect(m.headers['x-kept']).toBe('yes');
+        for (const forged of ['redelivered', 'Message-Id', 'DESTINATION', 'SUBSCRIPTION', 'Ack', 'ack']) {
+          expect({ [forged]: m.headers[forged] }).toEqual({ [forged]: undefined });
+        }
+      });
     });
 
     describe('queues: competing consumers', () => {
