@@ -38,6 +38,7 @@ const brokerKeys: EveryKey<SimpleBrokerOptions> = {
   maxPatternWildcards: true,
   maxQueues: true,
   maxUnackedMessages: true,
+  maxHeldBytes: true,
   heartbeat: true,
 };
 
@@ -53,6 +54,7 @@ const limitKeys: EveryKey<StompLimits> = {
   connectTimeout: true,
   maxSubscriptionsPerSession: true,
   maxTransactionFrames: true,
+  maxJsonNestingDepth: true,
   inboundHighWaterMark: true,
   inboundFramesPerTurn: true,
   closeTimeout: true,
@@ -122,6 +124,15 @@ export function unknownOptionProblems(options: unknown): string[] {
 function suggestions(key: string, path: string, where: string): string[] {
   const k = key.toLowerCase();
   const close = (candidate: string) => editDistance(k, candidate.toLowerCase()) <= Math.max(1, Math.floor(key.length / 3));
+  // Same leading camel-case words but the last: maxBodySize → maxBodyLength.
+  const words = (name: string) => name.split(/(?=[A-Z])/).map((w) => w.toLowerCase());
+  const keyWords = words(key);
+  const sameStem = (candidate: string) => {
+    const c = words(candidate);
+    let shared = 0;
+    while (shared < Math.min(c.length, keyWords.length) && c[shared] === keyWords[shared]) shared++;
+    return Math.max(c.length, keyWords.length) >= 3 && shared >= Math.max(c.length, keyWords.length) - 1;
+  };
   const contains = (candidate: string) =>
     k.length >= 4 && (candidate.toLowerCase().includes(k) || k.includes(candidate.toLowerCase()));
   const here = (OPTION_OBJECTS.find((o) => o.path === path)?.keys ?? []).map((c) => ({
@@ -134,7 +145,8 @@ function suggestions(key: string, path: string, where: string): string[] {
   const ordered = [
     ...here.filter(({ c }) => close(c)),
     ...elsewhere.filter(({ c }) => close(c)),
-    ...here.filter(({ c }) => !close(c) && contains(c)),
+    ...here.filter(({ c }) => sameStem(c)),
+    ...here.filter(({ c }) => contains(c)),
   ].map(({ name }) => name);
   return [...new Set(ordered)].slice(0, 3);
 }

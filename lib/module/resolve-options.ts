@@ -27,6 +27,7 @@ export interface ResolvedStompOptions {
     maxPatternWildcards: number;
     maxQueues: number;
     maxUnackedMessages: number;
+    maxHeldBytes: number;
   };
   pathSeparator: '/' | '.';
   userDestinationPrefix: string;
@@ -39,6 +40,7 @@ export interface ResolvedStompOptions {
     connectTimeout: number;
     maxSubscriptionsPerSession: number;
     maxTransactionFrames: number;
+    maxJsonNestingDepth: number;
     inboundHighWaterMark: number;
     inboundFramesPerTurn: number;
     closeTimeout: number;
@@ -220,6 +222,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     connectTimeout: positiveInt('limits.connectTimeout', l.connectTimeout, 10_000),
     maxSubscriptionsPerSession: positiveInt('limits.maxSubscriptionsPerSession', l.maxSubscriptionsPerSession, 1000),
     maxTransactionFrames: positiveInt('limits.maxTransactionFrames', l.maxTransactionFrames, 1000),
+    maxJsonNestingDepth: positiveInt('limits.maxJsonNestingDepth', l.maxJsonNestingDepth, 1000),
     inboundHighWaterMark: positiveInt('limits.inboundHighWaterMark', l.inboundHighWaterMark, 256),
     inboundFramesPerTurn: positiveInt('limits.inboundFramesPerTurn', l.inboundFramesPerTurn, 128),
     closeTimeout: positiveInt('limits.closeTimeout', l.closeTimeout, 5000),
@@ -233,6 +236,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   const maxPatternWildcards = positiveInt('broker.maxPatternWildcards', broker.maxPatternWildcards, 8);
   const maxQueues = positiveInt('broker.maxQueues', broker.maxQueues, 10_000);
   const maxUnackedMessages = positiveInt('broker.maxUnackedMessages', broker.maxUnackedMessages, 1000);
+  const maxHeldBytes = positiveInt('broker.maxHeldBytes', broker.maxHeldBytes, 64 * MiB);
 
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     problems.push(`authenticate must be a function (request) => { user?, reject? }, got ${shown(options.authenticate)}`);
@@ -260,6 +264,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
       maxPatternWildcards,
       maxQueues,
       maxUnackedMessages,
+      maxHeldBytes,
     },
     pathSeparator: separator,
     userDestinationPrefix,

@@ -77,6 +77,12 @@ export interface SimpleBrokerOptions {
    * unacknowledged queue messages go back to their queues. Default 1000.
    */
   maxUnackedMessages?: number;
+  /**
+   * Body bytes all queues together may hold for subscribers to come (`queueCapacity` bounds each
+   * queue's count, this their total size). A SEND that would be held beyond it gets an ERROR
+   * `QUEUE_FULL` naming this option; messages delivered at once are not affected. Default 64 MiB.
+   */
+  maxHeldBytes?: number;
   /** Heart-beat policy, or `false` to answer `heart-beat:0,0` to everyone. */
   heartbeat?: HeartbeatOptions | false;
 }
@@ -109,6 +115,14 @@ export interface StompLimits {
   maxSubscriptionsPerSession?: number;
   /** Frames (SEND, ACK, NACK) one session may hold in open transactions, all together. Default 1000. */
   maxTransactionFrames?: number;
+  /**
+   * Levels of nesting (objects and arrays) in a JSON body converted for a `@Payload()`. A deeper
+   * body is not a protocol violation: the session stays open and the sender gets
+   * `Body is not valid JSON: nested deeper than <n> levels` on its error destination (deep bodies
+   * would otherwise overflow the stack of `class-transformer`/`class-validator`). Default 1000,
+   * Jackson's `StreamReadConstraints.maxNestingDepth`.
+   */
+  maxJsonNestingDepth?: number;
   /**
    * Frames one session may have decoded but not yet handled (while a handler's Promise is
    * pending, or beyond the per-turn budget). At this mark the session stops decoding, even in

@@ -39,7 +39,8 @@ export type StompErrorCode =
   | 'PATTERN_TOO_COMPLEX'
   | 'TOO_MANY_DESTINATIONS'
   | 'TOO_MANY_UNACKED'
-  | 'FORBIDDEN_DESTINATION';
+  | 'FORBIDDEN_DESTINATION'
+  | 'QUEUE_FULL';
 
 export class StompProtocolError extends Error {
   constructor(

@@ -69,7 +69,7 @@ describe('simple broker bounds (configured)', () => {
   let running: RunningApp;
   beforeAll(async () => {
     running = await startStompApp({
-      broker: { kind: 'simple', maxQueues: 3, maxUnackedMessages: 3, maxDestinationLength: 64, maxDestinationSegments: 5, maxPatternWildcards: 1 },
+      broker: { kind: 'simple', maxQueues: 3, maxUnackedMessages: 3, maxHeldBytes: 200, maxDestinationLength: 64, maxDestinationSegments: 5, maxPatternWildcards: 1 },
     });
   });
   afterAll(() => running.close());
@@ -134,6 +134,29 @@ describe('simple broker bounds (configured)', () => {
     expect(got.map((m) => m.body)).toEqual(['m1', 'm2', 'm3', 'm4']);
     expect(got.every((m) => m.headers['redelivered'] === 'true')).toBe(true);
     await next.disconnect();
+    await pub.disconnect();
+  });
+
+  it('refuses a SEND that would make the queues hold more than broker.maxHeldBytes; delivering SENDs are not affected', async () => {
+    const first = `/queue/${unique('bytes')}`;
+    const pub = await connectClient(running.url);
+    await sendConfirmed(pub.client, first, 'h'.repeat(150));
+    const { raw } = await rawConnected(running.url);
+    const message = await errorFor(raw, 'SEND', { destination: `/queue/${unique('bytes')}` }, 'x'.repeat(100));
+    expect(message).toBe('Queues already hold 150 bytes for absent subscribers; 100 more would pass broker.maxHeldBytes (200)');
+    // A queue with a subscriber delivers at once, whatever the others hold.
+    const sub = await connectClient(running.url);
+    const live = `/queue/${unique('live')}`;
+    const inbox = new Inbox();
+    await subscribeConfirmed(sub.client, live, inbox);
+    await sendConfirmed(pub.client, live, 'y'.repeat(180));
+    expect((await inbox.waitFor(1))[0].body).toBe('y'.repeat(180));
+    // Draining the held message frees its bytes.
+    const drained = new Inbox();
+    await subscribeConfirmed(sub.client, first, drained);
+    await drained.waitFor(1);
+    await sendConfirmed(pub.client, `/queue/${unique('bytes')}`, 'z'.repeat(190));
+    await sub.disconnect();
     await pub.disconnect();
   });
 });

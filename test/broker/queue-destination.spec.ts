@@ -177,4 +177,25 @@ describe('QueueDestination never strands messages behind a backlog', () => {
     queue.requeue(['r1', 'r2']);
     expect(delivered).toEqual(['a:r1', 'a:r2', 'a:held']);
   });
+
+  it('counts the bytes of held messages in a counter shared by queues, through drops, requeues and drains', () => {
+    const held = { bytes: 0 };
+    const delivered: string[] = [];
+    const a = new QueueDestination<string, string>(2, (_s, m) => delivered.push(m), (m) => m.length, held);
+    const b = new QueueDestination<string, string>(2, (_s, m) => delivered.push(m), (m) => m.length, held);
+    a.offer('aaa');
+    a.offer('bb');
+    b.offer('c');
+    expect(held.bytes).toBe(6);
+    a.offer('dddd'); // capacity 2: 'aaa' dropped
+    expect(held.bytes).toBe(7);
+    expect(a.wouldHold).toBe(true);
+    a.add('s');
+    a.drain();
+    expect(delivered).toEqual(['bb', 'dddd']);
+    expect(held.bytes).toBe(1);
+    expect(a.wouldHold).toBe(false);
+    b.requeue(['ee']);
+    expect(held.bytes).toBe(3);
+  });
 });

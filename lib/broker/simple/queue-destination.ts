@@ -11,7 +11,16 @@ export class QueueDestination<S, M> {
   constructor(
     private readonly capacity: number,
     private readonly deliver: (subscriber: S, message: M) => void,
+    /** Bytes of a held message; with `held`, counts what all queues hold together. */
+    private readonly sizeOf: (message: M) => number = () => 0,
+    /** A counter shared by the queues of one broker: bytes of every held message. */
+    private readonly held: { bytes: number } = { bytes: 0 },
   ) {}
+
+  /** Whether {@link offer} would hold `message` rather than deliver it now. */
+  get wouldHold(): boolean {
+    return this.subscribers.length === 0 || this.backlog.length > 0;
+  }
 
   get isIdle(): boolean {
     return this.subscribers.length === 0 && this.backlog.length === 0;
@@ -37,6 +46,7 @@ export class QueueDestination<S, M> {
     const count = this.subscribers.length;
     if (count === 0 || this.backlog.length > 0) {
       this.backlog.push(message);
+      this.held.bytes += this.sizeOf(message);
       this.trim();
       // Behind older held messages: they go first, now, if anyone can take them.
       if (count > 0) this.drain();
@@ -59,6 +69,7 @@ export class QueueDestination<S, M> {
   requeue(messages: readonly M[], avoid?: S): void {
     if (this.subscribers.length === 0 || this.backlog.length > 0) {
       this.backlog.unshift(...messages);
+      for (const message of messages) this.held.bytes += this.sizeOf(message);
       this.trim();
       if (this.subscribers.length > 0) this.drain();
       return;
@@ -84,14 +95,16 @@ export class QueueDestination<S, M> {
       const count = this.subscribers.length;
       const subscriber = this.subscribers[this.next % count];
       this.next = (this.next + 1) % count;
-      this.deliver(subscriber, this.backlog.shift() as M);
+      const message = this.backlog.shift() as M;
+      this.held.bytes -= this.sizeOf(message);
+      this.deliver(subscriber, message);
     }
   }
 
   /** Drops the oldest held messages beyond the capacity. */
   private trim(): void {
     while (this.backlog.length > this.capacity) {
-      this.backlog.shift();
+      this.held.bytes -= this.sizeOf(this.backlog.shift() as M);
       this.dropped++;
     }
   }

@@ -29,6 +29,8 @@ export interface SimpleBrokerConfig {
   maxQueues: number;
   /** Deliveries one session may leave unacknowledged (`client` and `client-individual` modes). */
   maxUnackedMessages: number;
+  /** Body bytes all queues together may hold for subscribers to come. */
+  maxHeldBytes: number;
 }
 
 /** A message inside the broker, with the frame bytes shared by all its deliveries. */
@@ -81,6 +83,8 @@ export class SimpleBroker implements MessageBroker {
   /** Queues that dropped messages since their last subscriber arrived (warned about once). */
   private readonly overflowing = new Set<string>();
   private readonly idPrefix = randomBytes(4).toString('hex');
+  /** Body bytes held in all queues' backlogs. */
+  private readonly held = { bytes: 0 };
   private messageCount = 0;
   private ackCount = 0;
 
@@ -131,7 +135,15 @@ export class SimpleBroker implements MessageBroker {
       outbound: new OutboundMessage(message.destination, messageId, headers, message.body),
     };
     if (this.isQueue(message.destination)) {
-      const queue = this.queue(message.destination);
+      const existing = this.queues.get(message.destination);
+      // Checked before a new queue is made, so a refused SEND leaves nothing behind.
+      if ((existing?.wouldHold ?? true) && this.held.bytes + message.body.length > this.config.maxHeldBytes) {
+        throw new StompProtocolError(
+          'QUEUE_FULL',
+          `Queues already hold ${this.held.bytes} bytes for absent subscribers; ${message.body.length} more would pass broker.maxHeldBytes (${this.config.maxHeldBytes})`,
+        );
+      }
+      const queue = existing ?? this.queue(message.destination);
       queue.offer(record);
       // Warn once per overflow, not once per message: the queue stays full until someone subscribes.
       if (queue.takeDroppedCount() > 0 && !this.overflowing.has(message.destination)) {
@@ -168,10 +180,11 @@ export class SimpleBroker implements MessageBroker {
   async close(): Promise<void> {
     this.sessions.clear();
     this.queues.clear();
+    this.held.bytes = 0;
   }
 
   /** Subscriptions and held messages, for tests and monitoring. */
-  stats(): { sessions: number; topicSubscriptions: number; queues: number; heldMessages: number } {
+  stats(): { sessions: number; topicSubscriptions: number; queues: number; heldMessages: number; heldBytes: number } {
     let held = 0;
     for (const q of this.queues.values()) held += q.heldCount;
     return {
@@ -179,6 +192,7 @@ export class SimpleBroker implements MessageBroker {
       topicSubscriptions: this.topics.size,
       queues: this.queues.size,
       heldMessages: held,
+      heldBytes: this.held.bytes,
     };
   }
 
@@ -338,8 +352,11 @@ export class SimpleBroker implements MessageBroker {
           `The broker holds the limit of ${this.config.maxQueues} queues (broker.maxQueues); ${destination} would be one more`,
         );
       }
-      queue = new QueueDestination(this.config.queueCapacity, (state, record) =>
-        this.deliver(state, record),
+      queue = new QueueDestination(
+        this.config.queueCapacity,
+        (state, record) => this.deliver(state, record),
+        (record) => record.outbound.body.length,
+        this.held,
       );
       this.queues.set(destination, queue);
     }
