@@ -1,4 +1,4 @@
-import { escapeHeader } from './header-escaping.js';
+import { escapeHeader, isWritableHeaderName } from './header-escaping.js';
 import { EMPTY_BODY, isEscapeExempt, mayHaveBody, type StompVersion } from './frame.js';
 
 export type HeaderEntries = Readonly<Record<string, string | undefined>>;
@@ -7,9 +7,14 @@ export type HeaderEntries = Readonly<Record<string, string | undefined>>;
 export const HEARTBEAT_EOL: Buffer = Buffer.from('\n');
 
 /**
- * Serializes one frame. Headers are escaped for `version` (never for CONNECT/CONNECTED);
- * entries whose value is `undefined` are skipped. Frames that may carry a body always get a
- * `content-length`, which replaces any the caller passed.
+ * Serializes one frame. Headers are escaped for `version`; entries whose value is `undefined` are
+ * skipped. Frames that may carry a body always get a `content-length`, which replaces any the
+ * caller passed.
+ *
+ * Nothing written can be read back differently by a peer of that version: a header whose name
+ * {@link isWritableHeaderName} refuses is left out, and in frames that are never escaped
+ * (CONNECT/CONNECTED, STOMP 1.2 "Value Encoding") or in STOMP 1.0, line breaks in values become
+ * spaces rather than start new header lines.
  */
 export function encodeFrame(
   command: string,
@@ -22,9 +27,9 @@ export function encodeFrame(
   let head = command + '\n';
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || name === 'content-length') continue;
+    if (value === undefined || name === 'content-length' || !isWritableHeaderName(name)) continue;
     head += exempt
-      ? `${name}:${value}\n`
+      ? `${name}:${escapeHeader(value, '1.0')}\n`
       : `${escapeHeader(name, version)}:${escapeHeader(value, version)}\n`;
   }
   if (mayHaveBody(command)) head += `content-length:${payload.length}\n`;

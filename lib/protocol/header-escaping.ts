@@ -56,3 +56,16 @@ export function escapeHeader(value: string, version: StompVersion): string {
   }
   return out;
 }
+
+// eslint-disable-next-line no-control-regex
+const UNWRITABLE_NAME = /[:\r\n\0]/;
+
+/**
+ * Whether a header name can be written to any peer and read back unchanged: not empty, and no
+ * `:`, CR, LF or NUL. Escaping could carry `:` and LF to a 1.1/1.2 peer, but not to a 1.0 peer or
+ * in CONNECT/CONNECTED (never escaped), and the decoder refuses such names from clients for the
+ * same reason, so the server never writes them either.
+ */
+export function isWritableHeaderName(name: string): boolean {
+  return name.length > 0 && !UNWRITABLE_NAME.test(name);
+}

@@ -30,9 +30,9 @@ describe('encodeFrame', () => {
     expect(text(out)).toBe('SUBSCRIBE\nid:sub-0\ndestination:/topic/a\n\n\0');
   });
 
-  it('escapes CR, LF, colon and backslash in names and values for 1.2', () => {
-    const out = encodeFrame('SEND', { 'a:b\\': 'x:y\nz\\w\rv' }, 'hi', '1.2');
-    expect(text(out)).toBe('SEND\na\\cb\\\\:x\\cy\\nz\\\\w\\rv\ncontent-length:2\n\nhi\0');
+  it('escapes CR, LF, colon and backslash in values (backslash in names) for 1.2', () => {
+    const out = encodeFrame('SEND', { 'ab\\': 'x:y\nz\\w\rv' }, 'hi', '1.2');
+    expect(text(out)).toBe('SEND\nab\\\\:x\\cy\\nz\\\\w\\rv\ncontent-length:2\n\nhi\0');
   });
 
   it('defaults to 1.2 escaping', () => {
@@ -41,8 +41,22 @@ describe('encodeFrame', () => {
   });
 
   it('escapes LF, colon and backslash for 1.1 but leaves CR as is', () => {
-    const out = encodeFrame('SEND', { 'a:b': 'x:y\nz\\w\rv' }, '', '1.1');
-    expect(text(out)).toBe('SEND\na\\cb:x\\cy\\nz\\\\w\rv\ncontent-length:0\n\n\0');
+    const out = encodeFrame('SEND', { 'a\\b': 'x:y\nz\\w\rv' }, '', '1.1');
+    expect(text(out)).toBe('SEND\na\\\\b:x\\cy\\nz\\\\w\rv\ncontent-length:0\n\n\0');
+  });
+
+  it.each(['1.0', '1.1', '1.2'] as const)(
+    'never writes a header name a %s peer cannot read back (empty, or with colon, CR, LF, NUL)',
+    (version) => {
+      const headers = { '': 'e', 'content-length\\c1': 'ok', 'a:b': 'c', 'a\rb': 'r', 'a\nb': 'n', 'a\0b': 'z', k: 'v' };
+      const out = encodeFrame('ERROR', headers, '', version);
+      expect(text(out)).toBe('ERROR\ncontent-length\\c1:ok\nk:v\ncontent-length:0\n\n\0'.replace('\\c1', version === '1.0' ? '\\c1' : '\\\\c1'));
+    },
+  );
+
+  it.each(['1.0', '1.1', '1.2'] as const)('writes line breaks in CONNECTED values as spaces (%s)', (version) => {
+    const out = encodeFrame('CONNECTED', { server: 'x\r\ninjected:1', version: '1.2' }, undefined, version);
+    expect(text(out)).toBe('CONNECTED\nserver:x  injected:1\nversion:1.2\n\n\0');
   });
 
   it('escapes nothing for 1.0', () => {

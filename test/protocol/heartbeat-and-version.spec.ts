@@ -2,6 +2,7 @@ import { describe, it, expect } from '@jest/globals';
 import {
   formatHeartbeat,
   negotiateHeartbeat,
+  MAX_TIMER_DELAY,
   NO_HEARTBEAT,
   parseHeartbeat,
 } from '../../lib/protocol/heartbeat.js';
@@ -36,11 +37,12 @@ describe('parseHeartbeat', () => {
     [' 10 , 20 ', [10, 20]],
     ['007,08', [7, 8]],
     ['4294967295,1', [4294967295, 1]],
+    ['12345678901,0', [12345678901, 0]],
   ])('parses %j', (value, expected) => {
     expect(parseHeartbeat(value)).toEqual(expected);
   });
 
-  it.each(['10', '10,', ',10', 'a,b', '-1,0', '0,-1', '1.5,0', '10;10', '10,10,10', '12345678901,0', '1 0,0'])(
+  it.each(['10', '10,', ',10', 'a,b', '-1,0', '0,-1', '1.5,0', '10;10', '10,10,10', '1 0,0'])(
     'rejects %j with INVALID_HEARTBEAT',
     (value) => {
       expectProtocolError(
@@ -71,6 +73,22 @@ describe('negotiateHeartbeat', () => {
   it('treats each direction independently', () => {
     expect(negotiateHeartbeat([0, 300], 1000)).toEqual({ clientToServer: 0, serverToClient: 1000 });
     expect(negotiateHeartbeat([5000, 20000], 1000)).toEqual({ clientToServer: 5000, serverToClient: 20000 });
+  });
+
+  it('turns off a direction whose interval is above the ceiling, and grants one at it', () => {
+    expect(negotiateHeartbeat([1073741824, 0], 1000, 3_600_000)).toEqual({ clientToServer: 0, serverToClient: 0 });
+    expect(negotiateHeartbeat([0, 4294967296], 1000, 3_600_000)).toEqual({ clientToServer: 0, serverToClient: 0 });
+    expect(negotiateHeartbeat([3_600_000, 3_600_001], 1000, 3_600_000)).toEqual({
+      clientToServer: 3_600_000,
+      serverToClient: 0,
+    });
+  });
+
+  it('without a ceiling, never grants an interval Node timers cannot honour', () => {
+    expect(negotiateHeartbeat([MAX_TIMER_DELAY + 1, MAX_TIMER_DELAY], 1000)).toEqual({
+      clientToServer: 0,
+      serverToClient: MAX_TIMER_DELAY,
+    });
   });
 
   it('turns heart-beats off when the floor is false', () => {
