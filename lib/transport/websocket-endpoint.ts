@@ -13,7 +13,7 @@ import { SUBPROTOCOL_VERSIONS } from '../protocol/frame.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { InboundDispatcher } from '../messaging/inbound-dispatcher.js';
-import { isOriginAllowed } from './allowed-origins.js';
+import { isOriginAllowed, originRefusal } from './allowed-origins.js';
 import { SessionRegistry } from './session-registry.js';
 import { StompSession } from './stomp-session.js';
 import { pathnameOf, UpgradeDispatcher } from './upgrade-dispatcher.js';
@@ -55,7 +55,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
     if (!server) {
       throw new Error(
-        'StompModule needs an HTTP application: create the app with NestFactory.create(), not createApplicationContext()',
+        'StompModule needs an HTTP application (its WebSocket endpoints share the HTTP server): create the app with NestFactory.create(), not NestFactory.createApplicationContext() or NestFactory.createMicroservice(); to combine it with a microservice, use NestFactory.create() then app.connectMicroservice()',
       );
     }
     this.wss = new WebSocketServer({
@@ -101,7 +101,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
       return;
     }
     if (!isOriginAllowed(request, endpoint.allowedOrigins)) {
-      this.logger.warn(`Refused WebSocket handshake from origin ${request.headers.origin ?? ''}`);
+      this.logger.warn(originRefusal(request, endpoint.path, endpoint.allowedOrigins));
       refuse(socket, '403 Forbidden');
       return;
     }
