@@ -3,6 +3,7 @@
  * and breaking it earns an ERROR that names the option, after which only that connection closes.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { resolveStompOptions } from '../../lib/module/resolve-options.js';
 import { RawStompClient, rawConnected, unescapeValue } from '../support/raw-client.js';
 import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
 import { connectClient, Inbox, sendConfirmed, subscribeConfirmed } from '../support/stomp-client.js';
@@ -158,5 +159,27 @@ describe('simple broker bounds (configured)', () => {
     await sendConfirmed(pub.client, `/queue/${unique('bytes')}`, 'z'.repeat(190));
     await sub.disconnect();
     await pub.disconnect();
+  });
+});
+
+describe('broker bound options', () => {
+  it('have the documented defaults', () => {
+    const { broker } = resolveStompOptions({});
+    expect(broker).toMatchObject({
+      maxDestinationLength: 1024,
+      maxDestinationSegments: 64,
+      maxPatternWildcards: 8,
+      maxQueues: 10_000,
+      maxUnackedMessages: 1000,
+      maxHeldBytes: 64 * 1024 * 1024,
+    });
+  });
+
+  it('must be positive integers, each problem named at start-up', () => {
+    const names = ['maxDestinationLength', 'maxDestinationSegments', 'maxPatternWildcards', 'maxQueues', 'maxUnackedMessages', 'maxHeldBytes'] as const;
+    const broker = Object.fromEntries(names.map((n) => [n, 0]));
+    expect(() => resolveStompOptions({ broker: { kind: 'simple', ...broker } })).toThrow(
+      new RegExp(names.map((n) => `broker\\.${n} must be a positive integer, got 0`).join('[\\s\\S]*')),
+    );
   });
 });
