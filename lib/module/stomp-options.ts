@@ -106,10 +106,15 @@ export interface StompLimits {
   maxWebSocketMessageSize?: number;
   /**
    * Bytes waiting to be written to one client. A client that lets more pile up is a slow
-   * consumer and is disconnected (close code 1008). Default 16 MiB.
+   * consumer and is disconnected: the close frame (code 1008) queues behind the unsent bytes, so
+   * the client sees 1008 if it reads again within {@link closeTimeout}, else the TCP connection
+   * is dropped (the client sees 1006). Default 16 MiB.
    */
   sendBufferSizeLimit?: number;
-  /** Milliseconds a new connection has to send CONNECT. Default 10000. */
+  /**
+   * Milliseconds a new connection has until CONNECTED is sent: to send CONNECT, and for an
+   * asynchronous `authenticate` to decide. Default 10000.
+   */
   connectTimeout?: number;
   /** Subscriptions one session may hold at once. Default 1000. */
   maxSubscriptionsPerSession?: number;
