@@ -1,6 +1,6 @@
-import { HttpException, Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { HttpException, Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { WsException } from '@nestjs/websockets';
-import { isObservable, type Observable } from 'rxjs';
+import { isObservable, type Observable, type Subscription } from 'rxjs';
 import type { ApplicationMessageHandler } from '../messaging/application-message-handler.js';
 import { MessageConversionError, MessageConverter } from '../messaging/message-converter.js';
 import type { StompFrame } from '../protocol/frame.js';
@@ -14,7 +14,7 @@ import type { ErrorType } from './decorators/message-exception-handler.decorator
 import { HandlerExplorer, type ExceptionHandlerMethod, type HandlerMethod } from './handler-explorer.js';
 import { HandlerRegistry, type HandlerMatch } from './handler-registry.js';
 import { ReturnValueHandler } from './return-value-handler.js';
-import { MethodOutcome, StompContextCreator, type FilterProxy, type HandlerProxy } from './stomp-context-creator.js';
+import { MethodOutcome, StompContextCreator, type FilterOutcome, type FilterProxy, type HandlerProxy } from './stomp-context-creator.js';
 import { StompMessageContext } from './stomp-message-context.js';
 
 interface RegisteredHandler {
@@ -23,6 +23,16 @@ interface RegisteredHandler {
   filters: FilterProxy;
   exceptionHandlers: Array<{ method: ExceptionHandlerMethod; invoke: HandlerProxy }>;
 }
+
+/** A subscription to an Observable a handler returned, ended with its session. */
+interface SessionStream {
+  subscription: Subscription;
+  /** Lets the session's next frame go, if it still waits for this stream. */
+  release(): void;
+}
+
+/** Distinct unmapped destinations one session may have logged at warn level; the rest go to debug. */
+const UNMAPPED_WARNINGS_PER_SESSION = 8;
 
 /**
  * Spring's `SimpAnnotationMethodMessageHandler`: receives frames for application destinations
@@ -33,6 +43,14 @@ interface RegisteredHandler {
  * `@MessageExceptionHandler`, else to Nest exception filters, else it is logged once (stack
  * trace only for unexpected errors) and reported to the client on `/user/queue/errors`.
  *
+ * A destination no mapping matches is, by default, reported to the sender on its error
+ * destination (logged once per destination and session, up to a bound), and the session stays
+ * open; `unmappedDestination: 'close'` answers it with an ERROR frame and closes instead.
+ *
+ * Lifetime: Observables a handler (or exception handler) returned are unsubscribed when their
+ * session ends and when the application closes, so their `finalize` runs and nothing keeps
+ * ticking for a client that is gone (as gateways do).
+ *
  * Ordering: the session waits for each handler's Promise, and for its reply to be sent, before it
  * handles its next frame, so a session's messages are handled one at a time, in order, and their
  * replies leave in that order (interceptors included); sessions run concurrently with each other.
@@ -40,11 +58,17 @@ interface RegisteredHandler {
  * are sent in order as they come.
  */
 @Injectable()
-export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnModuleInit {
+export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('StompMessageHandler');
-  private readonly converter = new MessageConverter();
+  private readonly converter: MessageConverter;
   private readonly messageHandlers = new HandlerRegistry<RegisteredHandler>();
   private readonly subscribeHandlers = new HandlerRegistry<RegisteredHandler>();
+  /** Live handler Observables, by session; an entry goes when its stream ends or its session does. */
+  private readonly streams = new Map<StompSession, Set<SessionStream>>();
+  /** Unmapped destinations already logged at warn level, per session. */
+  private readonly unmappedWarned = new WeakMap<StompSession, Set<string>>();
+  /** Exception filters whose failure on a STOMP message was already logged (one line per filter). */
+  private readonly failedFilters = new Set<string>();
 
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
@@ -52,7 +76,9 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     private readonly contextCreator: StompContextCreator,
     private readonly returnValues: ReturnValueHandler,
     private readonly template: StompMessagingTemplate,
-  ) {}
+  ) {
+    this.converter = new MessageConverter({ maxJsonNestingDepth: options.limits.maxJsonNestingDepth });
+  }
 
   onModuleInit(): void {
     for (const method of this.explorer.explore()) {
@@ -75,29 +101,69 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
   }
 
   handleMessage(session: StompSession, frame: StompFrame, lookupDestination: string): Promise<void> {
-    const match = this.find(this.messageHandlers, lookupDestination, frame, '@MessageMapping');
+    const match = this.find(this.messageHandlers, lookupDestination);
+    if (!match) return this.unmapped(session, frame, '@MessageMapping');
     return this.invoke(match, session, frame, lookupDestination);
   }
 
+  /**
+   * A SUBSCRIBE to an application destination. The subscription stays registered even when no
+   * `@SubscribeMapping` matches (reported like an unmapped SEND), so the client's UNSUBSCRIBE of
+   * it is valid; it receives nothing.
+   */
   handleSubscribe(session: StompSession, subscription: SessionSubscription, lookupDestination: string): Promise<void> {
     const frame: StompFrame = { command: 'SUBSCRIBE', headers: subscription.headers, body: Buffer.alloc(0) };
-    const match = this.find(this.subscribeHandlers, lookupDestination, frame, '@SubscribeMapping');
+    const match = this.find(this.subscribeHandlers, lookupDestination);
+    if (!match) return this.unmapped(session, frame, '@SubscribeMapping');
     return this.invoke(match, session, frame, lookupDestination, subscription);
   }
 
-  private find(
-    registry: HandlerRegistry<RegisteredHandler>,
-    lookupDestination: string,
-    frame: StompFrame,
-    kind: string,
-  ): HandlerMatch<RegisteredHandler> {
+  /** Ends what the session's handlers started: their Observables are unsubscribed. */
+  sessionClosed(session: StompSession): void {
+    const streams = this.streams.get(session);
+    if (!streams) return;
+    this.streams.delete(session);
+    for (const stream of streams) {
+      try {
+        stream.subscription.unsubscribe();
+      } catch (err) {
+        this.logger.warn(`Ending a handler's Observable of session ${session.id} failed: ${describe(err)}`);
+      }
+      stream.release();
+    }
+  }
+
+  /** `app.close()`: every session's handler Observables end. */
+  onModuleDestroy(): void {
+    for (const session of [...this.streams.keys()]) this.sessionClosed(session);
+  }
+
+  private find(registry: HandlerRegistry<RegisteredHandler>, lookupDestination: string): HandlerMatch<RegisteredHandler> | undefined {
     // With "." as separator the lookup has no leading slash: /app/chat.lobby → chat.lobby.
     const lookup = this.options.pathSeparator === '.' ? lookupDestination.replace(/^\//, '') : lookupDestination;
-    const match = registry.match(lookup);
-    if (!match) {
-      throw new StompProtocolError('NO_HANDLER', `No ${kind} handler for ${frame.headers['destination']}`);
+    return registry.match(lookup);
+  }
+
+  /**
+   * No mapping for the destination. Spring drops the frame with a debug line; the STOMP spec
+   * would have ERROR and close. By default the sender is told on its error destination and the
+   * session stays; `unmappedDestination: 'close'` is the spec's way.
+   */
+  private unmapped(session: StompSession, frame: StompFrame, kind: string): Promise<void> {
+    const destination = frame.headers['destination'] ?? '';
+    const message = `No ${kind} handler for ${destination}`;
+    if (this.options.unmappedDestination === 'close') throw new StompProtocolError('NO_HANDLER', message);
+    const warned = this.unmappedWarned.get(session) ?? new Set<string>();
+    this.unmappedWarned.set(session, warned);
+    const line = `No ${kind} handler for ${logValue(destination)} (session ${session.id})`;
+    if (warned.has(destination) || warned.size >= UNMAPPED_WARNINGS_PER_SESSION) {
+      this.logger.debug(line);
+    } else {
+      warned.add(destination);
+      const more = warned.size === UNMAPPED_WARNINGS_PER_SESSION ? '; further unmapped destinations of this session are logged at debug level' : '';
+      this.logger.warn(`${line}; the sender is told on its error destination${more}`);
     }
-    return match;
+    return this.sendError(session, { status: 'error', message, destination });
   }
 
   private async invoke(
@@ -135,10 +201,12 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     context: StompMessageContext,
     outcome: MethodOutcome,
   ): Promise<void> {
+    // The session ended while the method ran: its Observable is not started.
+    if (hasEnded(context.session)) return Promise.resolve();
     return new Promise<void>((release) => {
       let sent: Promise<void> = Promise.resolve();
       void outcome.stream.then(() => release());
-      outcome.run(() =>
+      const subscription = outcome.run(() =>
         result.subscribe({
           next: (value) => {
             sent = this.send(value, handler.method, context);
@@ -148,6 +216,21 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
           complete: () => void sent.then(() => release()),
         }),
       );
+      this.track(context.session, subscription, release);
+    });
+  }
+
+  /** Keeps a handler's subscription until it ends, or its session does. */
+  private track(session: StompSession, subscription: Subscription, release: () => void = () => undefined): void {
+    if (subscription.closed) return;
+    let streams = this.streams.get(session);
+    if (!streams) this.streams.set(session, (streams = new Set()));
+    const stream: SessionStream = { subscription, release };
+    streams.add(stream);
+    subscription.add(() => {
+      const current = this.streams.get(session);
+      if (!current?.delete(stream) || current.size > 0) return;
+      this.streams.delete(session);
     });
   }
 
@@ -165,40 +248,89 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
       if (exceptionHandler) {
         const result = await exceptionHandler.invoke(error, context, context.destination);
         if (isObservable(result)) {
-          result.subscribe({ next: (v) => void this.send(v, exceptionHandler.method, context) });
+          if (hasEnded(context.session)) return;
+          const subscription = result.subscribe({ next: (v) => void this.send(v, exceptionHandler.method, context) });
+          this.track(context.session, subscription);
         } else {
           await this.returnValues.handle(result, exceptionHandler.method, context);
         }
         return;
       }
-      const filtered = handler.filters(error, args);
-      if (filtered.handled) {
-        const result = await filtered.result;
-        if (result !== undefined) await this.sendError(context, result);
-        return;
-      }
     } catch (secondary) {
       // The error handling failed itself: report that error to the client instead.
       this.report(secondary, context, `handling an error of ${handler.method.label}`);
-      await this.sendError(context, { status: 'error', message: clientMessage(secondary), destination: context.destination });
+      await this.sendError(context.session, this.errorReply(secondary, context));
       return;
     }
-    this.report(error, context, handler.method.label);
-    await this.sendError(context, { status: 'error', message: clientMessage(error), destination: context.destination });
+    const emitted: Promise<void>[] = [];
+    const filtered = await handler.filters(error, args, (payload) => emitted.push(this.sendError(context.session, payload)));
+    await Promise.all(emitted);
+    if (filtered.kind === 'answered') {
+      if (filtered.result !== undefined) await this.sendError(context.session, filtered.result);
+      return;
+    }
+    if (filtered.kind === 'silent') return;
+    if (filtered.kind === 'failed') this.filterFailed(filtered, context);
+    const note = filtered.kind === 'unanswered' ? ` (exception filter ${filtered.filter} returned nothing and sent nothing)` : '';
+    this.report(error, context, handler.method.label, note);
+    await this.sendError(context.session, this.errorReply(error, context));
   }
 
-  private async sendError(context: StompMessageContext, payload: unknown): Promise<void> {
+  /**
+   * A filter threw on a STOMP message, typically an HTTP filter (`APP_FILTER`, Nest's
+   * catch-everything example calling `httpAdapter.reply(ctx.getResponse(), …)`) that does not
+   * expect the `'ws'` context. The error gets the default reply; the filter's failure is logged
+   * once per filter (a warning for a global filter, an error with stack for `@UseFilters`), then
+   * at debug level.
+   */
+  private filterFailed(outcome: Extract<FilterOutcome, { kind: 'failed' }>, context: StompMessageContext): void {
+    const line = `Exception filter ${outcome.filter} failed on a STOMP message (${logValue(context.destination)}): ${describe(outcome.error)}`;
+    if (this.failedFilters.has(outcome.filter)) {
+      this.logger.debug(line);
+      return;
+    }
+    this.failedFilters.add(outcome.filter);
+    const advice = `; STOMP errors it catches get the default error reply instead (a filter that only serves HTTP can rethrow the exception when host.getType() !== 'http'). Logged once per filter`;
+    if (outcome.global) this.logger.warn(line + advice);
+    else this.logger.error(line + advice, outcome.error instanceof Error ? outcome.error.stack : undefined);
+  }
+
+  /**
+   * What the sender's error destination receives for an unhandled error: a `WsException`'s error
+   * object unchanged (`{ message, code }`, a `ValidationError[]`), as gateways emit it; otherwise
+   * `{ status: 'error', message, destination }`.
+   */
+  private errorReply(error: unknown, context: StompMessageContext): unknown {
+    if (error instanceof WsException) {
+      const value = error.getError();
+      if (value !== null && typeof value === 'object') return value;
+    }
+    return { status: 'error', message: clientMessage(error), destination: context.destination };
+  }
+
+  private async sendError(session: StompSession, payload: unknown): Promise<void> {
     const destination = this.options.errorDestination;
-    if (destination === false) return;
-    await this.template.convertAndSendToSession(context.session.id, destination, payload).catch(() => undefined);
+    if (destination === false || hasEnded(session)) return;
+    await this.template.convertAndSendToSession(session.id, destination, payload).catch((err: unknown) => {
+      this.logger.warn(`Sending an error reply to session ${session.id} failed: ${describe(err)}`);
+    });
   }
 
   /** Logs an unhandled exception once: one line for expected errors, the stack for the rest. */
-  private report(error: unknown, context: StompMessageContext, where: string): void {
-    const line = `${where} (${context.destination}, session ${context.session.id}): ${describe(error)}`;
+  private report(error: unknown, context: StompMessageContext, where: string, note = ''): void {
+    const line = `${where} (${logValue(context.destination)}, session ${context.session.id}): ${describe(error)}${note}`;
     if (isExpected(error)) this.logger.warn(line);
     else this.logger.error(line, error instanceof Error ? error.stack : undefined);
   }
+}
+
+function hasEnded(session: StompSession): boolean {
+  return session.state === 'closing' || session.state === 'closed';
+}
+
+/** A client-chosen string as it goes into a log line: quoted (no line breaks) and cut to 200 characters. */
+function logValue(value: string): string {
+  return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
 }
 
 /** A catch-all `@MessageExceptionHandler()` ranks after every handler that names a matching type. */
@@ -245,6 +377,17 @@ function isExpected(error: unknown): boolean {
 function describe(error: unknown): string {
   if (!isExpected(error) && !(error instanceof HttpException) && !(error instanceof WsException)) {
     return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  }
+  if (error instanceof WsException) {
+    const value = error.getError();
+    if (value !== null && typeof value === 'object') {
+      try {
+        const text = JSON.stringify(value);
+        return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+      } catch {
+        return error.message;
+      }
+    }
   }
   const message = clientMessage(error);
   return Array.isArray(message) ? message.join('; ') : message;

@@ -1,5 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { Inject, Injectable, Scope } from '@nestjs/common';
+import { DiscoveryService, ExternalContextCreator, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
@@ -49,10 +49,21 @@ export class HandlerExplorer {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
+    private readonly externalContextCreator: ExternalContextCreator,
   ) {}
 
+  /**
+   * Every handler method. Start-up errors, each naming its cause, for what would otherwise
+   * misbehave silently (STOMP messages have no HTTP request, so nothing runs per request):
+   * - a request- or transient-scoped global guard, interceptor, pipe or filter (`APP_GUARD` with
+   *   `scope: Scope.REQUEST`): Nest would skip it for every message, a guard bypass;
+   * - handlers in a transient-scoped class: they would run on an instance without dependencies;
+   * - handlers in a request-scoped class, or one made request-scoped by a dependency (the error
+   *   names the chain down to the request-scoped provider).
+   */
   explore(): HandlerMethod[] {
     const handlers: HandlerMethod[] = [];
+    const scopeProblems: string[] = [];
     const seen = new Set<object>();
     const wrappers: InstanceWrapper[] = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
     for (const wrapper of wrappers) {
@@ -60,14 +71,32 @@ export class HandlerExplorer {
       if (wrapper.isAlias || !instance || typeof instance !== 'object' || seen.has(instance)) continue;
       seen.add(instance);
       const found = this.exploreInstance(instance);
-      if (found.length > 0 && !wrapper.isDependencyTreeStatic()) {
-        throw new Error(
-          `${found[0].label}: STOMP handlers must live in singleton-scoped classes, but ${wrapper.name} is request- or transient-scoped`,
-        );
-      }
+      if (found.length === 0) continue;
+      const problem = scopeProblem(wrapper);
+      if (problem) scopeProblems.push(`${found[0].label}: STOMP handlers must live in singleton-scoped classes, but ${problem}`);
       handlers.push(...found);
     }
+    if (handlers.length > 0) this.assertNoScopedGlobalEnhancers(handlers[0].label);
+    if (scopeProblems.length > 0) throw new Error(scopeProblems.join('\n'));
     return handlers;
+  }
+
+  private assertNoScopedGlobalEnhancers(label: string): void {
+    const config = (this.externalContextCreator as unknown as { guardsContextCreator?: { config?: GlobalRequestEnhancers } })
+      .guardsContextCreator?.config;
+    if (!config) return;
+    const scoped = [
+      ...(config.getGlobalRequestGuards?.() ?? []).map((w) => `guard ${w.name}`),
+      ...(config.getGlobalRequestInterceptors?.() ?? []).map((w) => `interceptor ${w.name}`),
+      ...(config.getGlobalRequestPipes?.() ?? []).map((w) => `pipe ${w.name}`),
+      ...(config.getGlobalRequestFilters?.() ?? []).map((w) => `filter ${w.name}`),
+    ];
+    if (scoped.length === 0) return;
+    throw new Error(
+      `STOMP handlers (${label}, …) cannot run with request- or transient-scoped global enhancers: ${scoped.join(', ')}. ` +
+        'A STOMP message has no HTTP request, so Nest would skip them for every message. Make them singleton-scoped ' +
+        '(read the request from the ExecutionContext instead of injecting REQUEST).',
+    );
   }
 
   private exploreInstance(instance: object): HandlerMethod[] {
@@ -115,4 +144,43 @@ export class HandlerExplorer {
       sendToUser: Reflect.getMetadata(SEND_TO_USER_METADATA, target) as SendToUserMetadata | undefined,
     };
   }
+}
+
+/** The global enhancers Nest keeps per request (`ApplicationConfig`, Nest 11 and 12). */
+interface GlobalRequestEnhancers {
+  getGlobalRequestGuards?(): InstanceWrapper[];
+  getGlobalRequestInterceptors?(): InstanceWrapper[];
+  getGlobalRequestPipes?(): InstanceWrapper[];
+  getGlobalRequestFilters?(): InstanceWrapper[];
+}
+
+/** Why a class holding handlers cannot be a singleton, or `undefined` if it is one. */
+function scopeProblem(wrapper: InstanceWrapper): string | undefined {
+  if (wrapper.isTransient) {
+    return `${wrapper.name} is transient-scoped (Scope.TRANSIENT): its handlers would run on an instance without its dependencies`;
+  }
+  if (wrapper.isDependencyTreeStatic()) return undefined;
+  if (wrapper.scope === Scope.REQUEST) return `${wrapper.name} is request-scoped (Scope.REQUEST)`;
+  const chain = requestScopedChain(wrapper, new Set());
+  return chain
+    ? `${wrapper.name} is request-scoped through its dependency ${chain.slice(1).join(' → ')} (${chain[chain.length - 1]} is request-scoped)`
+    : `${wrapper.name} is request-scoped through one of its dependencies`;
+}
+
+/** The path from `wrapper` down to a request-scoped provider it depends on (constructor, property or enhancer). */
+function requestScopedChain(wrapper: InstanceWrapper, visited: Set<InstanceWrapper>): string[] | undefined {
+  if (visited.has(wrapper)) return undefined;
+  visited.add(wrapper);
+  if (wrapper.scope === Scope.REQUEST) return [String(wrapper.name)];
+  const dependencies = [
+    ...(wrapper.getCtorMetadata() ?? []),
+    ...(wrapper.getPropertiesMetadata() ?? []).map((p) => p.wrapper),
+    ...(wrapper.getEnhancersMetadata() ?? []),
+  ];
+  for (const dependency of dependencies) {
+    if (!dependency || dependency.isDependencyTreeStatic()) continue;
+    const chain = requestScopedChain(dependency, visited);
+    if (chain) return [String(wrapper.name), ...chain];
+  }
+  return undefined;
 }

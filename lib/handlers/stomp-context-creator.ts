@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable } from '@nestjs/common';
 import { ExternalContextCreator, ModulesContainer } from '@nestjs/core';
-import type { ExternalExceptionFilterContext } from '@nestjs/core/exceptions/external-exception-filter-context.js';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { isObservable } from 'rxjs';
 import { PARAM_ARGS_METADATA } from './handler-metadata.constants.js';
@@ -12,9 +11,32 @@ export const STOMP_CONTEXT_TYPE = 'ws';
 
 export type HandlerProxy = (...args: unknown[]) => Promise<unknown>;
 
-/** The outcome of offering an exception to Nest's exception filters. */
-export type FilterOutcome = { handled: false } | { handled: true; result: unknown };
-export type FilterProxy = (exception: unknown, args: unknown[]) => FilterOutcome;
+/**
+ * The outcome of offering an exception to Nest's exception filters:
+ * - `none`: no filter catches this type;
+ * - `answered`: the filter returned something other than `undefined`, or emitted to the client;
+ * - `silent`: the filter returned `null` and emitted nothing: it handled the error on purpose;
+ * - `unanswered`: the filter returned `undefined` and emitted nothing (as a gateway filter
+ *   writing to a client API STOMP does not have would): the error is treated as unhandled;
+ * - `declined`: the filter rethrew the exception (`if (host.getType() !== 'http') throw exception`):
+ *   the error is treated as unhandled;
+ * - `failed`: the filter threw something else (an HTTP-only filter calling `response.status()`):
+ *   the error is treated as unhandled, and the filter's own failure reported.
+ */
+export type FilterOutcome =
+  | { kind: 'none' }
+  | { kind: 'answered'; filter: string; result: unknown }
+  | { kind: 'silent' | 'unanswered' | 'declined'; filter: string }
+  | { kind: 'failed'; filter: string; global: boolean; error: unknown };
+
+/**
+ * Offers an exception to the filters of one handler. `emit` receives what the filter sends to the
+ * client through `host.switchToWs().getClient()` (`emit(event, data)`, `send(data)`).
+ */
+export type FilterProxy = (exception: unknown, args: unknown[], emit: (payload: unknown) => void) => Promise<FilterOutcome>;
+
+/** `@nestjs/common`'s `EXCEPTION_FILTERS_METADATA` (the same key on Nest 11 and 12). */
+const EXCEPTION_FILTERS_METADATA = '__exceptionFilters__';
 
 const currentOutcome = new AsyncLocalStorage<MethodOutcome>();
 
@@ -48,6 +70,51 @@ export class MethodOutcome {
 interface FilterMetadata {
   func: (exception: unknown, host: ExecutionContextHost) => unknown;
   exceptionMetatypes: Array<new (...args: never[]) => unknown>;
+}
+
+/** One exception filter that applies to a handler, with what the logs call it. */
+interface NamedFilter extends FilterMetadata {
+  name: string;
+  global: boolean;
+}
+
+/** The parts of Nest's filter context used here (public methods of `BaseExceptionFilterContext`). */
+interface FilterContext {
+  moduleContext?: string;
+  getGlobalMetadata(): unknown[];
+  createConcreteContext(metadata: unknown[]): FilterMetadata[];
+}
+
+/**
+ * The client a filter sees: the session, plus the two ways Nest's WebSocket filters talk to a
+ * client. `BaseWsExceptionFilter` calls `emit('exception', data)` (Nest 11 always; Nest 12 when the
+ * client has no numeric `readyState`); a filter written for `ws` gateways may call `send(text)`.
+ * Both reach the sender's error destination. Everything else is the session itself.
+ */
+function filterClient(session: object, emit: (payload: unknown) => void): object {
+  const send = (data: unknown): void => emit(typeof data === 'string' ? parseJsonOr(data) : data);
+  return new Proxy(session, {
+    get(target, property, receiver) {
+      if (property === 'emit') return (_event: unknown, payload: unknown) => (emit(payload), true);
+      if (property === 'send') return send;
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
+}
+
+/** A `send(text)` of JSON (`{"event":"exception","data":…}` from a ws filter) is passed on as that value. */
+function parseJsonOr(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function filterName(filter: unknown): string {
+  if (typeof filter === 'function') return filter.name || 'anonymous filter';
+  const type = (filter as { constructor?: { name?: string } } | null)?.constructor;
+  return type?.name || 'anonymous filter';
 }
 
 /**
@@ -104,22 +171,48 @@ export class StompContextCreator {
     return this.create(instance, methodName, false);
   }
 
-  /** Nest exception filters that apply to this method: `@UseFilters` on method and class, then global. */
+  /**
+   * Nest exception filters that apply to this method, in Nest's order (`@UseFilters` on the
+   * method, last listed first, then the class, then global), resolved in the handler's module.
+   * The first filter whose `@Catch()` types match gets the exception, as in Nest.
+   */
   createFilters(instance: object, methodName: string): FilterProxy {
-    const context = (this.externalContextCreator as unknown as { filtersContextCreator: ExternalExceptionFilterContext })
-      .filtersContextCreator;
-    const moduleKey = this.moduleKeyOf(instance.constructor);
+    const context = (this.externalContextCreator as unknown as { filtersContextCreator: FilterContext }).filtersContextCreator;
     const callback = (instance as Record<string, (...args: unknown[]) => unknown>)[methodName];
-    const handler = context.create(instance, callback as never, moduleKey);
-    const filters = ((handler as unknown as { filters?: FilterMetadata[] }).filters ?? []).slice();
-    return (exception, args) => {
+    context.moduleContext = this.moduleKeyOf(instance.constructor);
+    const concrete = (metadata: unknown, global: boolean): NamedFilter[] =>
+      (Array.isArray(metadata) ? metadata : []).flatMap((filter) =>
+        context.createConcreteContext([filter]).map((f) => ({ ...f, name: filterName(filter), global })),
+      );
+    const filters = [
+      ...concrete(context.getGlobalMetadata(), true),
+      ...concrete(Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, instance.constructor), false),
+      ...concrete(Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, callback), false),
+    ].reverse();
+    return async (exception, args, emit) => {
       const filter = filters.find(
         (f) => f.exceptionMetatypes.length === 0 || f.exceptionMetatypes.some((t) => exception instanceof t),
       );
-      if (!filter) return { handled: false };
-      const host = new ExecutionContextHost(args);
+      if (!filter) return { kind: 'none' };
+      let emitted = false;
+      const host = new ExecutionContextHost([
+        filterClient(args[0] as object, (payload) => {
+          emitted = true;
+          emit(payload);
+        }),
+        ...args.slice(1),
+      ]);
       host.setType(STOMP_CONTEXT_TYPE);
-      return { handled: true, result: filter.func(exception, host) };
+      let result: unknown;
+      try {
+        result = await filter.func(exception, host);
+      } catch (error) {
+        if (error === exception) return { kind: 'declined', filter: filter.name };
+        return { kind: 'failed', filter: filter.name, global: filter.global, error };
+      }
+      if (result !== undefined && result !== null) return { kind: 'answered', filter: filter.name, result };
+      if (emitted) return { kind: 'answered', filter: filter.name, result: undefined };
+      return { kind: result === null ? 'silent' : 'unanswered', filter: filter.name };
     };
   }
 

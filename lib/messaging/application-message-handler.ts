@@ -17,6 +17,8 @@ export interface ApplicationMessageHandler {
     subscription: SessionSubscription,
     lookupDestination: string,
   ): void | Promise<void>;
+  /** The session ended: whatever its handlers started (Observable subscriptions) ends too. */
+  sessionClosed?(session: StompSession): void;
 }
 
 /** DI token under which the annotated-handler layer registers itself. */

@@ -117,6 +117,7 @@ class TimesTenInterceptor implements NestInterceptor {
 
 class PaymentError extends Error {}
 class SilentError extends Error {}
+class UnansweredError extends Error {}
 class QuotaError extends Error {}
 class OutOfStockError extends Error {}
 
@@ -134,9 +135,17 @@ class PaymentFilter implements ExceptionFilter {
   }
 }
 
-/** Handles the error and answers nothing. */
+/** Handles the error on purpose and answers nothing: it returns null. */
 @Catch(SilentError)
 class SilentFilter implements ExceptionFilter {
+  catch(): null {
+    return null;
+  }
+}
+
+/** Returns nothing and emits nothing: that is no answer, so the error counts as unhandled. */
+@Catch(UnansweredError)
+class UnansweringFilter implements ExceptionFilter {
   catch(): undefined {
     return undefined;
   }
@@ -203,9 +212,10 @@ class PipelineController {
   }
 
   @MessageMapping('/payment/{tag}')
-  @UseFilters(PaymentFilter, SilentFilter)
-  payment(@Payload() payload: { silent?: boolean }) {
+  @UseFilters(PaymentFilter, SilentFilter, UnansweringFilter)
+  payment(@Payload() payload: { silent?: boolean; unanswered?: boolean }) {
     if (payload.silent) throw new SilentError('shh');
+    if (payload.unanswered) throw new UnansweredError('nobody answered');
     throw new PaymentError('card declined');
   }
 
@@ -448,10 +458,20 @@ describe("Nest's pipeline around message handlers", () => {
       expect(logLines(running.logs, destination)).toEqual([]);
     });
 
-    it('a filter returning undefined answers nothing and logs nothing', async () => {
+    it('a filter returning null handles the error on purpose: it answers nothing and logs nothing', async () => {
       const destination = `/app/p/payment/${unique('pay')}`;
       expect(await sendExpectingErrors(destination, { silent: true })).toEqual([]);
       expect(logLines(running.logs, destination)).toEqual([]);
+    });
+
+    it('a filter that returns undefined and emits nothing has not handled it: the default reply goes out and is logged', async () => {
+      const destination = `/app/p/payment/${unique('pay')}`;
+      expect(await sendExpectingErrors(destination, { unanswered: true })).toEqual([
+        { status: 'error', message: 'Internal server error', destination },
+      ]);
+      const lines = running.logs.expect('error', destination);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('Error: nobody answered (exception filter UnansweringFilter returned nothing and sent nothing)');
     });
 
     it('a global filter (app.useGlobalFilters) applies', async () => {
@@ -464,12 +484,10 @@ describe("Nest's pipeline around message handlers", () => {
   });
 
   describe('unhandled errors', () => {
-    it("a WsException's message reaches the client (string or object form), logged once without stack", async () => {
+    it("a WsException reaches the client: a string as { status, message, destination }, an object whole (as gateways send it); logged once without stack", async () => {
       const destination = `/app/p/ws-error/${unique('ws')}`;
       expect(await sendExpectingErrors(destination, {})).toEqual([{ status: 'error', message: 'Not allowed here', destination }]);
-      expect(await sendExpectingErrors(destination, { object: true })).toEqual([
-        { status: 'error', message: 'object message', destination },
-      ]);
+      expect(await sendExpectingErrors(destination, { object: true })).toEqual([{ message: 'object message', code: 7 }]);
       const lines = logLines(running.logs, destination);
       expect(lines).toHaveLength(2);
       expect(lines[0]).toMatch(/^warn: .*Not allowed here/);
@@ -485,6 +503,7 @@ describe("Nest's pipeline around message handlers", () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^error: PipelineController\.typeError .*TypeError|^error: .*Internal server error/);
       expect(hasStack(lines[0])).toBe(true);
+      running.logs.expect('error', destination);
       expect(lines[0]).toContain('TypeError');
       // The error is only in the log: nothing internal reached the client.
       expect(JSON.stringify(jsonBodies(errors))).not.toContain('TypeError');
@@ -519,10 +538,11 @@ describe("Nest's pipeline around message handlers", () => {
       await other.disconnect();
     }
     // Nothing was logged by anyone else (e.g. Nest's own exception handler) at error level
-    // except the one TypeError above.
-    expect(running.logs.at('error')).toHaveLength(1);
+    // except the one TypeError and the unanswered filter's error above.
+    expect(running.logs.at('error')).toHaveLength(2);
     expect(running.logs.expect('error', 'TypeError')).toEqual([
       expect.stringContaining("TypeError: Cannot read properties of undefined (reading 'value')"),
     ]);
+    expect(running.logs.expect('error', 'nobody answered')).toHaveLength(1);
   });
 });
