@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { escapeHeader } from './header-escaping.js';
+import { escapeHeader, isWritableHeaderName } from './header-escaping.js';
 import { createHeaders, type StompHeaders, type StompVersion } from './frame.js';
 
 /**
@@ -39,19 +39,6 @@ export function passThroughHeaders(headers: Readonly<StompHeaders>): StompHeader
   return out;
 }
 
-/**
- * Whether a peer reads a header name back as written. STOMP 1.0 has no escaping, so a name with
- * `:` or a line break is read as another header there (`content-length\\c1` from a 1.2 sender
- * arrives as `content-length:1:` before the real one); and this server's own decoder refuses
- * such names (and NUL) in every version. Headers with such names are not written at all.
- */
-function isWritableName(name: string): boolean {
-  return name !== '' && !UNREADABLE_NAME.test(name);
-}
-
-// eslint-disable-next-line no-control-regex
-const UNREADABLE_NAME = /[:\r\n\0]/;
-
 const TEXT_TYPE = /^(text\/|application\/(json|xml|javascript)\b|[^;]*\+(json|xml)\b)|;\s*charset=utf-?8\b/i;
 
 /**
@@ -77,8 +64,9 @@ export class OutboundMessage {
     readonly destination: string,
     readonly messageId: string,
     /**
-     * Sender headers to pass through and `content-type`. Names that
-     * {@link isPassThroughHeader} refuses are not written, whoever built the message.
+     * Sender headers to pass through and `content-type`. Names that {@link isPassThroughHeader}
+     * or `isWritableHeaderName` (empty, `:`, CR, LF, NUL) refuse are not written, whoever built
+     * the message.
      */
     readonly headers: StompHeaders,
     readonly body: Buffer,
@@ -105,7 +93,7 @@ export class OutboundMessage {
     const contentType = this.headers['content-type'];
     if (contentType !== undefined) head += `content-type:${escapeHeader(contentType, version)}\n`;
     for (const name in this.headers) {
-      if (name === 'content-type' || !isPassThroughHeader(name) || !isWritableName(name)) continue;
+      if (name === 'content-type' || !isPassThroughHeader(name) || !isWritableHeaderName(name)) continue;
       head += `${escapeHeader(name, version)}:${escapeHeader(this.headers[name], version)}\n`;
     }
     head += '\n';
