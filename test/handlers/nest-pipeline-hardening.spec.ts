@@ -457,6 +457,23 @@ class OrdersHandler {
   }
 }
 
+@Controller()
+class OrdersController {
+  @MessageMapping('/orders-controller')
+  order() {
+    return 'ran';
+  }
+}
+
+@Injectable()
+class GuardedOrdersHandler {
+  @MessageMapping('/guarded-orders')
+  @UseGuards(DenyEverythingGuard)
+  order() {
+    return 'ran';
+  }
+}
+
 @Injectable()
 class Clock {
   now(): number {
@@ -500,6 +517,19 @@ describe('item 19: scopes that would misbehave are start-up errors naming the ca
     );
     expect(error.message).toContain('request- or transient-scoped global enhancers: guard DenyEverythingGuard');
     expect(error.message).toContain('OrdersHandler.order');
+  });
+
+  it('a request-scoped APP_GUARD with handlers on a controller: refused, naming the guard', async () => {
+    const error = await startupError(
+      {},
+      { controllers: [OrdersController], providers: [{ provide: APP_GUARD, useClass: DenyEverythingGuard, scope: Scope.REQUEST }] },
+    );
+    expect(error.message).toContain('request- or transient-scoped global enhancers: guard DenyEverythingGuard');
+  });
+
+  it('a request-scoped @UseGuards guard on a provider handler: refused, naming the guard', async () => {
+    const error = await startupError({}, { providers: [GuardedOrdersHandler] });
+    expect(error.message).toContain('GuardedOrdersHandler is request-scoped through its dependency DenyEverythingGuard');
   });
 
   it('handlers in a TRANSIENT provider: refused, naming it', async () => {
