@@ -34,7 +34,10 @@ export class StompMessagingTemplate {
 
   /**
    * Publishes `payload` to a broker destination (`/topic/…`, `/queue/…`), or to a user
-   * destination written out (`/user/ann/queue/news`).
+   * destination written out (`/user/ann/queue/news`; the name is literal, `%2F` stands for `/`).
+   * @throws Error when `destination` is neither a broker nor a user destination.
+   * @throws StompProtocolError when it breaks a broker bound (`DESTINATION_TOO_LONG`,
+   *   `TOO_MANY_DESTINATIONS`, `QUEUE_FULL`); the message names the option.
    */
   async convertAndSend(destination: string, payload: unknown, headers?: MessageHeaders): Promise<void> {
     if (this.users.isUserDestination(destination)) {
@@ -47,7 +50,7 @@ export class StompMessagingTemplate {
     await this.publish([destination], payload, headers);
   }
 
-  /** Sends to every session of `user` subscribed to `/user` + `destination`. */
+  /** Sends to every session of `user` (the name as is, never decoded) subscribed to `/user` + `destination`. */
   async convertAndSendToUser(
     user: string,
     destination: string,

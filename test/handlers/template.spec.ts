@@ -167,4 +167,16 @@ describe('StompMessagingTemplate', () => {
     // Nest's HTTP exception handler logs the controller's error once; this test provoked it.
     expect(running.logs.expect('error', 'Cannot send to /app/nope')).toHaveLength(1);
   });
+
+  it('refuses a destination beyond the broker bounds with an error naming the option, and sends nothing', async () => {
+    const deep = `/topic/${Array.from({ length: 70 }, () => 'a').join('/')}`;
+    await expect(template.convertAndSend(deep, 'x')).rejects.toMatchObject({
+      code: 'DESTINATION_TOO_LONG',
+      message: 'SEND destination has more than 64 segments (broker.maxDestinationSegments)',
+    });
+    await expect(template.convertAndSend(`/topic/${'t'.repeat(1100)}`, 'x')).rejects.toMatchObject({
+      code: 'DESTINATION_TOO_LONG',
+      message: expect.stringContaining('broker.maxDestinationLength (1024)'),
+    });
+  });
 });
