@@ -7,6 +7,11 @@
  * - `{name}` captures one segment (or the part of one), `{name:regex}` only what the regex matches.
  *
  * Segments are separated by `/` (default) or `.` (RabbitMQ style: `chat.{room}`).
+ *
+ * A pattern with two or more `**` is matched segment by segment, in time proportional to
+ * pattern segments × destination segments (one regular expression would backtrack for seconds
+ * on a long destination a client chose); there, a `{name:regex}` matches within one segment, as
+ * in Spring's `AntPathMatcher`.
  */
 export class DestinationPattern {
   readonly variableNames: readonly string[];
@@ -17,6 +22,8 @@ export class DestinationPattern {
   private readonly regex: RegExp | undefined;
   /** For each variable, the index of its capture group. */
   private readonly groups: readonly number[];
+  /** Patterns with several `**`: one matcher per segment, `'**'` for any number of segments. */
+  private readonly segments?: ReadonlyArray<DestinationPattern | '**'>;
 
   constructor(
     readonly source: string,
@@ -85,6 +92,9 @@ export class DestinationPattern {
       body += (index === 0 || afterLeadingDoubleWildcard ? '' : sep) + compileSegment(text);
     });
     this.regex = isLiteral ? undefined : new RegExp(`^${body}$`);
+    if (doubleWildcards > 1) {
+      this.segments = segments.map((text) => (text === '**' ? '**' : new DestinationPattern(text, separator)));
+    }
     this.variableNames = names;
     this.groups = groups;
     this.key = source.replace(/\{([^}:]*)(:[^}]*)?\}/g, (_m, _n, c: string | undefined) => `{${c ?? ''}}`);
@@ -98,6 +108,7 @@ export class DestinationPattern {
   /** The template variables when `destination` matches, otherwise `undefined`. */
   match(destination: string): Record<string, string> | undefined {
     if (!this.regex) return destination === this.source ? {} : undefined;
+    if (this.segments) return matchSegments(this.segments, destination.split(this.separator));
     const m = this.regex.exec(destination);
     if (!m) return undefined;
     const variables: Record<string, string> = {};
@@ -112,6 +123,51 @@ export class DestinationPattern {
     }
     return 0;
   }
+}
+
+/**
+ * Matches pattern segments against destination segments without backtracking: `reach[i][j]`
+ * says whether pattern segments from `i` match destination segments from `j`, filled from the
+ * end (a `**` either ends or takes one more segment); the variables are then read on one walk
+ * from the start along reachable states. O(pattern segments × destination segments) tests.
+ */
+function matchSegments(
+  pattern: ReadonlyArray<DestinationPattern | '**'>,
+  parts: readonly string[],
+): Record<string, string> | undefined {
+  const p = pattern.length;
+  const s = parts.length;
+  const width = s + 1;
+  const reach = new Uint8Array((p + 1) * width);
+  const found: Array<Record<string, string> | undefined> = new Array((p + 1) * width);
+  reach[p * width + s] = 1;
+  for (let i = p - 1; i >= 0; i--) {
+    const segment = pattern[i];
+    for (let j = s; j >= 0; j--) {
+      if (segment === '**') {
+        reach[i * width + j] = reach[(i + 1) * width + j] || (j < s ? reach[i * width + j + 1] : 0);
+      } else if (j < s && reach[(i + 1) * width + j + 1]) {
+        const variables = segment.match(parts[j]);
+        if (variables) {
+          reach[i * width + j] = 1;
+          found[i * width + j] = variables;
+        }
+      }
+    }
+  }
+  if (!reach[0]) return undefined;
+  const variables: Record<string, string> = {};
+  for (let i = 0, j = 0; i < p; ) {
+    if (pattern[i] === '**') {
+      if (reach[(i + 1) * width + j]) i++;
+      else j++;
+    } else {
+      Object.assign(variables, found[i * width + j]);
+      i++;
+      j++;
+    }
+  }
+  return variables;
 }
 
 /**

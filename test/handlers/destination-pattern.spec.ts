@@ -195,3 +195,41 @@ describe('HandlerRegistry', () => {
     expect(r.size).toBe(2);
   });
 });
+
+describe('patterns with several "**" (issue 7: no backtracking on a long client destination)', () => {
+  it('match segment by segment, with variables, for "/" and "."', () => {
+    const p = slash('/**/news/{topic}/**/item-*/**');
+    expect(p.match('/news/sport/item-1')).toEqual({ topic: 'sport' });
+    expect(p.match('/x/y/news/sport/a/b/item-1/c')).toEqual({ topic: 'sport' });
+    expect(p.match('/x/news/sport/a/b/c')).toBeUndefined();
+    expect(p.match('/news/item-1')).toBeUndefined();
+    const d = dot('**.orders.{id:\\d+}.**.done');
+    expect(d.match('orders.42.done')).toEqual({ id: '42' });
+    expect(d.match('eu.west.orders.42.x.y.done')).toEqual({ id: '42' });
+    expect(d.match('orders.4x2.done')).toBeUndefined();
+    expect(d.match('orders.42.done.later')).toBeUndefined();
+  });
+
+  it('agree with the single-regex matcher on every destination of a small alphabet', () => {
+    // The same pattern shape with one "**" fewer would use the regex; compare on both shapes.
+    const multi = slash('/**/a/**/b');
+    const equivalent = /^(?:\/.*)?\/a(?:\/.*)?\/b$/;
+    const letters = ['a', 'b', 'c', ''];
+    const destinations: string[] = [''];
+    for (let length = 1; length <= 5; length++) {
+      for (let n = 0; n < letters.length ** length; n++) {
+        let d = '';
+        for (let k = 0, m = n; k < length; k++, m = Math.floor(m / letters.length)) d += `/${letters[m % letters.length]}`;
+        destinations.push(d);
+      }
+    }
+    for (const d of destinations) expect([d, multi.match(d) !== undefined]).toEqual([d, equivalent.test(d)]);
+  });
+
+  it('answers a 40,000-character destination that almost matches (a single regex backtracked for minutes)', () => {
+    const p = slash('/**/a/**/b/**/c/**/d');
+    const destination = '/a/b/c'.repeat(7000) + '/zz';
+    expect(p.match(destination)).toBeUndefined();
+    expect(p.match(`${destination}/d`)).toEqual({});
+  });
+});
