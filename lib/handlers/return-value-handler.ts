@@ -74,7 +74,7 @@ export class ReturnValueHandler {
     for (const destination of target.sendToUser?.destinations ?? []) {
       if (!this.broker.handles(destination)) {
         throw new Error(
-          `${label}: @SendToUser("${destination}") must name a broker destination such as /queue/replies`,
+          `${label}: @SendToUser("${destination}") is under no broker prefix (${this.options.broker.prefixes.join(', ')}): name the user's destination as a broker one, e.g. @SendToUser("${this.options.broker.queuePrefixes[0] ?? this.options.broker.prefixes[0]}/replies")`,
         );
       }
     }

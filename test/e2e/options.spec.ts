@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { Inject, Injectable, Module } from '@nestjs/common';
+import { Controller, Inject, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { StompModule, type StompModuleOptions } from '../../lib/index.js';
+import { MessageMapping, SendToUser, StompModule, type StompModuleOptions } from '../../lib/index.js';
 import { expectRefused, rawConnected } from '../support/raw-client.js';
 import { startStompApp, unique } from '../support/stomp-app.js';
 import { connectClient, Inbox, sendConfirmed, subscribeConfirmed } from '../support/stomp-client.js';
@@ -127,6 +127,31 @@ describe('options validation at start-up', () => {
       'Invalid StompModule options: StompModule.forRoot() (or the forRootAsync() factory) must give an options object, got "/ws"',
     );
     await expect(factoryResult(null)).rejects.toThrow('must give an options object, got null');
+  });
+});
+
+@Controller()
+class SendToUserOutsideBrokerController {
+  @MessageMapping('/ask')
+  @SendToUser('/replies')
+  ask(): string {
+    return 'answer';
+  }
+}
+
+describe('start-up errors outside the options', () => {
+  it('a @SendToUser destination outside the broker names the configured prefixes, not a default example', async () => {
+    const error = await startStompApp(
+      { broker: { kind: 'simple', prefixes: ['/exchange'] } },
+      { controllers: [SendToUserOutsideBrokerController] },
+    ).then(
+      () => new Error('the app started'),
+      (err: unknown) => err as Error,
+    );
+    expect(error.message).toBe(
+      'SendToUserOutsideBrokerController.ask: @SendToUser("/replies") is under no broker prefix (/exchange): ' +
+        'name the user\'s destination as a broker one, e.g. @SendToUser("/exchange/replies")',
+    );
   });
 });
 
