@@ -207,6 +207,21 @@ describe("another session's user destinations are private (issue 7, item 10)", (
     await raw.close();
   });
 
+  it('a user destination with * or # in it is a plain name once resolved, and still receives', async () => {
+    const { raw, connected } = await rawConnected(running.url);
+    const id = connected.headers['session'];
+    raw.sendFrame('SUBSCRIBE', { id: 'star', destination: '/user/topic/a*', receipt: 's1' });
+    await raw.expect('RECEIPT');
+    raw.sendFrame('SUBSCRIBE', { id: 'all', destination: '/user/topic/**', receipt: 's2' });
+    await raw.expect('RECEIPT');
+    raw.sendFrame('SEND', { destination: `/topic/a*-user${id}` }, 'starred');
+    const m = await raw.expect('MESSAGE');
+    expect([m.headers['subscription'], m.headers['destination'], m.body.toString()]).toEqual(['star', '/user/topic/a*', 'starred']);
+    raw.sendFrame('SEND', { destination: `/topic/ab-user${id}`, receipt: 'after' }, 'not a pattern');
+    expect((await raw.next()).command).toBe('RECEIPT');
+    await raw.close();
+  });
+
   it('pattern subscriptions never match a session\'s resolved /topic user destination', async () => {
     const watcher = await connectClient(running.url);
     const all = new Inbox();

@@ -99,7 +99,9 @@ export class SimpleBroker implements MessageBroker {
   subscribe(subscription: BrokerSubscription): void {
     this.assertDestination(subscription.destination, 'SUBSCRIBE');
     const isQueue = this.isQueue(subscription.destination);
-    if (!isQueue) this.assertPattern(subscription.destination);
+    // A session's resolved user destination is a name, even as `/topic/a*-user<id>`.
+    const literal = sessionOfDestination(subscription.destination) !== undefined;
+    if (!isQueue && !literal) this.assertPattern(subscription.destination);
     const queue = isQueue
       ? this.queue(subscription.destination)
       : undefined;
@@ -114,7 +116,7 @@ export class SimpleBroker implements MessageBroker {
       // After the caller's RECEIPT, hand over what waited for a subscriber.
       if (queue.heldCount > 0) queueMicrotask(() => queue.drain());
     } else {
-      this.topics.add(subscription.destination, state);
+      this.topics.add(subscription.destination, state, literal);
     }
   }
 
@@ -295,7 +297,7 @@ export class SimpleBroker implements MessageBroker {
   private detach(state: SubscriptionState): void {
     const destination = state.subscription.destination;
     if (!state.queue) {
-      this.topics.remove(destination, state);
+      this.topics.remove(destination, state, sessionOfDestination(destination) !== undefined);
       return;
     }
     state.queue.remove(state);

@@ -45,8 +45,9 @@ export class SubscriptionRegistry<S> {
     return out;
   }
 
-  add(destination: string, subscriber: S): void {
-    if (!SubscriptionRegistry.isPattern(destination)) {
+  /** `literal`: take `destination` as a name even if it holds `*` or `#` (it matches only itself). */
+  add(destination: string, subscriber: S, literal = false): void {
+    if (literal || !SubscriptionRegistry.isPattern(destination)) {
       const current = this.exact.get(destination);
       if (current === undefined) this.exact.set(destination, subscriber);
       else if (current instanceof Set) current.add(subscriber);
@@ -61,8 +62,9 @@ export class SubscriptionRegistry<S> {
     this.patternCount++;
   }
 
-  remove(destination: string, subscriber: S): void {
-    if (!SubscriptionRegistry.isPattern(destination)) {
+  /** Removes what {@link add} added, given the same `literal`. */
+  remove(destination: string, subscriber: S, literal = false): void {
+    if (literal || !SubscriptionRegistry.isPattern(destination)) {
       const current = this.exact.get(destination);
       if (current === subscriber) this.exact.delete(destination);
       else if (current instanceof Set && current.delete(subscriber) && current.size === 0) {
