@@ -56,6 +56,8 @@ const UNREADABLE_NAME = /[:\r\n\0]/;
 
 /** Smallest capacity of the growable line and body buffers. */
 const MIN_CAPACITY = 256;
+/** What is allocated at first for a body with a content-length; it grows as bytes arrive. */
+const FIRST_FIXED_BODY = 64 * 1024;
 
 /** Placeholder between frames; never written to (a command line replaces it first). */
 const NO_HEADERS: StompHeaders = Object.freeze(createHeaders()) as StompHeaders;
@@ -91,8 +93,10 @@ export class FrameDecoder {
   private command = '';
   private headers: StompHeaders = NO_HEADERS;
   private headerCount = 0;
+  /** A sized body: `fixedSize` declared bytes, `fixedOffset` of them received into `fixedBody`. */
   private fixedBody: Buffer = EMPTY_BODY;
   private fixedOffset = 0;
+  private fixedSize = 0;
   /** An unsized body's bytes so far (`bodyLength` of them are used). */
   private bodyBuffer: Buffer = EMPTY_BODY;
   private bodyLength = 0;
@@ -174,18 +178,27 @@ export class FrameDecoder {
           break;
         }
         case State.FixedBody: {
-          const take = Math.min(this.fixedBody.length - this.fixedOffset, length - pos);
+          const take = Math.min(this.fixedSize - this.fixedOffset, length - pos);
+          if (this.fixedOffset + take > this.fixedBody.length) {
+            // Grow with what arrives, never past the declared size: a content-length alone
+            // (4 MiB declared, 1 byte sent) does not make the server hold 4 MiB.
+            const grown = Buffer.allocUnsafe(
+              Math.min(this.fixedSize, Math.max(this.fixedOffset + take, 2 * this.fixedBody.length)),
+            );
+            this.fixedBody.copy(grown, 0, 0, this.fixedOffset);
+            this.fixedBody = grown;
+          }
           chunk.copy(this.fixedBody, this.fixedOffset, pos, pos + take);
           this.fixedOffset += take;
           pos += take;
-          if (this.fixedOffset === this.fixedBody.length) this.state = State.Terminator;
+          if (this.fixedOffset === this.fixedSize) this.state = State.Terminator;
           break;
         }
         case State.Terminator: {
           if (chunk[pos] !== NUL) {
             throw new StompProtocolError(
               'MISSING_NULL_TERMINATOR',
-              `Frame body is not followed by a NULL octet after content-length ${this.fixedBody.length} bytes`,
+              `Frame body is not followed by a NULL octet after content-length ${this.fixedSize} bytes`,
             );
           }
           pos += 1;
@@ -370,7 +383,8 @@ export class FrameDecoder {
       );
     }
     this.addFrameBytes(size);
-    this.fixedBody = size === 0 ? EMPTY_BODY : Buffer.allocUnsafe(size);
+    this.fixedSize = size;
+    this.fixedBody = size === 0 ? EMPTY_BODY : Buffer.allocUnsafe(Math.min(size, FIRST_FIXED_BODY));
     this.fixedOffset = 0;
     this.state = size === 0 ? State.Terminator : State.FixedBody;
   }

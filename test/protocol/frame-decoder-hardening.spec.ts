@@ -87,8 +87,8 @@ describe('FrameDecoder content-length', () => {
 describe('FrameDecoder memory per frame in progress', () => {
   /** The decoder's capacity for an unfinished line and body: one buffer each, nothing per chunk. */
   function heldBytes(decoder: FrameDecoder): number {
-    const d = decoder as unknown as { lineBuffer: Buffer; bodyBuffer: Buffer };
-    return d.lineBuffer.length + d.bodyBuffer.length;
+    const d = decoder as unknown as { lineBuffer: Buffer; bodyBuffer: Buffer; fixedBody: Buffer };
+    return d.lineBuffer.length + d.bodyBuffer.length + d.fixedBody.length;
   }
 
   it('holds an unsized body pushed one byte at a time in at most twice its size', () => {
@@ -104,6 +104,23 @@ describe('FrameDecoder memory per frame in progress', () => {
     expect(frames[0].body.length).toBe(bodySize);
     expect(frames[0].body.every((b) => b === 0x78)).toBe(true);
     expect(heldBytes(decoder)).toBe(0);
+  });
+
+  it('does not allocate a declared content-length before the bytes arrive', () => {
+    const frames: StompFrame[] = [];
+    const decoder = new FrameDecoder(GENEROUS_LIMITS, { onFrame: (f) => frames.push(f) });
+    const size = 4 * 1024 * 1024;
+    decoder.push(Buffer.from(`SEND\ncontent-length:${size}\n\nabc`));
+    expect(heldBytes(decoder)).toBeLessThanOrEqual(64 * 1024);
+    const body = Buffer.alloc(size, 'z');
+    body.write('abc');
+    for (let at = 3; at < size; at += 100_000) {
+      decoder.push(body.subarray(at, Math.min(size, at + 100_000)));
+      expect(heldBytes(decoder)).toBeLessThanOrEqual(Math.max(64 * 1024, 2 * Math.min(size, at + 100_000)));
+    }
+    decoder.push(Buffer.from([0]));
+    expect(frames).toHaveLength(1);
+    expect(frames[0].body.equals(body)).toBe(true);
   });
 
   it('holds a header line pushed one byte at a time in at most twice its size', () => {
