@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ const semver = require('semver') as {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 interface PackageJson {
+  dependencies: Record<string, string>;
   peerDependencies: Record<string, string>;
   license: string;
   description: string;
@@ -89,6 +90,27 @@ describe('the packed package (npm pack)', () => {
     const js = [...files].filter((f) => f.startsWith('dist/lib/') && f.endsWith('.js'));
     const unmapped = js.filter((f) => !readFileSync(join(ROOT, f), 'utf8').includes(`//# sourceMappingURL=${f.split('/').pop()}.map`));
     expect(unmapped).toEqual([]);
+  });
+
+  it('has types whose imports resolve for an app: each package is a dependency or a peer, with its types', () => {
+    // An app with skipLibCheck: false type-checks these .d.ts files: `import … from 'ws'` needs @types/ws.
+    const typeFiles = [...files].filter((f) => f.endsWith('.d.ts'));
+    const imported = new Set<string>();
+    for (const f of typeFiles) {
+      for (const m of readFileSync(join(ROOT, f), 'utf8').matchAll(/(?:from '|import\(")([^.'"][^'"]*)['"]/g)) {
+        if (m[1].startsWith('node:')) continue;
+        imported.add(m[1].split('/').slice(0, m[1].startsWith('@') ? 2 : 1).join('/'));
+      }
+    }
+    expect(imported.size).toBeGreaterThan(0);
+    const problems: string[] = [];
+    for (const name of imported) {
+      if (pkg.peerDependencies[name] === undefined && pkg.dependencies[name] === undefined) problems.push(`${name}: not a dependency`);
+      const own = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { types?: string; typings?: string };
+      const hasTypes = own.types !== undefined || own.typings !== undefined || existsSync(join(ROOT, 'node_modules', name, 'index.d.ts'));
+      if (!hasTypes && pkg.dependencies[`@types/${name}`] === undefined) problems.push(`${name}: @types/${name} is not a dependency`);
+    }
+    expect(problems).toEqual([]);
   });
 
   it('holds no tests, samples or benchmarks', () => {
