@@ -16,7 +16,7 @@ import {
   type CanActivate,
   type ExceptionFilter,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, HttpAdapterHost } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, BaseExceptionFilter, HttpAdapterHost } from '@nestjs/core';
 import { BaseWsExceptionFilter, WsException } from '@nestjs/websockets';
 import { IsString, Length } from 'class-validator';
 import { finalize, interval, take } from 'rxjs';
@@ -63,6 +63,14 @@ class AllExceptionsFilter implements ExceptionFilter {
       path: httpAdapter.getRequestUrl(ctx.getRequest()) as unknown,
     };
     httpAdapter.reply(ctx.getResponse(), responseBody, httpStatus);
+  }
+}
+
+/** Nest's other documented global filter: extend BaseExceptionFilter and call super.catch(). */
+@Catch()
+class ExtendingBaseFilter extends BaseExceptionFilter {
+  override catch(exception: unknown, host: ArgumentsHost): void {
+    super.catch(exception, host);
   }
 }
 
@@ -421,6 +429,33 @@ describe('item 18: Observables end when the app closes', () => {
     await running.close();
     await withTimeout(finalizedOf(tag), 'finalize after app.close()');
     await client.disconnect();
+  });
+});
+
+describe('item 17: an APP_FILTER extending BaseExceptionFilter (super.catch) is harmless too', () => {
+  it('a guard rejection and a WsException keep their replies; one warning names the filter', async () => {
+    const running = await startStompApp(
+      {},
+      { controllers: [HardeningController], providers: [{ provide: APP_FILTER, useClass: ExtendingBaseFilter }] },
+    );
+    const client = await connectAs(running.url);
+    try {
+      const errors = await inboxOf(client, '/user/queue/errors');
+      const denied = `/app/h/denied/${unique('d')}`;
+      await sendAndWait(client, denied, {});
+      await sendAndWait(client, `/app/h/coded/${unique('c')}`, {});
+      await errors.waitFor(2);
+      expect(errors.messages.map((m) => json(m))).toEqual([
+        { status: 'error', message: 'Forbidden resource', destination: denied },
+        { message: 'x', code: 'E42' },
+      ]);
+      const lines = running.logs.entries.filter((e) => e.message.includes('ExtendingBaseFilter'));
+      expect(lines.map((e) => e.level)).toEqual(['warn', 'debug']);
+      expect(running.logs.at('error')).toEqual([]);
+    } finally {
+      await client.disconnect();
+      await running.close();
+    }
   });
 });
 
