@@ -161,7 +161,8 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     } else {
       warned.add(destination);
       const more = warned.size === UNMAPPED_WARNINGS_PER_SESSION ? '; further unmapped destinations of this session are logged at debug level' : '';
-      this.logger.warn(`${line}; the sender is told on its error destination${more}`);
+      const told = this.options.errorDestination === false ? 'the frame is dropped (errorDestination: false)' : 'the sender is told on its error destination';
+      this.logger.warn(`${line}; ${told}${more}`);
     }
     return this.sendError(session, { status: 'error', message, destination });
   }
