@@ -299,14 +299,20 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
   /**
    * What the sender's error destination receives for an unhandled error: a `WsException`'s error
    * object unchanged (`{ message, code }`, a `ValidationError[]`), as gateways emit it; otherwise
-   * `{ status: 'error', message, destination }`.
+   * `{ status: 'error', message, destination }`, plus the other fields of an `HttpException`'s
+   * response object (`new BadRequestException({ message, code })` keeps its `code`, as an HTTP
+   * client would see it) except its `statusCode` and `error`.
    */
   private errorReply(error: unknown, context: StompMessageContext): unknown {
     if (error instanceof WsException) {
       const value = error.getError();
       if (value !== null && typeof value === 'object') return value;
     }
-    return { status: 'error', message: clientMessage(error), destination: context.destination };
+    const reply = { status: 'error', message: clientMessage(error), destination: context.destination };
+    const response: unknown = error instanceof HttpException ? error.getResponse() : undefined;
+    if (response === null || typeof response !== 'object' || Array.isArray(response)) return reply;
+    const { message: _message, statusCode: _statusCode, error: _error, ...extra } = response as Record<string, unknown>;
+    return Object.keys(extra).length === 0 ? reply : { ...extra, ...reply };
   }
 
   private async sendError(session: StompSession, payload: unknown): Promise<void> {

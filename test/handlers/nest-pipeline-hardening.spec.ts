@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
+  BadRequestException,
   Catch,
   Controller,
   ForbiddenException,
@@ -136,6 +137,11 @@ class HardeningController {
   @UseFilters(HttpOnlyFilter)
   declined() {
     throw new WsException('declined by the HTTP filter');
+  }
+
+  @MessageMapping('/http-coded/{tag}')
+  httpCoded() {
+    throw new BadRequestException({ message: 'y', code: 'E43' });
   }
 
   @MessageMapping('/coded/{tag}')
@@ -336,6 +342,11 @@ describe('Nest pipeline hardening (issue 7)', () => {
   describe('item 16: WsException payloads arrive whole', () => {
     it("throw new WsException({ message: 'x', code: 'E42' }) reaches the client as exactly that object", async () => {
       expect(await errorsOf(`/app/h/coded/${unique('c')}`, {})).toEqual([{ message: 'x', code: 'E42' }]);
+    });
+
+    it('an HttpException with an object response keeps its other fields next to status, message and destination', async () => {
+      const destination = `/app/h/http-coded/${unique('c')}`;
+      expect(await errorsOf(destination, {})).toEqual([{ status: 'error', message: 'y', destination, code: 'E43' }]);
     });
 
     it('ValidationPipe({ exceptionFactory: (e) => new WsException(e) }) sends the ValidationError list, as a gateway does', async () => {
