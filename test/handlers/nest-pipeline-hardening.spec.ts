@@ -409,6 +409,19 @@ describe('Nest pipeline hardening (issue 7)', () => {
 
   describe('audit: client input never becomes "Internal server error"', () => {
     it.each([
+      ['binary (application/octet-stream)', 'application/octet-stream', '\u0000\u00ff{"name":"ok"}'],
+      ['text/plain', 'text/plain', '{"name":"ok"}'],
+      ['JSON without a content-type, nested too deep', '', `${'['.repeat(3000)}${']'.repeat(3000)}`],
+    ])('%s for a validated DTO is answered with what is wrong', async (_what, contentType, body) => {
+      const destination = `/app/h/validated/${unique('in')}`;
+      const headers = contentType === '' ? {} : { 'content-type': contentType };
+      const replies = (await errorsOf(destination, body, headers)) as ErrorReply[];
+      expect(replies).toHaveLength(1);
+      expect(replies[0]).toEqual(expect.objectContaining({ status: 'error', destination }));
+      expect(JSON.stringify(replies[0].message)).not.toContain('Internal server error');
+    });
+
+    it.each([
       ['null', 'null'],
       ['a string', '"widget"'],
       ['a number', '42'],
