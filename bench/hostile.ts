@@ -9,7 +9,8 @@
  *                           sample-server.js (build it first: `npx tsc -p <dir>/bench/tsconfig.json`).
  *                           Default: this checkout.
  *   --attack <list>         comma-separated subset of: heartbeat-recv, heartbeat-send, body-1byte,
- *                           pattern-8k, deep-publish, pipeline, user-queue, headers, user-dest
+ *                           pattern-8k, deep-publish, deep-publish-limits, pipeline, user-queue,
+ *                           headers, user-dest
  *   --pipeline-frames <n>   SEND /app/hello frames in the one pipelined WebSocket message (20000;
  *                           the issue's 10 MiB message holds 145,000)
  *   --segments <list>       destination depths of the deep publish against `/topic/**` x4 (100,200;
@@ -59,6 +60,7 @@ const ATTACKS = [
   'body-1byte',
   'pattern-8k',
   'deep-publish',
+  'deep-publish-limits',
   'pipeline',
   'user-queue',
   'headers',
@@ -395,7 +397,8 @@ class Victims {
     const figures: VictimFigures = {
       victimRoundTrips: this.rtts.length,
       victimMaxRttMs: round(Math.max(0, stuck, ...this.rtts)),
-      victimHeartbeatMaxGapMs: round(this.hb.maxGap),
+      // A silence still going on at the end counts too.
+      victimHeartbeatMaxGapMs: round(Math.max(this.hb.maxGap, this.hb.lastRx > 0 ? now() - this.hb.lastRx : 0)),
       victimsAlive: !this.rtt.closed && !this.hb.closed,
       victimRoundTripPeer: closeOf(this.rtt),
       victimHeartbeatPeer: closeOf(this.hb),
@@ -568,10 +571,15 @@ async function pattern8k(server: Server): Promise<Figures & { attacker: string; 
 }
 
 /** `/topic/**` four times, then one SEND to a destination `segments` deep. */
-async function deepPublish(server: Server, segments: number): Promise<Figures & { attacker: string; capped: boolean }> {
-  const CAP = 60_000;
+async function deepPublish(
+  server: Server,
+  segments: number,
+  wildcards = 4,
+  CAP = 60_000,
+): Promise<Figures & { attacker: string; capped: boolean }> {
   const attacker = await Peer.connected(server.url, { 'accept-version': '1.2' });
-  const sub = await attacker.request('SUBSCRIBE', { id: 'p', destination: '/topic/**/**/**/**/x' }, 10_000);
+  const pattern = '/topic' + '/**'.repeat(wildcards) + '/x';
+  const sub = await attacker.request('SUBSCRIBE', { id: 'p', destination: pattern }, 10_000);
   const victims = await Victims.start(server.url);
   await sleep(1500);
   victims.mark();
@@ -581,15 +589,17 @@ async function deepPublish(server: Server, segments: number): Promise<Figures & 
   const reply =
     sub?.command === 'RECEIPT' ? await attacker.request('SEND', { destination }, CAP, 'x') : undefined;
   const elapsed = now() - t0;
-  const u1 = await usage(server, false);
+  // A server still busy with the publish cannot answer: the attempt is abandoned at the cap.
+  const u1 = await usage(server, false, reply ? 120_000 : 5_000).catch(() => undefined);
   await sleep(1200);
   const v = await victims.stop();
   attacker.terminate();
   return {
+    pattern: pattern.length > 40 ? `${pattern.slice(0, 37)}…` : pattern,
     segments,
     subscribe: describe(sub),
-    publishMs: reply ? round(elapsed) : `> ${CAP}`,
-    serverCpuMs: round((u1.cpuMicros - u0.cpuMicros) / 1000),
+    publishMs: reply || sub?.command !== 'RECEIPT' ? round(elapsed) : `> ${CAP}`,
+    serverCpuMs: u1 ? round((u1.cpuMicros - u0.cpuMicros) / 1000) : `> ${CAP}`,
     ...v,
     attacker: describe(sub?.command === 'ERROR' ? sub : reply),
     capped: sub?.command === 'RECEIPT' && reply === undefined && !attacker.closed,
@@ -716,6 +726,8 @@ const DESCRIPTIONS: Record<Attack, string> = {
   'body-1byte': `SEND body as ${BODY_BYTES} 1-byte WebSocket messages`,
   'pattern-8k': `${PATTERNS} SUBSCRIBEs to distinct 8 KiB /topic/p<i>/#/#/… patterns`,
   'deep-publish': 'SUBSCRIBE /topic/**/**/**/**/x, SEND to a deep /topic/a/a/…',
+  'deep-publish-limits':
+    'the worst case the default limits allow: 8 `**` (maxPatternWildcards) against 64 segments (maxDestinationSegments)',
   pipeline: `${PIPELINE_FRAMES} SEND /app/hello in one WebSocket message`,
   'user-queue': 'SUBSCRIBE /queue/reply-user<victim session>, /topic/** over /user/topic',
   headers: 'SEND with content-length\\c1, redelivered, Message-Id, DESTINATION, user-name',
@@ -744,6 +756,10 @@ async function runOne(attack: Attack, variant?: number): Promise<AttackResult> {
       case 'deep-publish':
         result = await deepPublish(server, variant ?? 100);
         break;
+      case 'deep-publish-limits':
+        // `/topic` + 62 × `/a`: 64 segments as the broker counts them (the leading empty one too).
+        result = await deepPublish(server, 62, 8, 20_000);
+        break;
       case 'pipeline':
         result = await pipeline(server);
         break;
@@ -763,7 +779,7 @@ async function runOne(attack: Attack, variant?: number): Promise<AttackResult> {
   }
   let serverAlive = false;
   try {
-    await usage(server, false, 30_000);
+    await usage(server, false, result.capped ? 5_000 : 30_000);
     const probe = await Peer.connected(server.url);
     serverAlive = (await probe.request('SEND', { destination: '/topic/alive' }, 30_000, 'x'))?.command === 'RECEIPT';
     probe.terminate();

@@ -1,0 +1,107 @@
+// Issue 7, general: everything a client can make the broker hold is bounded: unacknowledged
+// deliveries, queues created by SENDs to fresh names, bytes held for absent subscribers, the
+// length of a destination. Each bound is set small here; breaking it gets an ERROR that names it
+// (by what it bounds and its value), only that connection closes, and a bystander keeps its round
+// trips. Nothing surfaces as an internal error.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { rawConnected } from '../support/raw-client.js';
+import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
+import { Bystander, CONNECT_12, expectErrorNaming, expectNoInternalErrors, request } from './hostile-support.js';
+
+const MAX_UNACKED = 5;
+const MAX_QUEUES = 7;
+const MAX_HELD_BYTES = 3000;
+const MAX_DESTINATION_LENGTH = 200;
+
+describe('bounded broker state', () => {
+  let running: RunningApp;
+  let bystander: Bystander;
+
+  beforeAll(async () => {
+    running = await startStompApp({
+      broker: {
+        kind: 'simple',
+        maxUnackedMessages: MAX_UNACKED,
+        maxHeldBytes: MAX_HELD_BYTES,
+        maxDestinationLength: MAX_DESTINATION_LENGTH,
+      },
+    });
+    bystander = await Bystander.connect(running.url, `/topic/${unique('bystander')}`);
+  });
+  afterAll(async () => {
+    await bystander.raw.close();
+    await running.close();
+  });
+
+  it('a client-ack subscriber that never acknowledges: an ERROR naming the unacknowledged bound, and only it closes', async () => {
+    const destination = `/topic/${unique('unacked')}`;
+    const { raw: hoarder } = await rawConnected(running.url, CONNECT_12);
+    expect((await request(hoarder, 'SUBSCRIBE', { id: 'h', destination, ack: 'client-individual' }))?.command).toBe('RECEIPT');
+    const { raw: publisher } = await rawConnected(running.url, CONNECT_12);
+    for (let i = 0; i < MAX_UNACKED * 2; i++) {
+      expect((await request(publisher, 'SEND', { destination }, `m${i}`))?.command).toBe('RECEIPT');
+    }
+    const error = await hoarder.nextMatching((f) => f.command === 'ERROR', 'an ERROR for the hoarder');
+    expectErrorNaming(error, /unack|acknowledg/i);
+    expect(error.headers['message']).toMatch(new RegExp(`\\b${MAX_UNACKED}\\b`));
+    await hoarder.waitClosed();
+    // It got no more than the bound (and the delivery that broke it) before the ERROR.
+    expect(hoarder.frames.filter((f) => f.command === 'MESSAGE').length).toBeLessThanOrEqual(MAX_UNACKED + 1);
+    expect(publisher.closeInfo).toBeUndefined();
+    await bystander.roundTrip();
+    await publisher.close();
+    expectNoInternalErrors(running.logs);
+  });
+
+  it('bodies held for a queue nobody reads: an ERROR naming the held-bytes bound', async () => {
+    const destination = `/queue/${unique('held')}`;
+    const { raw: attacker } = await rawConnected(running.url, CONNECT_12);
+    let refused: Awaited<ReturnType<typeof request>>;
+    for (let i = 0; i < 20 && !refused; i++) {
+      const reply = await request(attacker, 'SEND', { destination }, 'y'.repeat(500));
+      if (reply?.command !== 'RECEIPT') refused = reply;
+    }
+    expectErrorNaming(refused, /held|hold|queue|full|bytes/i);
+    expect(refused?.headers['message']).toMatch(new RegExp(`\\b${MAX_HELD_BYTES}\\b`));
+    await attacker.waitClosed();
+    await bystander.roundTrip();
+    expectNoInternalErrors(running.logs);
+  });
+
+  it.each(['SUBSCRIBE', 'SEND'])('%s to a destination longer than the bound: an ERROR naming it', async (command) => {
+    const { raw: attacker } = await rawConnected(running.url, CONNECT_12);
+    const destination = `/topic/${'d'.repeat(MAX_DESTINATION_LENGTH)}`;
+    const reply =
+      command === 'SUBSCRIBE'
+        ? await request(attacker, command, { id: 'x', destination })
+        : await request(attacker, command, { destination }, 'x');
+    expectErrorNaming(reply, /destination|long|length/i);
+    expect(reply?.headers['message']).toMatch(new RegExp(`\\b${MAX_DESTINATION_LENGTH}\\b`));
+    await attacker.waitClosed();
+    await bystander.roundTrip();
+    expectNoInternalErrors(running.logs);
+  });
+
+  it('SENDs to ever new queue names: an ERROR naming the queue bound once it is reached', async () => {
+    // Its own app: the queues it fills stay (they hold a message each). Last in this file: Nest's
+    // Logger is global, so from here on the library logs to this app's logger.
+    const own = await startStompApp({ broker: { kind: 'simple', maxQueues: MAX_QUEUES } });
+    const { raw: attacker } = await rawConnected(own.url, CONNECT_12);
+    let refused: Awaited<ReturnType<typeof request>>;
+    let accepted = 0;
+    for (let i = 0; i < MAX_QUEUES * 3 && !refused; i++) {
+      const reply = await request(attacker, 'SEND', { destination: `/queue/${unique('q')}` }, 'x');
+      if (reply?.command === 'RECEIPT') accepted++;
+      else refused = reply;
+    }
+    expectErrorNaming(refused, /queue|destination/i);
+    expect(refused?.headers['message']).toMatch(new RegExp(`\\b${MAX_QUEUES}\\b`));
+    expect(accepted).toBeLessThanOrEqual(MAX_QUEUES);
+    await attacker.waitClosed();
+    const ownBystander = await Bystander.connect(own.url, `/topic/${unique('bystander')}`);
+    await ownBystander.roundTrip();
+    await ownBystander.raw.close();
+    expectNoInternalErrors(own.logs);
+    await own.close();
+  });
+});
