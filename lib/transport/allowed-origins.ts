@@ -15,18 +15,50 @@ export function isOriginAllowed(request: IncomingMessage, allowed: string[] | 's
       return false;
     }
   }
-  return allowed.some((pattern) => pattern === '*' || pattern === origin || wildcard(pattern).test(origin));
+  return allowed.some((pattern) => pattern === '*' || pattern === origin || matchesWildcard(pattern, origin));
 }
 
-const patterns = new Map<string, RegExp>();
-
-function wildcard(pattern: string): RegExp {
-  let re = patterns.get(pattern);
-  if (!re) {
-    const body = pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*');
-    patterns.set(pattern, (re = new RegExp(`^${body}$`)));
+/**
+ * `*` in an `allowedOrigins` entry stands for any characters but `/` (`https://*.example.com`).
+ * Matched without a regular expression: a pattern with several `*` turned into `[^/]*…[^/]*`
+ * backtracks polynomially on a long `Origin` header, and the header is the client's. Here each
+ * `/`-separated part is matched on its own with the greedy two-pointer glob walk, which costs at
+ * most (pattern length × origin length) steps and usually one pass.
+ */
+export function matchesWildcard(pattern: string, origin: string): boolean {
+  const patternParts = pattern.split('/');
+  const originParts = origin.split('/');
+  if (patternParts.length !== originParts.length) return false;
+  for (let i = 0; i < patternParts.length; i++) {
+    if (!globPart(patternParts[i], originParts[i])) return false;
   }
-  return re;
+  return true;
+}
+
+/** Glob match of one part (no `/` in either): `*` matches any run of characters. */
+function globPart(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] !== '*' && pattern[p] === text[t]) {
+      p++;
+      t++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      resume = t;
+    } else if (star !== -1) {
+      // The last `*` takes one more character; the earlier ones never need to change (every
+      // later `*` can absorb whatever they would have given up).
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 /**

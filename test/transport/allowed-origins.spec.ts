@@ -1,0 +1,44 @@
+import { describe, expect, it } from '@jest/globals';
+import type { IncomingMessage } from 'node:http';
+import { isOriginAllowed, matchesWildcard } from '../../lib/transport/allowed-origins.js';
+
+function request(origin: string | undefined, host = 'app.example.com'): IncomingMessage {
+  return { headers: { origin, host } } as unknown as IncomingMessage;
+}
+
+describe('allowedOrigins wildcards', () => {
+  it.each([
+    ['https://*.example.com', 'https://a.example.com', true],
+    ['https://*.example.com', 'https://a.b.example.com', true],
+    ['https://*.example.com', 'https://example.com', false],
+    ['https://*.example.com', 'http://a.example.com', false],
+    ['https://*.example.com', 'https://a.example.com.evil.test', false],
+    ['https://*.example.com', 'https://evil.test/x.example.com', false],
+    ['http://localhost:*', 'http://localhost:4200', true],
+    ['http://localhost:*', 'http://localhost', false],
+    ['*://*.example.*', 'https://a.example.com', true],
+    ['https://a*b*c', 'https://aXbYc', true],
+    ['https://a*b*c', 'https://abcbc', true],
+    ['https://a*b*c', 'https://acb', false],
+    ['https://**', 'https://anything', true],
+    ['https://x', 'https://x', true],
+  ])('%s against %s is %s', (pattern, origin, expected) => {
+    expect(matchesWildcard(pattern, origin)).toBe(expected);
+    expect(isOriginAllowed(request(origin), [pattern])).toBe(expected);
+  });
+
+  it('answers a long hostile Origin against a many-star pattern without backtracking blow-up', () => {
+    // As a regular expression ([^/]* five times) this input costs about length^5 steps and never
+    // finishes; the glob walk is bounded by pattern length × origin length.
+    const origin = `https://${'a'.repeat(16_000)}`;
+    expect(matchesWildcard('https://*a*a*a*a*a*b', origin)).toBe(false);
+    expect(matchesWildcard('https://*a*a*a*a*a*', origin)).toBe(true);
+  });
+
+  it('accepts clients without Origin, and same-origin by Host', () => {
+    expect(isOriginAllowed(request(undefined), 'same-origin')).toBe(true);
+    expect(isOriginAllowed(request('https://app.example.com'), 'same-origin')).toBe(true);
+    expect(isOriginAllowed(request('https://evil.test'), 'same-origin')).toBe(false);
+    expect(isOriginAllowed(request('not a url'), 'same-origin')).toBe(false);
+  });
+});
