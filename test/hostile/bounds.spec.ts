@@ -86,22 +86,25 @@ describe('bounded broker state', () => {
     // Its own app: the queues it fills stay (they hold a message each). Last in this file: Nest's
     // Logger is global, so from here on the library logs to this app's logger.
     const own = await startStompApp({ broker: { kind: 'simple', maxQueues: MAX_QUEUES } });
-    const { raw: attacker } = await rawConnected(own.url, CONNECT_12);
-    let refused: Awaited<ReturnType<typeof request>>;
-    let accepted = 0;
-    for (let i = 0; i < MAX_QUEUES * 3 && !refused; i++) {
-      const reply = await request(attacker, 'SEND', { destination: `/queue/${unique('q')}` }, 'x');
-      if (reply?.command === 'RECEIPT') accepted++;
-      else refused = reply;
+    try {
+      const { raw: attacker } = await rawConnected(own.url, CONNECT_12);
+      let refused: Awaited<ReturnType<typeof request>>;
+      let accepted = 0;
+      for (let i = 0; i < MAX_QUEUES * 3 && !refused; i++) {
+        const reply = await request(attacker, 'SEND', { destination: `/queue/${unique('q')}` }, 'x');
+        if (reply?.command === 'RECEIPT') accepted++;
+        else refused = reply;
+      }
+      expectErrorNaming(refused, /queue|destination/i);
+      expect(refused?.headers['message']).toMatch(new RegExp(`\\b${MAX_QUEUES}\\b`));
+      expect(accepted).toBeLessThanOrEqual(MAX_QUEUES);
+      await attacker.waitClosed();
+      const ownBystander = await Bystander.connect(own.url, `/topic/${unique('bystander')}`);
+      await ownBystander.roundTrip();
+      await ownBystander.raw.close();
+      expectNoInternalErrors(own.logs);
+    } finally {
+      await own.close();
     }
-    expectErrorNaming(refused, /queue|destination/i);
-    expect(refused?.headers['message']).toMatch(new RegExp(`\\b${MAX_QUEUES}\\b`));
-    expect(accepted).toBeLessThanOrEqual(MAX_QUEUES);
-    await attacker.waitClosed();
-    const ownBystander = await Bystander.connect(own.url, `/topic/${unique('bystander')}`);
-    await ownBystander.roundTrip();
-    await ownBystander.raw.close();
-    expectNoInternalErrors(own.logs);
-    await own.close();
   });
 });
