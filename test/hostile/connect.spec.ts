@@ -60,6 +60,18 @@ describe('hostile CONNECT', () => {
     },
   );
 
+  it('a CONNECT frame that never completes: the connect timeout closes the connection with an ERROR naming it', async () => {
+    const attacker = await RawStompClient.open(running.url);
+    attacker.send('CONNECT\naccept-version:1.2\nhost:local');
+    // Failure guard only: the timeout is 300 ms.
+    const reply = await attacker.next(5000);
+    expectErrorNaming(reply, /CONNECT/i);
+    expect(reply.headers['message']).toMatch(new RegExp(`\\b${CONNECT_TIMEOUT}\\b`));
+    await attacker.waitClosed();
+    await bystander.roundTrip();
+    expectNoInternalErrors(running.logs);
+  });
+
   it('a decision that arrives after the timeout does not revive the session', async () => {
     // The 'late' case above has run; wait (bounded) for its decision to come in, and a turn more.
     for (let i = 0; i < 200 && lateDecisions === 0; i++) await new Promise((r) => setTimeout(r, 10));

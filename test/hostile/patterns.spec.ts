@@ -96,3 +96,40 @@ describe('hostile pattern subscriptions', () => {
     expectNoInternalErrors(running.logs);
   });
 });
+
+describe('hostile pattern subscriptions, RabbitMQ-style separator (pathSeparator ".")', () => {
+  let running: RunningApp;
+  let bystander: Bystander;
+
+  beforeAll(async () => {
+    running = await startStompApp({ pathSeparator: '.' });
+    bystander = await Bystander.connect(running.url, `/topic.${unique('bystander')}`);
+  });
+  afterAll(async () => {
+    await bystander.raw.close();
+    await running.close();
+  });
+
+  it.each([
+    ['/topic.**.**.**.**.x, then /topic.a.a… (300 segments)', '/topic.**.**.**.**.x', `/topic${'.a'.repeat(300)}`],
+    ['/topic.#.#.#.#.x, then /topic.a.a… (300 segments)', '/topic.#.#.#.#.x', `/topic${'.a'.repeat(300)}`],
+    ['/topic.#.#… (4,000 segments), then /topic.a', `/topic${'.#'.repeat(4000)}`, '/topic.a'],
+  ])('SUBSCRIBE %s: refused by name or answered, and a bystander is not stalled', async (_label, pattern, destination) => {
+    const { raw: attacker } = await rawConnected(running.url, CONNECT_12);
+    const sub = await request(attacker, 'SUBSCRIBE', { id: 'p', destination: pattern });
+    if (sub?.command === 'ERROR') {
+      expectErrorNaming(sub, PATTERN_LIMIT);
+    } else {
+      expect(sub?.command).toBe('RECEIPT');
+      const send = request(attacker, 'SEND', { destination }, 'x');
+      const trip = bystander.roundTrip();
+      const reply = await send;
+      if (reply?.command === 'ERROR') expectErrorNaming(reply, PATTERN_LIMIT);
+      else expect(reply?.command).toBe('RECEIPT');
+      await trip;
+    }
+    await bystander.roundTrip();
+    if (!attacker.closeInfo) await attacker.close();
+    expectNoInternalErrors(running.logs);
+  });
+});

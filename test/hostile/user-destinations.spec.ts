@@ -71,6 +71,27 @@ describe('hostile use of user destinations', () => {
     expectNoInternalErrors(running.logs);
   });
 
+  it("SEND straight to another session's /queue/…-user<id>: refused, or that session never receives it", async () => {
+    const { victim, sessionId, name } = await victimSubscribedTo('/user/queue/reply');
+    const { raw: attacker } = await rawConnected(running.url, CONNECT_12);
+    const reply = await request(attacker, 'SEND', { destination: `/queue/reply-user${sessionId}` }, 'spoofed');
+    if (reply?.command === 'ERROR') {
+      expectErrorNaming(reply, USER_DESTINATION);
+      await attacker.waitClosed();
+    } else {
+      expect(reply?.command).toBe('RECEIPT');
+      await attacker.close();
+    }
+    // The legitimate way in, after it: once the victim has this, it has whatever came before.
+    const { raw: sender } = await rawConnected(running.url, CONNECT_12);
+    expect((await request(sender, 'SEND', { destination: `/user/${name}/queue/reply` }, 'genuine'))?.command).toBe('RECEIPT');
+    const first = await victim.nextMatching((f) => f.command === 'MESSAGE', 'the genuine message');
+    expect(first.body.toString()).toBe('genuine');
+    await Promise.all([victim.close(), sender.close()]);
+    await bystander.roundTrip();
+    expectNoInternalErrors(running.logs);
+  });
+
   it.each(['/topic/**', '/topic/*', '/topic/#'])(
     "%s over another session's /user/topic/news: refused, or it receives none of its messages nor its session id",
     async (pattern) => {
