@@ -19,9 +19,11 @@
  *   --patterns <n>          8 KiB `#` pattern SUBSCRIBEs (20)
  *   --json <file>           also write the JSON there
  *   --no-pin                do not pin the server to CPU 0 and this process to CPU 1
+ *   --compare <a.json> --compare <b.json>
+ *                           print two runs' figures side by side (from --json), run nothing
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -44,9 +46,14 @@ const { values: opts } = parseArgs({
     patterns: { type: 'string', default: '20' },
     json: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
+    compare: { type: 'string', multiple: true },
     help: { type: 'boolean', default: false },
   },
 });
+if (opts.compare) {
+  compareRuns(opts.compare);
+  process.exit(0);
+}
 if (opts.help) {
   console.log(
     'npm run bench:hostile -- [--server <checkout dir>] [--attack a,b] [--pipeline-frames N] [--segments 100,200] [--body-bytes N] [--patterns N] [--json file] [--no-pin]',
@@ -818,6 +825,32 @@ function table(results: AttackResult[]): string {
     if (r.failure) out.push(`    ${'run failed'.padEnd(34)} ${r.failure}`);
   }
   return out.join('\n');
+}
+
+/** `--compare a.json --compare b.json`: one row per attack and figure, the runs side by side. */
+function compareRuns(files: string[]): void {
+  interface Run {
+    git: string;
+    results: Array<{ attack: string; what: string; figures: Record<string, unknown>; attacker: string; serverAlive: boolean; internalErrors: number; capped: boolean }>;
+  }
+  const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Run);
+  const key = (r: Run['results'][number]) => `${r.attack}${r.figures['segments'] !== undefined ? ` (${String(r.figures['segments'])} segments)` : ''}`;
+  const keys = [...new Set(runs.flatMap((run) => run.results.map(key)))];
+  const show = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : v === undefined ? '-' : String(v)).slice(0, 64);
+  const widths = [24, 30, ...runs.map(() => 66)];
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(' ').trimEnd();
+  console.log(line(['attack', 'figure', ...runs.map((r, i) => `${path.basename(files[i])} (${r.git})`)]));
+  for (const k of keys) {
+    const rows = runs.map((run) => run.results.find((r) => key(r) === k));
+    const names = [...new Set(rows.flatMap((r) => (r ? Object.keys(r.figures) : [])))];
+    const extra = (r: Run['results'][number] | undefined): Record<string, unknown> =>
+      r ? { 'attacker got': r.attacker || 'no ERROR', 'server alive': r.serverAlive, 'internal-error lines': r.internalErrors, capped: r.capped } : {};
+    let first = true;
+    for (const name of [...names, 'attacker got', 'server alive', 'internal-error lines', 'capped']) {
+      console.log(line([first ? k : '', name, ...rows.map((r) => show({ ...r?.figures, ...extra(r) }[name]))]));
+      first = false;
+    }
+  }
 }
 
 async function main(): Promise<void> {
