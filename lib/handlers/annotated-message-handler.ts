@@ -3,6 +3,7 @@ import { WsException } from '@nestjs/websockets';
 import { isObservable, type Observable, type Subscription } from 'rxjs';
 import type { ApplicationMessageHandler } from '../messaging/application-message-handler.js';
 import { MessageConversionError, MessageConverter } from '../messaging/message-converter.js';
+import { UnmappedDestinationReporter } from '../messaging/unmapped-destination-reporter.js';
 import type { StompFrame } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
@@ -30,9 +31,6 @@ interface SessionStream {
   /** Lets the session's next frame go, if it still waits for this stream. */
   release(): void;
 }
-
-/** Distinct unmapped destinations one session may have logged at warn level; the rest go to debug. */
-const UNMAPPED_WARNINGS_PER_SESSION = 8;
 
 /**
  * Spring's `SimpAnnotationMethodMessageHandler`: receives frames for application destinations
@@ -65,8 +63,6 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
   private readonly subscribeHandlers = new HandlerRegistry<RegisteredHandler>();
   /** Live handler Observables, by session; an entry goes when its stream ends or its session does. */
   private readonly streams = new Map<StompSession, Set<SessionStream>>();
-  /** Unmapped destinations already logged at warn level, per session. */
-  private readonly unmappedWarned = new WeakMap<StompSession, Set<string>>();
   /** Exception filters whose failure on a STOMP message was already logged (one line per filter). */
   private readonly failedFilters = new Set<string>();
 
@@ -76,6 +72,7 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     private readonly contextCreator: StompContextCreator,
     private readonly returnValues: ReturnValueHandler,
     private readonly template: StompMessagingTemplate,
+    private readonly unmappedDestinations: UnmappedDestinationReporter,
   ) {
     this.converter = new MessageConverter({ maxJsonNestingDepth: options.limits.maxJsonNestingDepth });
   }
@@ -144,27 +141,10 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     return registry.match(lookup);
   }
 
-  /**
-   * No mapping for the destination. Spring drops the frame with a debug line; the STOMP spec
-   * would have ERROR and close. By default the sender is told on its error destination and the
-   * session stays; `unmappedDestination: 'close'` is the spec's way.
-   */
+  /** No mapping for the destination: reported, or ERROR and close, as `unmappedDestination` says. */
   private unmapped(session: StompSession, frame: StompFrame, kind: string): Promise<void> {
     const destination = frame.headers['destination'] ?? '';
-    const message = `No ${kind} handler for ${destination}`;
-    if (this.options.unmappedDestination === 'close') throw new StompProtocolError('NO_HANDLER', message);
-    const warned = this.unmappedWarned.get(session) ?? new Set<string>();
-    this.unmappedWarned.set(session, warned);
-    const line = `No ${kind} handler for ${logValue(destination)} (session ${session.id})`;
-    if (warned.has(destination) || warned.size >= UNMAPPED_WARNINGS_PER_SESSION) {
-      this.logger.debug(line);
-    } else {
-      warned.add(destination);
-      const more = warned.size === UNMAPPED_WARNINGS_PER_SESSION ? '; further unmapped destinations of this session are logged at debug level' : '';
-      const told = this.options.errorDestination === false ? 'the frame is dropped (errorDestination: false)' : 'the sender is told on its error destination';
-      this.logger.warn(`${line}; ${told}${more}`);
-    }
-    return this.sendError(session, { status: 'error', message, destination });
+    return this.unmappedDestinations.report(session, destination, `No ${kind} handler for ${destination}`);
   }
 
   private async invoke(

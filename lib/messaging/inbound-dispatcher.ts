@@ -8,6 +8,7 @@ import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { SessionRegistry } from '../transport/session-registry.js';
 import { SessionSubscription } from '../transport/session-subscription.js';
 import { UserDestinationResolver } from '../user/user-destination-resolver.js';
+import { UnmappedDestinationReporter } from './unmapped-destination-reporter.js';
 import type { StompFrameHandler, StompSession } from '../transport/stomp-session.js';
 import {
   APPLICATION_MESSAGE_HANDLER,
@@ -70,6 +71,7 @@ export class InboundDispatcher implements StompFrameHandler {
     @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
     private readonly sessions: SessionRegistry,
     private readonly users: UserDestinationResolver,
+    private readonly unmapped: UnmappedDestinationReporter,
     @Optional()
     @Inject(APPLICATION_MESSAGE_HANDLER)
     private readonly application?: ApplicationMessageHandler,
@@ -165,14 +167,16 @@ export class InboundDispatcher implements StompFrameHandler {
     const destination = required(frame, 'destination');
     const appPrefix = findPrefix(destination, this.options.applicationDestinationPrefixes);
     if (appPrefix !== undefined) {
-      return this.applicationHandler(destination).handleMessage(
-        session,
-        frame,
-        destination.slice(appPrefix.length),
-      );
+      if (!this.application) return this.noHandler(session, destination, '@MessageMapping');
+      return this.application.handleMessage(session, frame, destination.slice(appPrefix.length));
     }
     if (this.users.isUserDestination(destination)) {
-      const target = this.users.parseSendDestination(destination);
+      let target: { user: string; destination: string };
+      try {
+        target = this.users.parseSendDestination(destination);
+      } catch (err) {
+        return this.unserved(session, destination, err);
+      }
       return inOrder(this.users.userTargets(target.user, target.destination), (d) =>
         this.broker.publish({ destination: d, headers: frame.headers, body: frame.body }, session),
       );
@@ -184,7 +188,7 @@ export class InboundDispatcher implements StompFrameHandler {
         session,
       );
     }
-    throw this.unknownDestination(destination);
+    return this.unserved(session, destination, this.unknownDestination(destination));
   }
 
 
@@ -207,18 +211,26 @@ export class InboundDispatcher implements StompFrameHandler {
     }
     const appPrefix = findPrefix(destination, this.options.applicationDestinationPrefixes);
     if (appPrefix !== undefined) {
-      const handler = this.applicationHandler(destination);
+      const handler = this.application;
+      if (!handler) return this.unservedSubscription(session, frame, id, ack, this.noHandlerError(destination, '@SubscribeMapping'));
       const subscription = new SessionSubscription(session, id, destination, ack as AckMode, frame.headers, 'application');
       session.subscriptions.set(id, subscription);
       return handler.handleSubscribe(session, subscription, destination.slice(appPrefix.length));
     }
     if (this.users.isUserDestination(destination)) {
-      const brokerDestination = this.users.subscriptionDestination(session, destination);
+      let brokerDestination: string;
+      try {
+        brokerDestination = this.users.subscriptionDestination(session, destination);
+      } catch (err) {
+        return this.unservedSubscription(session, frame, id, ack, err);
+      }
       const subscription = new SessionSubscription(session, id, brokerDestination, ack as AckMode, extraHeaders(frame.headers), 'broker', destination);
       session.subscriptions.set(id, subscription);
       return this.broker.subscribe(subscription);
     }
-    if (!this.broker.handles(destination)) throw this.unknownDestination(destination);
+    if (!this.broker.handles(destination)) {
+      return this.unservedSubscription(session, frame, id, ack, this.unknownDestination(destination));
+    }
     this.users.assertNotOtherSession(session, destination, 'SUBSCRIBE');
     const subscription = new SessionSubscription(session, id, destination, ack as AckMode, extraHeaders(frame.headers), 'broker');
     session.subscriptions.set(id, subscription);
@@ -238,11 +250,33 @@ export class InboundDispatcher implements StompFrameHandler {
     if (subscription.target === 'broker') return this.broker.unsubscribe(subscription);
   }
 
-  private applicationHandler(destination: string): ApplicationMessageHandler {
-    if (!this.application) {
-      throw new StompProtocolError('NO_HANDLER', `No @MessageMapping handler for ${destination}`);
-    }
-    return this.application;
+  private noHandlerError(destination: string, kind: string): StompProtocolError {
+    return new StompProtocolError('NO_HANDLER', `No ${kind} handler for ${destination}`);
+  }
+
+  private noHandler(session: StompSession, destination: string, kind: string): Promise<void> {
+    return this.unserved(session, destination, this.noHandlerError(destination, kind));
+  }
+
+  /**
+   * A destination nothing serves (no prefix, no handler, a user destination leading nowhere):
+   * reported to the sender with the session kept, or ERROR and close, as `unmappedDestination`
+   * says. Other errors pass through unchanged.
+   */
+  private unserved(session: StompSession, destination: string, err: unknown): Promise<void> {
+    if (!(err instanceof StompProtocolError) || (err.code !== 'UNKNOWN_DESTINATION' && err.code !== 'NO_HANDLER')) throw err;
+    return this.unmapped.report(session, destination, err.message, err.code);
+  }
+
+  /**
+   * A SUBSCRIBE nothing serves. When it is reported rather than refused, the subscription is
+   * still registered (it receives nothing), so the client's UNSUBSCRIBE of it stays valid.
+   */
+  private unservedSubscription(session: StompSession, frame: StompFrame, id: string, ack: string, err: unknown): Promise<void> {
+    const destination = frame.headers['destination'] ?? '';
+    const reported = this.unserved(session, destination, err);
+    session.subscriptions.set(id, new SessionSubscription(session, id, destination, ack as AckMode, NO_HEADERS, 'application'));
+    return reported;
   }
 
   private unknownDestination(destination: string): StompProtocolError {

@@ -24,14 +24,32 @@ async function errorFor(
  * its error destination: the session stays open (the frame's receipt follows the error reply).
  */
 async function unmappedReport(url: string, destination: string, errors = '/user/queue/errors'): Promise<string> {
+  return (await unservedReport(url, 'SEND', { destination }, errors)).message;
+}
+
+/**
+ * Sends one SEND or SUBSCRIBE nothing serves and returns the reply its sender gets on its error
+ * destination. The session stays open: the frame's receipt follows, and a reported SUBSCRIBE
+ * can be unsubscribed.
+ */
+async function unservedReport(
+  url: string,
+  command: 'SEND' | 'SUBSCRIBE',
+  headers: Record<string, string>,
+  errors = '/user/queue/errors',
+): Promise<{ status: string; message: string; destination: string }> {
   const { raw } = await rawConnected(url);
   raw.sendFrame('SUBSCRIBE', { id: 'errors', destination: errors, receipt: 'subscribed' });
   await raw.expect('RECEIPT');
-  raw.sendFrame('SEND', { destination, receipt: 'sent' }, 'x');
+  raw.sendFrame(command, { ...headers, receipt: 'sent' }, command === 'SEND' ? 'x' : '');
   const reply = await raw.expect('MESSAGE');
   expect((await raw.expect('RECEIPT')).headers['receipt-id']).toBe('sent');
+  if (command === 'SUBSCRIBE') {
+    raw.sendFrame('UNSUBSCRIBE', { id: headers.id, receipt: 'unsubscribed' });
+    expect((await raw.expect('RECEIPT')).headers['receipt-id']).toBe('unsubscribed');
+  }
   await raw.close();
-  return (JSON.parse(reply.body.toString()) as { message: string }).message;
+  return JSON.parse(reply.body.toString()) as { status: string; message: string; destination: string };
 }
 
 describe('destinations and routing', () => {
@@ -47,10 +65,14 @@ describe('destinations and routing', () => {
     // A prefix covers whole segments only: /topics is not under /topic.
     ['SEND', { destination: '/topics/x' }],
     ['SUBSCRIBE', { id: 's', destination: 'topic/x' }],
-  ])('refuses %s to a destination under no prefix, naming the prefixes', async (command, headers) => {
-    const message = await errorFor(running.url, command, headers);
-    expect(message).toContain(`Destination ${headers.destination} matches no configured prefix`);
-    for (const prefix of ['/app', '/topic', '/queue']) expect(message).toContain(prefix);
+  ])('tells the sender of %s %j that no prefix matches, naming the prefixes, and keeps the session', async (command, headers) => {
+    const reply = await unservedReport(running.url, command as 'SEND' | 'SUBSCRIBE', headers);
+    expect(reply).toEqual({
+      status: 'error',
+      message: `Destination ${headers.destination} matches no configured prefix (/app, /topic, /queue, /user)`,
+      destination: headers.destination,
+    });
+    expect(running.logs.expect('warn', `Destination "${headers.destination}" matches no configured prefix`).length).toBeGreaterThan(0);
   });
 
   it('accepts the prefix itself and dot-continued destinations', async () => {
@@ -143,11 +165,8 @@ describe('custom prefixes', () => {
     await sendConfirmed(c.client, dest, 'custom');
     expect((await inbox.waitFor(1))[0].body).toBe('custom');
     await c.disconnect();
-    const message = await errorFor(running.url, 'SUBSCRIBE', { id: 's', destination: '/topic/x' });
-    expect(message).toContain('Destination /topic/x matches no configured prefix');
-    expect(message).toContain('/api');
-    expect(message).toContain('/exchange');
-    expect(message).toContain('/amq/queue');
+    const reply = await unservedReport(running.url, 'SUBSCRIBE', { id: 's', destination: '/topic/x' }, '/user/amq/queue/errors');
+    expect(reply.message).toBe('Destination /topic/x matches no configured prefix (/api, /exchange, /amq/queue, /queue, /user)');
   });
 
   it('gives the configured queue prefix queue semantics', async () => {
@@ -165,6 +184,39 @@ describe('custom prefixes', () => {
   it('sends application destinations of the custom prefix to the handler layer', async () => {
     // The default errorDestination is under the first queue prefix: /amq/queue/errors.
     expect(await unmappedReport(running.url, '/api/definitely-unmapped', '/user/amq/queue/errors')).toBe('No @MessageMapping handler for /api/definitely-unmapped');
+  });
+});
+
+describe("unmappedDestination: 'close': a destination nothing serves is an ERROR, then close (the STOMP spec's way)", () => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startStompApp({ unmappedDestination: 'close' });
+  });
+  afterAll(() => running.close());
+
+  it.each([
+    ['SEND', { destination: '/nowhere/x' }, 'Destination /nowhere/x matches no configured prefix (/app, /topic, /queue, /user)'],
+    ['SUBSCRIBE', { id: 's', destination: '/topics/x' }, 'Destination /topics/x matches no configured prefix (/app, /topic, /queue, /user)'],
+    ['SEND', { destination: '/user/ann/nowhere' }, 'User destination /user/ann/nowhere does not lead to a broker destination (/topic, /queue)'],
+  ])('%s %j', async (command, headers, expected) => {
+    expect(await errorFor(running.url, command, headers)).toBe(expected);
+  });
+});
+
+describe('a user destination that leads to no broker destination is reported like any unserved destination', () => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startStompApp({});
+  });
+  afterAll(() => running.close());
+
+  it.each([
+    ['SEND', { destination: '/user/ann/nowhere' }],
+    ['SUBSCRIBE', { id: 's', destination: '/user/nowhere' }],
+  ])('%s %j', async (command, headers) => {
+    const reply = await unservedReport(running.url, command as 'SEND' | 'SUBSCRIBE', headers);
+    expect(reply.message).toBe(`User destination ${headers.destination} does not lead to a broker destination (/topic, /queue)`);
+    expect(running.logs.expect('warn', 'does not lead to a broker destination')).not.toHaveLength(0);
   });
 });
 
