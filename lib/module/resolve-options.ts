@@ -126,7 +126,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     problems.push(`broker must be an object such as { kind: 'simple' }, got ${shown(broker)}`);
     broker = { kind: 'simple' };
   }
-  if (broker.kind !== 'simple') {
+  if (broker.kind !== undefined && broker.kind !== 'simple') {
     problems.push(`broker.kind must be "simple", got ${JSON.stringify((broker as { kind: unknown }).kind)}`);
   }
   const brokerPrefixes = destinationPrefixes('broker.prefixes', broker.prefixes, ['/topic', '/queue']);
@@ -160,7 +160,9 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   // Default: errors under the first queue-like prefix (`/queue/errors`), else the first broker prefix.
   const errorDestination = options.errorDestination ?? `${queuePrefixes[0] ?? brokerPrefixes[0] ?? '/queue'}/errors`;
   if (errorDestination !== false && (typeof errorDestination !== 'string' || !brokerPrefixes.some((p) => errorDestination.startsWith(p)))) {
-    problems.push(`errorDestination must be false or a destination under a broker prefix (${brokerPrefixes.join(', ')}), got ${JSON.stringify(errorDestination)}`);
+    problems.push(
+      `errorDestination must be false or a destination under a broker prefix (${brokerPrefixes.join(', ')}), got ${JSON.stringify(errorDestination)}: e.g. "${queuePrefixes[0] ?? brokerPrefixes[0]}/errors"`,
+    );
   }
   const unmappedDestination = options.unmappedDestination ?? 'report';
   if (unmappedDestination !== 'report' && unmappedDestination !== 'close') {

@@ -34,7 +34,8 @@ export interface HeartbeatOptions {
 
 /** The embedded, in-memory broker. */
 export interface SimpleBrokerOptions {
-  kind: 'simple';
+  /** The broker kind. Default `'simple'` (the only kind so far), so `broker: { prefixes }` is enough. */
+  kind?: 'simple';
   /** Destination prefixes the broker owns. Default `['/topic', '/queue']`. */
   prefixes?: string[];
   /**

@@ -22,3 +22,21 @@ describe('resolveStompOptions: errorDestination default', () => {
     );
   });
 });
+
+describe('resolveStompOptions: what a newcomer writes first', () => {
+  it('suggests the default error destination when errorDestination is outside the broker', () => {
+    expect(() => resolveStompOptions({ errorDestination: '/errors' })).toThrow(
+      'errorDestination must be false or a destination under a broker prefix (/topic, /queue), got "/errors": e.g. "/queue/errors"',
+    );
+  });
+
+  it('takes broker options without kind as the simple broker', () => {
+    const resolved = resolveStompOptions({ broker: { prefixes: ['/topic', '/queue'] } });
+    expect(resolved.broker.kind).toBe('simple');
+    expect(resolved.broker.prefixes).toEqual(['/topic', '/queue']);
+  });
+
+  it('still refuses a kind it does not know', () => {
+    expect(() => resolveStompOptions({ broker: { kind: 'relay' } as never })).toThrow('broker.kind must be "simple", got "relay"');
+  });
+});
