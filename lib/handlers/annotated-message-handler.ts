@@ -13,6 +13,7 @@ import type { StompSession } from '../transport/stomp-session.js';
 import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
 import type { ErrorType } from './decorators/message-exception-handler.decorator.js';
 import { HandlerExplorer, type ExceptionHandlerMethod, type HandlerMethod } from './handler-explorer.js';
+import { hasPrefix } from '../broker/destination-prefixes.js';
 import { HandlerRegistry, type HandlerMatch } from './handler-registry.js';
 import { ReturnValueHandler } from './return-value-handler.js';
 import { MethodOutcome, StompContextCreator, type FilterOutcome, type FilterProxy, type HandlerProxy } from './stomp-context-creator.js';
@@ -80,6 +81,8 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
   onModuleInit(): void {
     for (const method of this.explorer.explore()) {
       this.returnValues.validate(method, method.label);
+      this.checkPlaceholders(method);
+      this.logMapping(method);
       for (const eh of method.exceptionHandlers) this.returnValues.validate(eh, eh.label);
       const registered: RegisteredHandler = {
         method,
@@ -95,6 +98,47 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     }
     const total = this.messageHandlers.size + this.subscribeHandlers.size;
     if (total > 0) this.logger.log(`Mapped ${total} STOMP destination pattern(s)`);
+  }
+
+  /**
+   * Start-up check: every `{var}` of a method's `@SendTo`/`@SendToUser` must be a variable of each
+   * of its mapping patterns; otherwise it would be sent literally (`/topic/chat/{rooom}`).
+   * @throws Error naming the method, the placeholder and the variables it could use.
+   */
+  private checkPlaceholders(method: HandlerMethod): void {
+    const destinations = [...(method.sendTo ?? []), ...(method.sendToUser?.destinations ?? [])];
+    for (const destination of destinations) {
+      for (const [, name] of destination.matchAll(/\{([^}:]+)\}/g)) {
+        const pattern = method.patterns.find((p) => !p.variableNames.includes(name));
+        if (pattern === undefined) continue;
+        const known = pattern.variableNames.length > 0 ? pattern.variableNames.map((v) => `{${v}}`).join(', ') : 'none';
+        throw new Error(
+          `${method.label}: "${destination}" uses {${name}}, which its mapping "${pattern.source}" does not define (its variables: ${known})`,
+        );
+      }
+    }
+  }
+
+  /**
+   * One log line per mapping, as Nest logs its routes. A pattern that repeats an application
+   * prefix (`@MessageMapping('/app/hello')`, mapped at `/app/app/hello`) gets a warning: patterns
+   * are matched after the prefix (Spring's rule).
+   */
+  private logMapping(method: HandlerMethod): void {
+    const decorator = method.kind === 'message' ? '@MessageMapping' : '@SubscribeMapping';
+    const prefixes = this.options.applicationDestinationPrefixes;
+    const separator = this.options.pathSeparator;
+    for (const pattern of method.patterns) {
+      const relative = separator === '.' ? `/${pattern.source}` : pattern.source;
+      this.logger.log(`Mapped ${prefixes[0] ?? ''}${relative} (${decorator}) to ${method.label}`);
+      const repeated = prefixes.find((prefix) => hasPrefix(relative, prefix));
+      if (repeated !== undefined) {
+        this.logger.warn(
+          `${method.label}: ${decorator}("${pattern.source}") starts with the application prefix ${repeated}, which clients already add: ` +
+            `it is mapped at ${repeated}${relative}. Write ${decorator}("${relative.slice(repeated.length) || '/'}") to map ${repeated}${relative.slice(repeated.length)}`,
+        );
+      }
+    }
   }
 
   handleMessage(session: StompSession, frame: StompFrame, lookupDestination: string): Promise<void> {

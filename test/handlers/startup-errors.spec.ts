@@ -11,6 +11,7 @@ import {
   SubscribeMapping,
 } from '../../lib/index.js';
 import { startupError } from '../support/handler-fixtures.js';
+import { startStompApp } from '../support/stomp-app.js';
 
 @Controller()
 class FirstController {
@@ -209,5 +210,68 @@ describe('start-up errors', () => {
 
   it('starts with a request-scoped HTTP-only controller, and with the same destination for SEND and SUBSCRIBE', async () => {
     await expect(starts([RequestScopedHttpOnlyController, SameDestinationBothKindsController])).resolves.toBeUndefined();
+  });
+});
+
+@Controller()
+class MisspeltPlaceholderController {
+  @MessageMapping('/rooms/{room}')
+  @SendTo('/topic/rooms/{rooom}')
+  say() {
+    return 'x';
+  }
+}
+
+@Controller()
+class MisspeltUserPlaceholderController {
+  @MessageMapping('/inbox/{box}')
+  @SendToUser('/queue/{bx}')
+  say() {
+    return 'x';
+  }
+}
+
+@Controller()
+class PrefixedMappingController {
+  @MessageMapping('/app/hello')
+  hello() {
+    return 'x';
+  }
+  @MessageMapping('/rooms/{room}')
+  @SendTo('/topic/rooms/{room}')
+  room() {
+    return 'x';
+  }
+}
+
+describe('start-up checks a newcomer trips over', () => {
+  it('refuses a @SendTo placeholder that the mapping does not define, naming the variables it has', async () => {
+    const error = await startupError({}, { controllers: [MisspeltPlaceholderController] });
+    expect(error.message).toBe(
+      'MisspeltPlaceholderController.say: "/topic/rooms/{rooom}" uses {rooom}, which its mapping "/rooms/{room}" does not define (its variables: {room})',
+    );
+  });
+
+  it('refuses a @SendToUser placeholder that the mapping does not define', async () => {
+    const error = await startupError({}, { controllers: [MisspeltUserPlaceholderController] });
+    expect(error.message).toBe(
+      'MisspeltUserPlaceholderController.say: "/queue/{bx}" uses {bx}, which its mapping "/inbox/{box}" does not define (its variables: {box})',
+    );
+  });
+
+  it('logs every mapping, and warns when a pattern repeats the application prefix', async () => {
+    const running = await startStompApp({}, { controllers: [PrefixedMappingController] });
+    try {
+      expect(running.logs.at('log').filter((l) => l.startsWith('Mapped /'))).toEqual([
+        'Mapped /app/app/hello (@MessageMapping) to PrefixedMappingController.hello StompMessageHandler',
+        'Mapped /app/rooms/{room} (@MessageMapping) to PrefixedMappingController.room StompMessageHandler',
+      ]);
+      expect(running.logs.at('warn')).toEqual([
+        'PrefixedMappingController.hello: @MessageMapping("/app/hello") starts with the application prefix /app, which clients already add: ' +
+          'it is mapped at /app/app/hello. Write @MessageMapping("/hello") to map /app/hello StompMessageHandler',
+      ]);
+    } finally {
+      await running.close();
+    }
   });
 });
