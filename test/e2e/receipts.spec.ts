@@ -1,7 +1,7 @@
 // Session-level receipt behaviour. Receipts for each broker frame, and "SUBSCRIBE receipt means
 // active", are in the broker conformance suite (test/broker-conformance).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { frame, RawStompClient, rawConnected } from '../support/raw-client.js';
+import { frame, RawStompClient, rawConnected, unescapeValue } from '../support/raw-client.js';
 import { SessionRegistry } from '../../lib/index.js';
 import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
 import {
@@ -123,11 +123,13 @@ describe('receipts and DISCONNECT', () => {
 
   it('puts the receipt-id on an ERROR when the offending frame asked for a receipt', async () => {
     const { raw } = await rawConnected(running.url);
-    raw.sendFrame('SEND', { destination: '/nowhere/x', receipt: 'doomed' }, 'x');
+    // A destination nothing serves is only reported (unmappedDestination: 'report'); an invalid
+    // ack mode is a protocol error.
+    raw.sendFrame('SUBSCRIBE', { id: 's', destination: '/topic/x', ack: 'sometimes', receipt: 'doomed' });
     const error = await raw.expect('ERROR');
     expect(error.headers['receipt-id']).toBe('doomed');
-    expect(error.headers['message']).toMatch(/\/nowhere\/x/);
-    expect(error.body.toString()).toContain('Offending frame: SEND');
+    expect(unescapeValue(error.headers['message'])).toBe('Invalid ack mode "sometimes": use auto, client or client-individual');
+    expect(error.body.toString()).toContain('Offending frame: SUBSCRIBE');
     await raw.waitClosed();
     expect(raw.frames.map((f) => f.command)).toEqual(['CONNECTED', 'ERROR']);
   });
