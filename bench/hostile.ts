@@ -687,34 +687,35 @@ async function headers(server: Server): Promise<Figures & { attacker: string; ca
   await sub10.request('SUBSCRIBE', { destination: '/topic/h' }, 10_000);
   const sub12 = await Peer.connected(server.url, { 'accept-version': '1.2' });
   await sub12.request('SUBSCRIBE', { id: 's', destination: '/topic/h' }, 10_000);
-  const sender = await Peer.connected(server.url, { 'accept-version': '1.2' });
+  // Two SENDs, from two senders, so that refusing one does not hide the other.
   // `content-length\c1:x` is the header named "content-length:1"; 1.0 has no escaping.
-  const reply = await sender.request(
+  const injector = await Peer.connected(server.url, { 'accept-version': '1.2' });
+  const injected = await injector.request('SEND', { destination: '/topic/h', 'content-length\\c1': 'x' }, 10_000, 'hello');
+  const forger = await Peer.connected(server.url, { 'accept-version': '1.2' });
+  const forged = await forger.request(
     'SEND',
-    {
-      destination: '/topic/h',
-      'content-length\\c1': 'x',
-      redelivered: 'true',
-      'Message-Id': 'forged',
-      DESTINATION: '/topic/forged',
-      'user-name': 'admin',
-    },
+    { destination: '/topic/h', redelivered: 'true', 'Message-Id': 'forged', DESTINATION: '/topic/forged', 'user-name': 'admin' },
     10_000,
-    'hello',
+    'forged',
   );
-  const m10 = await sub10.waitFor((f) => f.command === 'MESSAGE', 3000);
-  const m12 = await sub12.waitFor((f) => f.command === 'MESSAGE', 3000);
+  const marker = await Peer.connected(server.url, { 'accept-version': '1.2' });
+  await marker.request('SEND', { destination: '/topic/h' }, 10_000, 'marker');
+  await sub10.waitFor((f) => f.command === 'MESSAGE' && f.body === 'marker', 3000);
+  await sub12.waitFor((f) => f.command === 'MESSAGE' && f.body === 'marker', 3000);
+  const m10 = sub10.frames.find((f) => f.command === 'MESSAGE' && f.body.startsWith('hello'));
+  const m12 = sub12.frames.find((f) => f.command === 'MESSAGE' && f.body === 'forged');
   const lengthLines = m10?.lines.filter((l) => l.toLowerCase().startsWith('content-length:')) ?? [];
-  const forged = ['redelivered', 'Message-Id', 'DESTINATION', 'user-name'].filter((n) =>
+  const forgedNames = ['redelivered', 'Message-Id', 'DESTINATION', 'user-name'].filter((n) =>
     m12?.lines.some((l) => l.startsWith(`${n}:`)),
   );
-  for (const p of [sub10, sub12, sender]) p.terminate();
+  for (const p of [sub10, sub12, injector, forger, marker]) p.terminate();
   return {
-    send: describe(reply),
+    injectionSend: describe(injected),
     subscriber10ContentLengthLines: lengthLines.join(' | '),
     subscriber10Injected: lengthLines.length > 1,
-    forgedHeadersReachingSubscriber: forged.join(',') || 'none',
-    attacker: describe(reply?.command === 'ERROR' ? reply : undefined),
+    forgedSend: describe(forged),
+    forgedHeadersReachingSubscriber: m12 ? forgedNames.join(',') || 'none' : 'no message',
+    attacker: [injected, forged].filter((f) => f?.command === 'ERROR').map(describe).join('; '),
     capped: false,
   };
 }
@@ -737,7 +738,7 @@ const DESCRIPTIONS: Record<Attack, string> = {
     'the worst case the default limits allow: 8 `**` (maxPatternWildcards) against 64 segments (maxDestinationSegments)',
   pipeline: `${PIPELINE_FRAMES} SEND /app/hello in one WebSocket message`,
   'user-queue': 'SUBSCRIBE /queue/reply-user<victim session>, /topic/** over /user/topic',
-  headers: 'SEND with content-length\\c1, redelivered, Message-Id, DESTINATION, user-name',
+  headers: 'SEND with content-length\\c1; another SEND with redelivered, Message-Id, DESTINATION, user-name',
   'user-dest': 'SEND /user/promo%zz/queue/inbox',
 };
 
