@@ -1,4 +1,4 @@
-import { Body, Controller, Param, Post } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Param, Post, type PipeTransform } from '@nestjs/common';
 import {
   DestinationVariable,
   MessageMapping,
@@ -10,8 +10,20 @@ import {
   type StompPrincipal,
 } from '../../lib/index.js';
 import { escapeHtml } from '../greeting/greeting.controller.js';
-import { ChatMessageDto, type ChatMessage } from './chat-message.js';
+import { ChatMessageDto, ROOM_NAME, type ChatMessage } from './chat-message.js';
 import { ChatRoomsService } from './chat-rooms.service.js';
+
+const ROOM_PATTERN = new RegExp(`^${ROOM_NAME}$`);
+
+/** The HTTP endpoint's room parameter must be a room name (400 otherwise). */
+class RoomNamePipe implements PipeTransform<string, string> {
+  transform(room: string): string {
+    if (!ROOM_PATTERN.test(room)) {
+      throw new BadRequestException('room must be 1 to 64 letters, digits, "_" or "-"');
+    }
+    return room;
+  }
+}
 
 /** Chat rooms: STOMP in, STOMP out, and an HTTP endpoint that posts into a room. */
 @Controller()
@@ -22,7 +34,7 @@ export class ChatController {
   ) {}
 
   /** A client sends to /app/chat/{room}; everyone subscribed to /topic/chat/{room} receives it. */
-  @MessageMapping('/chat/{room}')
+  @MessageMapping(`/chat/{room:${ROOM_NAME}}`)
   @SendTo('/topic/chat/{room}')
   say(
     @DestinationVariable('room') room: string,
@@ -38,14 +50,14 @@ export class ChatController {
   }
 
   /** Subscribing to /app/chat/{room}/history answers once, to that subscriber only. */
-  @SubscribeMapping('/chat/{room}/history')
+  @SubscribeMapping(`/chat/{room:${ROOM_NAME}}/history`)
   history(@DestinationVariable('room') room: string): ChatMessage[] {
     return this.rooms.history(room);
   }
 
   /** HTTP: `POST /api/rooms/lobby/messages {"text":"hi"}` posts into the room as "http". */
   @Post('api/rooms/:room/messages')
-  async post(@Param('room') room: string, @Body() message: ChatMessageDto): Promise<ChatMessage> {
+  async post(@Param('room', RoomNamePipe) room: string, @Body() message: ChatMessageDto): Promise<ChatMessage> {
     const chat = this.rooms.record({ room, from: 'http', text: escapeHtml(message.text), sentAt: new Date().toISOString() });
     await this.template.convertAndSend(`/topic/chat/${room}`, chat);
     return chat;

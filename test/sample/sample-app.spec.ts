@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ChatMessage } from '../../sample/chat/chat-message.js';
+import { ChatRoomsService, MAX_ROOMS } from '../../sample/chat/chat-rooms.service.js';
 import { barrier, connectAs, inboxOf, json, jsonBodies, postJson, sendAndWait } from '../support/handler-fixtures.js';
 import { startSample, type RunningSample } from '../support/sample-app.js';
 import { unique } from '../support/stomp-app.js';
@@ -131,6 +132,38 @@ describe('the sample app (sample/main.ts bootstrap)', () => {
     });
   });
 
+  describe('room names a client chooses are bounded', () => {
+    it('reports a SEND to a room name outside the rule on the error destination, and keeps the session', async () => {
+      const carol = await connectAs(sample.url, 'carol');
+      try {
+        const errors = await inboxOf(carol, '/user/queue/errors');
+        const room = 'r'.repeat(65);
+        await sendAndWait(carol, `/app/chat/${room}`, { text: 'hi' });
+        const [error] = await errors.waitFor(1);
+        expect(json(error)).toEqual({
+          status: 'error',
+          message: `No @MessageMapping handler for /app/chat/${room}`,
+          destination: `/app/chat/${room}`,
+        });
+        expect(sample.app.get(ChatRoomsService).roomNames()).not.toContain(room);
+        // The session is still open: a valid room works.
+        const lobby = await inboxOf(carol, '/topic/chat/lobby-carol');
+        await sendAndWait(carol, '/app/chat/lobby-carol', { text: 'still here' });
+        expect(json<ChatMessage>((await lobby.waitFor(1))[0]).text).toBe('still here');
+      } finally {
+        await carol.disconnect();
+      }
+    });
+
+    it('answers HTTP 400, not 500, for a room name outside the rule', async () => {
+      for (const room of ['r'.repeat(9000), 'a%2Fb%2Fc', 'caf%C3%A9']) {
+        const response = await postJson(sample, `/api/rooms/${room}/messages`, { text: 'hi' });
+        expect(response.status).toBe(400);
+        expect(response.body).toMatchObject({ message: 'room must be 1 to 64 letters, digits, "_" or "-"' });
+      }
+    });
+  });
+
   describe('SAMPLE_USERS log-in rule', () => {
     it('refuses a listed user with the wrong passcode', async () => {
       const { error, connected } = await connectExpectingError(sample.url, { connectHeaders: { login: 'ann', passcode: 'wrong' } });
@@ -188,5 +221,20 @@ describe('the sample app without SAMPLE_USERS', () => {
     } finally {
       await sample.close();
     }
+  });
+});
+
+describe('ChatRoomsService', () => {
+  it(`keeps at most ${MAX_ROOMS} rooms, dropping the least recently used`, () => {
+    const rooms = new ChatRoomsService();
+    const message = (room: string) => ({ room, from: 'a', text: 't', sentAt: '' });
+    for (let i = 0; i < MAX_ROOMS; i++) rooms.record(message(`r${i}`));
+    rooms.record(message('r0')); // r0 is now the most recently used
+    rooms.record(message('new'));
+    const names = rooms.roomNames();
+    expect(names).toHaveLength(MAX_ROOMS);
+    expect(names).not.toContain('r1');
+    expect(names).toContain('r0');
+    expect(rooms.history('r0')).toHaveLength(2);
   });
 });
