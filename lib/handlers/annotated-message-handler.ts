@@ -26,6 +26,9 @@ interface RegisteredHandler {
   exceptionHandlers: Array<{ method: ExceptionHandlerMethod; invoke: HandlerProxy }>;
 }
 
+/** Handler errors one session may have logged at warn or error level; the rest go to debug. */
+const ERROR_LOGS_PER_SESSION = 20;
+
 /** A subscription to an Observable a handler returned, ended with its session. */
 interface SessionStream {
   subscription: Subscription;
@@ -64,6 +67,8 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
   private readonly subscribeHandlers = new HandlerRegistry<RegisteredHandler>();
   /** Live handler Observables, by session; an entry goes when its stream ends or its session does. */
   private readonly streams = new Map<StompSession, Set<SessionStream>>();
+  /** Handler errors logged at warn/error level, per session (bounded by ERROR_LOGS_PER_SESSION). */
+  private readonly errorLogs = new WeakMap<StompSession, number>();
   /** Exception filters whose failure on a STOMP message was already logged (one line per filter). */
   private readonly failedFilters = new Set<string>();
 
@@ -347,11 +352,26 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     });
   }
 
-  /** Logs an unhandled exception once: one line for expected errors, the stack for the rest. */
+  /**
+   * Logs an unhandled exception once: one line for expected errors, the stack for the rest. A
+   * client can fail as often as it sends, so each session gets at most
+   * {@link ERROR_LOGS_PER_SESSION} such lines; later ones go to debug level.
+   */
   private report(error: unknown, context: StompMessageContext, where: string, note = ''): void {
-    const line = `${where} (${logValue(context.destination)}, session ${context.session.id}): ${describe(error)}${note}`;
-    if (isExpected(error)) this.logger.warn(line);
-    else this.logger.error(line, error instanceof Error ? error.stack : undefined);
+    const session = context.session;
+    const line = `${where} (${logValue(context.destination)}, session ${session.id}): ${describe(error)}${note}`;
+    const logged = this.errorLogs.get(session) ?? 0;
+    if (logged >= ERROR_LOGS_PER_SESSION) {
+      this.logger.debug(line);
+      return;
+    }
+    this.errorLogs.set(session, logged + 1);
+    const more =
+      logged + 1 === ERROR_LOGS_PER_SESSION
+        ? `; further handler errors of session ${session.id} are logged at debug level`
+        : '';
+    if (isExpected(error)) this.logger.warn(line + more);
+    else this.logger.error(line + more, error instanceof Error ? error.stack : undefined);
   }
 }
 
