@@ -65,6 +65,11 @@ function required(frame: StompFrame, name: string): string {
 @Injectable()
 export class InboundDispatcher implements StompFrameHandler {
   private readonly logger = new Logger('StompInboundDispatcher');
+  /**
+   * SEND/ACK/NACK frames each session holds in its open transactions, all together: a running
+   * count, so a transactional frame costs the same however many transactions are open.
+   */
+  private readonly heldFrames = new WeakMap<StompSession, number>();
 
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
@@ -87,6 +92,7 @@ export class InboundDispatcher implements StompFrameHandler {
           const buffered = this.openTransaction(session, tx);
           this.assertTransactionRoom(session);
           buffered.push(frame);
+          this.heldFrames.set(session, (this.heldFrames.get(session) ?? 0) + 1);
           return;
         }
         return this.apply(session, frame);
@@ -97,10 +103,20 @@ export class InboundDispatcher implements StompFrameHandler {
         return this.unsubscribe(session, frame);
       case 'BEGIN': {
         const tx = required(frame, 'transaction');
-        if (session.transactions.has(tx)) {
+        const open = session.transactions;
+        if (open.has(tx)) {
           throw new StompProtocolError('DUPLICATE_TRANSACTION', `Transaction ${JSON.stringify(tx)} is already open`);
         }
-        session.transactions.set(tx, []);
+        const max = this.options.limits.maxTransactionsPerSession;
+        if (open.size >= max) {
+          throw new StompProtocolError(
+            'TOO_MANY_TRANSACTIONS',
+            `Session already has ${max} open transactions (limits.maxTransactionsPerSession); COMMIT or ABORT one first`,
+          );
+        }
+        // The session may have dropped its transactions itself (on close): nothing is held then.
+        if (open.size === 0) this.heldFrames.delete(session);
+        open.set(tx, []);
         return;
       }
       case 'COMMIT': {
@@ -121,6 +137,7 @@ export class InboundDispatcher implements StompFrameHandler {
 
   sessionClosed(session: StompSession): void {
     session.clearTransactions();
+    this.heldFrames.delete(session);
     session.subscriptions.clear();
     this.application?.sessionClosed?.(session);
     const done = this.broker.disconnect(session);
@@ -131,9 +148,7 @@ export class InboundDispatcher implements StompFrameHandler {
 
   /** Open transactions hold frames in memory; their total per session is bounded. */
   private assertTransactionRoom(session: StompSession): void {
-    let held = 0;
-    for (const frames of session.transactions.values()) held += frames.length;
-    if (held >= this.options.limits.maxTransactionFrames) {
+    if ((this.heldFrames.get(session) ?? 0) >= this.options.limits.maxTransactionFrames) {
       throw new StompProtocolError(
         'TRANSACTION_TOO_LARGE',
         `Open transactions exceed the limit of ${this.options.limits.maxTransactionFrames} frames`,
@@ -153,6 +168,9 @@ export class InboundDispatcher implements StompFrameHandler {
     const tx = required(frame, 'transaction');
     const frames = this.openTransaction(session, tx);
     session.transactions.delete(tx);
+    const held = (this.heldFrames.get(session) ?? 0) - frames.length;
+    if (held > 0) this.heldFrames.set(session, held);
+    else this.heldFrames.delete(session);
     return frames;
   }
 

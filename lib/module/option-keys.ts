@@ -54,6 +54,7 @@ const limitKeys: EveryKey<StompLimits> = {
   connectTimeout: true,
   maxSubscriptionsPerSession: true,
   maxTransactionFrames: true,
+  maxTransactionsPerSession: true,
   maxJsonNestingDepth: true,
   inboundHighWaterMark: true,
   inboundFramesPerTurn: true,

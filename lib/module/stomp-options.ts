@@ -122,6 +122,13 @@ export interface StompLimits {
   /** Frames (SEND, ACK, NACK) one session may hold in open transactions, all together. Default 1000. */
   maxTransactionFrames?: number;
   /**
+   * Transactions one session may have open at once (BEGIN without COMMIT or ABORT yet). Each
+   * holds its id (up to `maxHeaderLineLength` bytes) and its frames until it ends. The BEGIN
+   * beyond it gets an ERROR `TOO_MANY_TRANSACTIONS` naming this option, then the connection
+   * closes. Clients such as @stomp/stompjs use one at a time. Default 16.
+   */
+  maxTransactionsPerSession?: number;
+  /**
    * Levels of nesting (objects and arrays) in a JSON body converted for a `@Payload()`. A deeper
    * body is not a protocol violation: the session stays open and the sender gets
    * `Body is not valid JSON: nested deeper than <n> levels` on its error destination (deep bodies

@@ -18,6 +18,7 @@ const LIMITS = {
   maxHeaderLineLength: 1024,
   maxSubscriptionsPerSession: 3,
   maxTransactionFrames: 3,
+  maxTransactionsPerSession: 3,
 };
 
 const CONNECT_12 = { 'accept-version': '1.2', host: 'localhost' };
@@ -190,6 +191,13 @@ const violations: Violation[] = [
     message: /^Open transactions exceed the limit of 3 frames$/,
     closeCode: 1002,
   },
+  {
+    // c_begin.mjs: BEGINs with distinct long ids, never committed, held until the heap ran out.
+    name: 'more open transactions than maxTransactionsPerSession',
+    bytes: () => [0, 1, 2, 3].map((i) => frame('BEGIN', { transaction: `t${i}-${'x'.repeat(900)}` })),
+    message: /^Session already has 3 open transactions \(limits\.maxTransactionsPerSession\); COMMIT or ABORT one first$/,
+    closeCode: 1002,
+  },
 ];
 
 describe('limits and malformed frames', () => {
@@ -259,6 +267,34 @@ describe('limits and malformed frames', () => {
     const bodies: string[] = [];
     for (let i = 0; i < 3; i++) bodies.push((await raw.expect('MESSAGE')).body.toString());
     expect(bodies).toEqual(['x', 'y', 'z']);
+    expect((await raw.expect('RECEIPT')).headers['receipt-id']).toBe('done');
+    expect(raw.frames.some((f) => f.command === 'ERROR')).toBe(false);
+    await raw.close();
+  });
+
+  it('accepts maxTransactionsPerSession open transactions, and a COMMIT or ABORT gives back its room and its frames', async () => {
+    const raw = await RawStompClient.open(running.url);
+    await raw.connect();
+    const dest = `/topic/${unique()}`;
+    raw.sendFrame('SUBSCRIBE', { id: 's0', destination: dest });
+    for (const tx of ['a', 'b', 'c']) raw.sendFrame('BEGIN', { transaction: tx });
+    // 3 frames held (the limit), in two transactions.
+    raw.sendFrame('SEND', { destination: dest, transaction: 'a' }, 'a1');
+    raw.sendFrame('SEND', { destination: dest, transaction: 'a' }, 'a2');
+    raw.sendFrame('SEND', { destination: dest, transaction: 'b' }, 'b1');
+    // ABORT frees a's 2 frames and one transaction: room for d and for 2 more frames.
+    raw.sendFrame('ABORT', { transaction: 'a' });
+    raw.sendFrame('BEGIN', { transaction: 'd' });
+    raw.sendFrame('SEND', { destination: dest, transaction: 'c' }, 'c1');
+    raw.sendFrame('SEND', { destination: dest, transaction: 'd' }, 'd1');
+    raw.sendFrame('COMMIT', { transaction: 'b' });
+    raw.sendFrame('COMMIT', { transaction: 'c' });
+    // b's frame left with its COMMIT: one more frame fits in d.
+    raw.sendFrame('SEND', { destination: dest, transaction: 'd' }, 'd2');
+    raw.sendFrame('COMMIT', { transaction: 'd', receipt: 'done' });
+    const bodies: string[] = [];
+    for (let i = 0; i < 4; i++) bodies.push((await raw.expect('MESSAGE')).body.toString());
+    expect(bodies).toEqual(['b1', 'c1', 'd1', 'd2']);
     expect((await raw.expect('RECEIPT')).headers['receipt-id']).toBe('done');
     expect(raw.frames.some((f) => f.command === 'ERROR')).toBe(false);
     await raw.close();
