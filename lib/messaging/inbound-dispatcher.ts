@@ -139,6 +139,7 @@ export class InboundDispatcher implements StompFrameHandler {
     session.clearTransactions();
     this.heldFrames.delete(session);
     session.subscriptions.clear();
+    this.users.sessionClosed(session);
     this.application?.sessionClosed?.(session);
     const done = this.broker.disconnect(session);
     if (done instanceof Promise) {
@@ -244,6 +245,7 @@ export class InboundDispatcher implements StompFrameHandler {
       }
       const subscription = new SessionSubscription(session, id, brokerDestination, ack as AckMode, extraHeaders(frame.headers), 'broker', destination);
       session.subscriptions.set(id, subscription);
+      this.users.subscribed(subscription);
       return this.broker.subscribe(subscription);
     }
     if (!this.broker.handles(destination)) {
@@ -265,6 +267,7 @@ export class InboundDispatcher implements StompFrameHandler {
       throw new StompProtocolError('UNKNOWN_SUBSCRIPTION', `No subscription with id ${JSON.stringify(id)} in this session`);
     }
     session.subscriptions.delete(id);
+    this.users.unsubscribed(subscription);
     if (subscription.target === 'broker') return this.broker.unsubscribe(subscription);
   }
 

@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
+import { MESSAGE_BROKER, type BrokerSession, type MessageBroker } from '../broker/message-broker.js';
 import { hasPrefix, sessionOfDestination } from '../broker/destination-prefixes.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { SessionRegistry } from '../transport/session-registry.js';
 import type { StompSession } from '../transport/stomp-session.js';
+import type { SessionSubscription } from '../transport/session-subscription.js';
 
 const ENCODED_SLASH = /%2F/gi;
 
@@ -25,6 +26,12 @@ export function decodeUserName(segment: string): string {
 @Injectable()
 export class UserDestinationResolver {
   readonly prefix: string;
+  /**
+   * Per session, its SUBSCRIBEs to user destinations: client destination (`/user/queue/news`) →
+   * how many of its subscriptions have it. Makes {@link sessionTarget} one lookup however many
+   * subscriptions the session holds. Kept by {@link subscribed} and {@link unsubscribed}.
+   */
+  private readonly userSubscriptions = new WeakMap<BrokerSession, Map<string, number>>();
 
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
@@ -78,13 +85,41 @@ export class UserDestinationResolver {
     return out;
   }
 
-  /** The broker destination reaching `session` on user destination `destination`, if it subscribed. */
+  /**
+   * The broker destination reaching `session` on user destination `destination`
+   * (`/queue/news` → `/queue/news-user<session id>`), if the session subscribed to
+   * `/user/queue/news`; as Spring's `DefaultUserDestinationResolver`, which only targets the
+   * sessions subscribed. One map lookup per session.
+   */
   sessionTarget(session: StompSession, destination: string): string | undefined {
-    const clientDestination = this.prefix + destination;
-    for (const sub of session.subscriptions.values()) {
-      if (sub.clientDestination === clientDestination) return sub.destination;
-    }
-    return undefined;
+    const subscribed = this.userSubscriptions.get(session)?.has(this.prefix + destination) ?? false;
+    return subscribed ? this.sessionDestination(session.id, destination) : undefined;
+  }
+
+  /** Records a session's subscription; only user-destination subscriptions are indexed. */
+  subscribed(subscription: SessionSubscription): void {
+    if (!this.isUserSubscription(subscription)) return;
+    const session = subscription.session;
+    let index = this.userSubscriptions.get(session);
+    if (!index) this.userSubscriptions.set(session, (index = new Map()));
+    index.set(subscription.clientDestination, (index.get(subscription.clientDestination) ?? 0) + 1);
+  }
+
+  /** Forgets a subscription recorded by {@link subscribed}. */
+  unsubscribed(subscription: SessionSubscription): void {
+    if (!this.isUserSubscription(subscription)) return;
+    const session = subscription.session;
+    const index = this.userSubscriptions.get(session);
+    const count = index?.get(subscription.clientDestination);
+    if (!index || count === undefined) return;
+    if (count > 1) index.set(subscription.clientDestination, count - 1);
+    else index.delete(subscription.clientDestination);
+    if (index.size === 0) this.userSubscriptions.delete(session);
+  }
+
+  /** Forgets every subscription of a session that ended. */
+  sessionClosed(session: StompSession): void {
+    this.userSubscriptions.delete(session);
   }
 
   /**
@@ -101,6 +136,11 @@ export class UserDestinationResolver {
         `${command} to ${destination} is refused: it is another session's user destination (use ${this.prefix}/... destinations)`,
       );
     }
+  }
+
+  /** A broker subscription made for a user destination: the client asked for `/user/...`. */
+  private isUserSubscription(subscription: SessionSubscription): boolean {
+    return subscription.target === 'broker' && subscription.clientDestination !== subscription.destination;
   }
 
   private sessionDestination(sessionId: string, destination: string): string {
