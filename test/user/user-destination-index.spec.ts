@@ -15,27 +15,27 @@ import type { StompSession } from '../../lib/transport/stomp-session.js';
 import { UserDestinationResolver } from '../../lib/user/user-destination-resolver.js';
 
 /** A subscription map that counts every entry an iteration visits. */
+type Subs = Map<string, SessionSubscription>;
 class CountingMap extends Map<string, SessionSubscription> {
   steps = 0;
-  private counted<T>(it: IterableIterator<T>): IterableIterator<T> {
-    const self = this;
-    return (function* () {
-      for (const x of it) {
-        self.steps++;
-        yield x;
-      }
-    })();
+  private counted<I extends Iterator<unknown>>(it: I): I {
+    const next = it.next.bind(it);
+    it.next = () => {
+      this.steps++;
+      return next();
+    };
+    return it;
   }
-  override values(): IterableIterator<SessionSubscription> {
+  override values(): ReturnType<Subs['values']> {
     return this.counted(super.values());
   }
-  override entries(): IterableIterator<[string, SessionSubscription]> {
+  override entries(): ReturnType<Subs['entries']> {
     return this.counted(super.entries());
   }
-  override keys(): IterableIterator<string> {
+  override keys(): ReturnType<Subs['keys']> {
     return this.counted(super.keys());
   }
-  override [Symbol.iterator](): IterableIterator<[string, SessionSubscription]> {
+  override [Symbol.iterator](): ReturnType<Subs['entries']> {
     return this.entries();
   }
   override forEach(cb: (v: SessionSubscription, k: string, m: Map<string, SessionSubscription>) => void): void {
