@@ -182,7 +182,7 @@ export class FrameDecoder {
           if (this.fixedOffset + take > this.fixedBody.length) {
             // Grow with what arrives, never past the declared size: a content-length alone
             // (4 MiB declared, 1 byte sent) does not make the server hold 4 MiB.
-            const grown = Buffer.allocUnsafe(
+            const grown = Buffer.allocUnsafeSlow(
               Math.min(this.fixedSize, Math.max(this.fixedOffset + take, 2 * this.fixedBody.length)),
             );
             this.fixedBody.copy(grown, 0, 0, this.fixedOffset);
@@ -231,7 +231,7 @@ export class FrameDecoder {
             this.bodyBuffer = EMPTY_BODY;
             this.bodyLength = 0;
             pos = nul + 1;
-            this.emit(body);
+            this.emit(ownedBody(body));
           }
           break;
         }
@@ -358,6 +358,14 @@ export class FrameDecoder {
         `Header name ${JSON.stringify(name.slice(0, 64))} contains ':', CR, LF or NUL: no STOMP peer can read it back`,
       );
     }
+    if (value.indexOf('\0') !== -1) {
+      // No version can write a NUL inside a header: passed on, it would end the frame early for
+      // a subscriber's reader and let the rest of the value pose as a frame of its own.
+      throw new StompProtocolError(
+        'INVALID_HEADER',
+        `Header ${JSON.stringify(name.slice(0, 64))} has a NUL in its value: a NUL ends a STOMP frame, so no peer can read it back`,
+      );
+    }
     if (!(name in this.headers)) this.headers[name] = value;
   }
 
@@ -384,7 +392,9 @@ export class FrameDecoder {
     }
     this.addFrameBytes(size);
     this.fixedSize = size;
-    this.fixedBody = size === 0 ? EMPTY_BODY : Buffer.allocUnsafe(Math.min(size, FIRST_FIXED_BODY));
+    // Not from the shared pool: a body may be held for long (a queue, a transaction), and a pooled
+    // slice would keep the whole 8 KiB pool slab alive for a few counted bytes.
+    this.fixedBody = size === 0 ? EMPTY_BODY : Buffer.allocUnsafeSlow(Math.min(size, FIRST_FIXED_BODY));
     this.fixedOffset = 0;
     this.state = size === 0 ? State.Terminator : State.FixedBody;
   }
@@ -417,6 +427,22 @@ export class FrameDecoder {
     }
     return text;
   }
+}
+
+/**
+ * `body` itself when it owns most of the memory it keeps alive, else a copy that owns exactly its
+ * bytes. A body decoded straight from a chunk is a view of the whole WebSocket message (up to
+ * `maxWebSocketMessageSize`) or of `ws`'s read buffer; held by the broker or a transaction, a
+ * 1-byte view would pin megabytes that no limit counts. So what the server retains of a body is
+ * at most twice the bytes counted for it (plus one small allocation), and a large body that
+ * already has its buffer to itself (most of a WebSocket message) is not copied.
+ */
+export function ownedBody(body: Buffer): Buffer {
+  if (body.length === 0) return EMPTY_BODY;
+  if (body.buffer.byteLength <= 2 * body.length) return body;
+  const copy = Buffer.allocUnsafeSlow(body.length);
+  body.copy(copy);
+  return copy;
 }
 
 /**

@@ -31,19 +31,32 @@ export function unescapeHeader(value: string, version: StompVersion): string {
 }
 
 // eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE_12 = /[\r\n:\\]/;
-const NEEDS_ESCAPE_11 = /[\n:\\]/;
+const NEEDS_ESCAPE_12 = /[\r\n:\\\0]/;
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE_11 = /[\n:\\\0]/;
 
-const LINE_BREAK = /[\r\n]/;
-const LINE_BREAKS = /[\r\n]/g;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_10 = /[\r\n\0]/;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_10_ALL = /[\r\n\0]/g;
+
+/** What a NUL in a header value is written as: no STOMP version can carry a NUL in a header. */
+export const NUL_REPLACEMENT = '\uFFFD';
 
 /**
  * Escapes a header name or value for the given version. 1.0 has no escaping, so line breaks
  * become spaces there: passed through, they would let one client's header inject headers or
- * whole frames into a 1.0 subscriber's stream. 1.1 cannot represent CR and leaves it.
+ * whole frames into a 1.0 subscriber's stream. 1.1 cannot represent CR and leaves it. A NUL,
+ * which ends the frame for a reader in every version (STOMP 1.2, "Augmented BNF") and has no
+ * escape, becomes U+FFFD ({@link NUL_REPLACEMENT}), so the server never writes a NUL inside a
+ * header whoever supplied the value (the decoder refuses NUL in client header values).
  */
 export function escapeHeader(value: string, version: StompVersion): string {
-  if (version === '1.0') return LINE_BREAK.test(value) ? value.replace(LINE_BREAKS, ' ') : value;
+  if (version === '1.0') {
+    return UNSAFE_10.test(value)
+      ? value.replace(UNSAFE_10_ALL, (ch) => (ch === '\0' ? NUL_REPLACEMENT : ' '))
+      : value;
+  }
   if (!(version === '1.2' ? NEEDS_ESCAPE_12 : NEEDS_ESCAPE_11).test(value)) return value;
   let out = '';
   for (let i = 0; i < value.length; i++) {
@@ -52,6 +65,7 @@ export function escapeHeader(value: string, version: StompVersion): string {
     else if (ch === '\n') out += '\\n';
     else if (ch === ':') out += '\\c';
     else if (ch === '\r' && version === '1.2') out += '\\r';
+    else if (ch === '\0') out += NUL_REPLACEMENT;
     else out += ch;
   }
   return out;

@@ -60,10 +60,95 @@ describe('FrameDecoder refuses header names no peer can read back', () => {
     expect(err.message).toContain(JSON.stringify(name));
   });
 
-  it('still accepts a backslash in a name and a colon or NUL in a value', () => {
-    const { frames, error } = decode(['SEND\na\\\\b:x\\cy\0z\n\n\0']);
+  it('still accepts a backslash in a name and a colon in a value', () => {
+    const { frames, error } = decode(['SEND\na\\\\b:x\\cyz\n\n\0']);
     expect(error).toBeUndefined();
-    expect(Object.entries(frames[0].headers)).toEqual([['a\\b', 'x:y\0z']]);
+    expect(Object.entries(frames[0].headers)).toEqual([['a\\b', 'x:yz']]);
+  });
+});
+
+describe('FrameDecoder refuses NUL in header values (a NUL ends a frame for every reader)', () => {
+  it.each([
+    ['SEND, 1.2 (the reported x-a:\\0ERROR)', 'SEND\ndestination:/topic/a\nx-a:\0ERROR\n\nhi\0', '1.2', 'x-a'],
+    ['SEND, 1.1', 'SEND\ndestination:/topic/a\nx-b:a\0b\n\n\0', '1.1', 'x-b'],
+    ['SEND, 1.0', 'SEND\ndestination:/topic/a\nx-c:\0\n\n\0', '1.0', 'x-c'],
+    ['SUBSCRIBE', 'SUBSCRIBE\nid:0\ndestination:/topic/a\0MESSAGE\n\n\0', '1.2', 'destination'],
+    ['CONNECT (never unescaped)', 'CONNECT\naccept-version:1.2\nlogin:a\0b\n\n\0', '1.2', 'login'],
+    ['STOMP', 'STOMP\nhost:h\0\n\n\0', '1.2', 'host'],
+  ] as const)('%s: INVALID_HEADER naming the header', (_what, input, version, name) => {
+    const { frames, error } = decode([input], { version });
+    const err = expectProtocolError(error, 'INVALID_HEADER');
+    expect(err.message).toBe(
+      `Header ${JSON.stringify(name)} has a NUL in its value: a NUL ends a STOMP frame, so no peer can read it back`,
+    );
+    expect(frames).toEqual([]);
+  });
+
+  it('keeps the receipt of the refused frame, even when it comes after the NUL', () => {
+    const err = decode(['SEND\ndestination:/topic/a\nx-a:\0\nreceipt:r-nul\n\n\0']).error;
+    expect(expectProtocolError(err, 'INVALID_HEADER').headers?.['receipt-id']).toBe('r-nul');
+  });
+});
+
+describe('FrameDecoder bodies own their memory (what is held is what is counted)', () => {
+  const big = (body: string, extra = 4 * 1024 * 1024): Buffer =>
+    Buffer.concat([Buffer.from(`SEND\ndestination:/queue/a\n\n${body}\0`), Buffer.alloc(extra, '\n')]);
+
+  it('a 1-byte unsized body decoded from a 4 MiB chunk does not keep the chunk alive', () => {
+    const chunk = big('x');
+    const { frames, error } = decode([chunk]);
+    expect(error).toBeUndefined();
+    const body = frames[0].body;
+    expect(body.toString()).toBe('x');
+    expect(body.buffer).not.toBe(chunk.buffer);
+    expect(body.buffer.byteLength).toBeLessThanOrEqual(2);
+  });
+
+  it('the reported shape: two ~4 MiB SENDs then a 1-byte SEND in one 8 MiB message', () => {
+    const filler = Buffer.alloc(4 * 1024 * 1024 - 64, 'f');
+    const chunk = Buffer.concat([
+      Buffer.from('SEND\ndestination:/topic/nobody\n\n'), filler, Buffer.from([0]),
+      Buffer.from('SEND\ndestination:/topic/nobody\n\n'), filler, Buffer.from([0]),
+      Buffer.from('SEND\ndestination:/queue/held1\n\nx\0'),
+    ]);
+    const { frames, error } = decode([chunk]);
+    expect(error).toBeUndefined();
+    expect(frames).toHaveLength(3);
+    expect(frames[2].body.buffer.byteLength).toBeLessThanOrEqual(2);
+    // Each 4 MiB body owns at least half of what it keeps alive (here it is a copy of its own).
+    for (const frame of frames.slice(0, 2)) {
+      expect(frame.body.buffer.byteLength).toBeLessThanOrEqual(2 * frame.body.length);
+    }
+  });
+
+  it('a small sized body does not hold a slab of the shared Buffer pool', () => {
+    const { frames } = decode(['SEND\ndestination:/queue/a\ncontent-length:1\n\ny\0']);
+    expect(frames[0].body.toString()).toBe('y');
+    expect(frames[0].body.buffer.byteLength).toBe(1);
+  });
+
+  it('a small body split across chunks (held in a growable buffer) is copied out to its size', () => {
+    const { frames } = decode(bytewise('SEND\ndestination:/queue/a\n\nabc\0'));
+    expect(frames[0].body.toString()).toBe('abc');
+    expect(frames[0].body.buffer.byteLength).toBeLessThanOrEqual(6);
+  });
+
+  it('a large unsized body that is most of its chunk is handed on without a copy', () => {
+    const body = Buffer.alloc(1024 * 1024, 'b');
+    const chunk = Buffer.concat([Buffer.from('SEND\ndestination:/queue/a\n\n'), body, Buffer.from([0])]);
+    const { frames } = decode([chunk]);
+    expect(frames[0].body.length).toBe(body.length);
+    expect(frames[0].body.buffer).toBe(chunk.buffer);
+  });
+
+  it('a large sized body is decoded into a buffer of exactly its size', () => {
+    const size = 300 * 1024;
+    const chunk = Buffer.concat([
+      Buffer.from(`SEND\ndestination:/queue/a\ncontent-length:${size}\n\n`), Buffer.alloc(size, 'c'), Buffer.from([0]),
+    ]);
+    const { frames } = decode([chunk.subarray(0, 1000), chunk.subarray(1000)]);
+    expect(frames[0].body.length).toBe(size);
+    expect(frames[0].body.buffer.byteLength).toBe(size);
   });
 });
 

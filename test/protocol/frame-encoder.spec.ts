@@ -332,3 +332,13 @@ describe('STOMP 1.0 recipients cannot be fed injected headers or frames', () => 
     expect(decode([bytes]).frames[0].headers['x']).toBe('a\nb');
   });
 });
+
+describe('encodeFrame never writes a NUL in a header value (issue 7 security, item 3)', () => {
+  it.each(['CONNECTED', 'ERROR', 'RECEIPT', 'MESSAGE'])('%s: every version', (command) => {
+    for (const version of ['1.0', '1.1', '1.2'] as const) {
+      const out = encodeFrame(command, { message: 'bad\0value', 'x-y': '\0' }, undefined, version);
+      expect(out.indexOf(0)).toBe(out.length - 1);
+      expect(out.toString('utf8')).toContain('bad\uFFFDvalue');
+    }
+  });
+});
