@@ -39,6 +39,7 @@ const brokerKeys: EveryKey<SimpleBrokerOptions> = {
   maxQueues: true,
   maxUnackedMessages: true,
   maxHeldBytes: true,
+  maxUnackedBytes: true,
   heartbeat: true,
 };
 

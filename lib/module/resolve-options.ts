@@ -28,6 +28,7 @@ export interface ResolvedStompOptions {
     maxQueues: number;
     maxUnackedMessages: number;
     maxHeldBytes: number;
+    maxUnackedBytes: number;
   };
   pathSeparator: '/' | '.';
   userDestinationPrefix: string;
@@ -241,6 +242,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   const maxQueues = positiveInt('broker.maxQueues', broker.maxQueues, 10_000);
   const maxUnackedMessages = positiveInt('broker.maxUnackedMessages', broker.maxUnackedMessages, 1000);
   const maxHeldBytes = positiveInt('broker.maxHeldBytes', broker.maxHeldBytes, 64 * MiB);
+  const maxUnackedBytes = positiveInt('broker.maxUnackedBytes', broker.maxUnackedBytes, 32 * MiB);
 
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     problems.push(`authenticate must be a function (request) => { user?, reject? }, got ${shown(options.authenticate)}`);
@@ -269,6 +271,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
       maxQueues,
       maxUnackedMessages,
       maxHeldBytes,
+      maxUnackedBytes,
     },
     pathSeparator: separator,
     userDestinationPrefix,

@@ -3,6 +3,7 @@
  * and breaking it earns an ERROR that names the option, after which only that connection closes.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { MESSAGE_BROKER, SimpleBroker } from '../../lib/index.js';
 import { resolveStompOptions } from '../../lib/module/resolve-options.js';
 import { RawStompClient, rawConnected, unescapeValue } from '../support/raw-client.js';
 import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
@@ -138,13 +139,21 @@ describe('simple broker bounds (configured)', () => {
     await pub.disconnect();
   });
 
-  it('refuses a SEND that would make the queues hold more than broker.maxHeldBytes; delivering SENDs are not affected', async () => {
+  it('makes room under broker.maxHeldBytes by dropping the oldest held message, refusing only one larger than the bound', async () => {
+    const broker = running.app.get<typeof MESSAGE_BROKER, SimpleBroker>(MESSAGE_BROKER);
     const first = `/queue/${unique('bytes')}`;
     const pub = await connectClient(running.url);
     await sendConfirmed(pub.client, first, 'h'.repeat(150));
+    // Another client's SEND to a fresh queue is held: the oldest held message (on `first`) makes room.
+    const other = await connectClient(running.url);
+    const second = `/queue/${unique('bytes')}`;
+    await sendConfirmed(other.client, second, 'x'.repeat(100));
+    expect(broker.stats()).toMatchObject({ heldMessages: 1, heldBytes: 100 });
+    expect(running.logs.expect('warn', 'Queues hold broker.maxHeldBytes (200 bytes) for absent subscribers; dropping the oldest held messages to make room (1 from ' + first + ')')).toHaveLength(1);
     const { raw } = await rawConnected(running.url);
-    const message = await errorFor(raw, 'SEND', { destination: `/queue/${unique('bytes')}` }, 'x'.repeat(100));
-    expect(message).toBe('Queues already hold 150 bytes for absent subscribers; 100 more would pass broker.maxHeldBytes (200)');
+    expect(await errorFor(raw, 'SEND', { destination: `/queue/${unique('bytes')}` }, 'x'.repeat(201))).toBe(
+      "A message of 201 bytes for absent subscribers is larger than broker.maxHeldBytes (200), all queues' room together",
+    );
     // A queue with a subscriber delivers at once, whatever the others hold.
     const sub = await connectClient(running.url);
     const live = `/queue/${unique('live')}`;
@@ -152,12 +161,116 @@ describe('simple broker bounds (configured)', () => {
     await subscribeConfirmed(sub.client, live, inbox);
     await sendConfirmed(pub.client, live, 'y'.repeat(180));
     expect((await inbox.waitFor(1))[0].body).toBe('y'.repeat(180));
-    // Draining the held message frees its bytes.
+    // Draining the held message frees its bytes; `first` lost its message and is gone.
     const drained = new Inbox();
-    await subscribeConfirmed(sub.client, first, drained);
-    await drained.waitFor(1);
-    await sendConfirmed(pub.client, `/queue/${unique('bytes')}`, 'z'.repeat(190));
+    await subscribeConfirmed(sub.client, second, drained);
+    expect((await drained.waitFor(1)).map((m) => m.body)).toEqual(['x'.repeat(100)]);
+    expect(broker.stats()).toMatchObject({ heldMessages: 0, heldBytes: 0 });
     await sub.disconnect();
+    await other.disconnect();
+    await pub.disconnect();
+  });
+});
+
+/** Waits (bounded) until `done` holds for the broker's stats. */
+async function statsWhen(broker: SimpleBroker, done: (s: ReturnType<SimpleBroker['stats']>) => boolean) {
+  let stats = broker.stats();
+  for (let i = 0; i < 200 && !done(stats); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    stats = broker.stats();
+  }
+  return stats;
+}
+
+// j_requeue.mjs: a client-individual subscriber took 150 × 3 MiB without acking and left; all of
+// it went back to the queue past maxHeldBytes, and other clients' SENDs were then refused.
+describe('simple broker bounds through requeue (issue 7)', () => {
+  let running: RunningApp;
+  let broker: SimpleBroker;
+  const body = (n: number) => `m${String(n).padStart(2, '0')}`.padEnd(100, '.');
+  beforeAll(async () => {
+    running = await startStompApp({ broker: { kind: 'simple', maxHeldBytes: 1000, maxUnackedBytes: 2500 } });
+    broker = running.app.get<typeof MESSAGE_BROKER, SimpleBroker>(MESSAGE_BROKER);
+  });
+  afterAll(() => running.close());
+
+  it('requeued messages count against broker.maxHeldBytes exactly, and another client can still queue', async () => {
+    const dest = `/queue/${unique('requeue')}`;
+    const { raw: hoarder } = await rawConnected(running.url);
+    hoarder.sendFrame('SUBSCRIBE', { id: 'h', destination: dest, ack: 'client-individual', receipt: 's' });
+    await hoarder.expect('RECEIPT');
+    const pub = await connectClient(running.url);
+    for (let n = 0; n < 24; n++) await sendConfirmed(pub.client, dest, body(n));
+    await hoarder.nextMatching((f) => f.command === 'MESSAGE' && f.body.toString() === body(23), 'the last MESSAGE');
+    await hoarder.close();
+    // 2400 bytes come back; the 1000 bytes that fit are the newest ten.
+    let stats = await statsWhen(broker, (s) => s.heldBytes > 0);
+    expect(stats).toMatchObject({ heldMessages: 10, heldBytes: 1000 });
+    expect(running.logs.expect('warn', 'Queues hold broker.maxHeldBytes (1000 bytes)')).toHaveLength(1);
+    // Another client's SEND to a fresh queue is accepted; the message held longest makes room.
+    const other = await connectClient(running.url);
+    const fresh = `/queue/${unique('fresh')}`;
+    await sendConfirmed(other.client, fresh, 'f'.repeat(100));
+    stats = broker.stats();
+    expect(stats).toMatchObject({ heldMessages: 10, heldBytes: 1000 });
+    // The counter is what is really held: draining both queues hands over exactly those bytes.
+    const inbox = new Inbox();
+    const freshInbox = new Inbox();
+    await subscribeConfirmed(other.client, dest, inbox);
+    await subscribeConfirmed(other.client, fresh, freshInbox);
+    const got = await inbox.waitFor(9);
+    expect(got.map((m) => m.body)).toEqual([15, 16, 17, 18, 19, 20, 21, 22, 23].map(body));
+    expect(got.every((m) => m.headers['redelivered'] === 'true')).toBe(true);
+    const freshGot = await freshInbox.waitFor(1);
+    const drainedBytes = [...got, ...freshGot].reduce((sum, m) => sum + Buffer.byteLength(m.body), 0);
+    expect(drainedBytes).toBe(stats.heldBytes);
+    expect(broker.stats()).toMatchObject({ heldMessages: 0, heldBytes: 0 });
+    await other.disconnect();
+    await pub.disconnect();
+  });
+
+  it('ends a session holding more than broker.maxUnackedBytes unacknowledged, and requeues what it held', async () => {
+    const dest = `/queue/${unique('unacked-bytes')}`;
+    const { raw: greedy } = await rawConnected(running.url);
+    greedy.sendFrame('SUBSCRIBE', { id: 'g', destination: dest, ack: 'client-individual', receipt: 's' });
+    await greedy.expect('RECEIPT');
+    const pub = await connectClient(running.url);
+    for (let n = 0; n < 26; n++) await sendConfirmed(pub.client, dest, body(n));
+    const error = await greedy.nextMatching((f) => f.command === 'ERROR', 'ERROR');
+    expect(unescapeValue(error.headers['message'])).toBe(
+      'Session holds more than 2500 bytes of unacknowledged messages (broker.maxUnackedBytes); ACK or NACK them sooner',
+    );
+    await greedy.waitClosed();
+    // The 26th delivery passed the bound; nothing after it.
+    expect(greedy.frames.filter((f) => f.command === 'MESSAGE')).toHaveLength(26);
+    // Its 2600 bytes went back to the queue, where broker.maxHeldBytes keeps the newest 1000.
+    const stats = await statsWhen(broker, (s) => s.heldBytes > 0);
+    expect(stats).toMatchObject({ heldMessages: 10, heldBytes: 1000 });
+    const next = await connectClient(running.url);
+    const inbox = new Inbox();
+    await subscribeConfirmed(next.client, dest, inbox);
+    expect((await inbox.waitFor(10)).map((m) => m.body)).toEqual([16, 17, 18, 19, 20, 21, 22, 23, 24, 25].map(body));
+    expect(broker.stats().heldBytes).toBe(0);
+    await next.disconnect();
+    await pub.disconnect();
+  });
+
+  it('frees a session\'s unacknowledged bytes as it acknowledges them', async () => {
+    const dest = `/queue/${unique('acking')}`;
+    const { raw: client } = await rawConnected(running.url);
+    client.sendFrame('SUBSCRIBE', { id: 'c', destination: dest, ack: 'client-individual', receipt: 's' });
+    await client.expect('RECEIPT');
+    const pub = await connectClient(running.url);
+    // 60 × 100 bytes, over twice the bound, each acknowledged as it arrives.
+    for (let n = 0; n < 60; n++) {
+      await sendConfirmed(pub.client, dest, body(n));
+      const m = await client.nextMatching((f) => f.command === 'MESSAGE' && f.body.toString() === body(n), `MESSAGE ${n}`);
+      client.sendFrame('ACK', { id: m.headers['ack'] });
+    }
+    client.sendFrame('DISCONNECT', { receipt: 'bye' });
+    await client.nextMatching((f) => f.command === 'RECEIPT' && f.headers['receipt-id'] === 'bye', 'RECEIPT bye');
+    expect(client.frames.some((f) => f.command === 'ERROR')).toBe(false);
+    await client.close();
     await pub.disconnect();
   });
 });
@@ -172,11 +285,12 @@ describe('broker bound options', () => {
       maxQueues: 10_000,
       maxUnackedMessages: 1000,
       maxHeldBytes: 64 * 1024 * 1024,
+      maxUnackedBytes: 32 * 1024 * 1024,
     });
   });
 
   it('must be positive integers, each problem named at start-up', () => {
-    const names = ['maxDestinationLength', 'maxDestinationSegments', 'maxPatternWildcards', 'maxQueues', 'maxUnackedMessages', 'maxHeldBytes'] as const;
+    const names = ['maxDestinationLength', 'maxDestinationSegments', 'maxPatternWildcards', 'maxQueues', 'maxUnackedMessages', 'maxHeldBytes', 'maxUnackedBytes'] as const;
     const broker = Object.fromEntries(names.map((n) => [n, 0]));
     expect(() => resolveStompOptions({ broker: { kind: 'simple', ...broker } })).toThrow(
       new RegExp(names.map((n) => `broker\\.${n} must be a positive integer, got 0`).join('[\\s\\S]*')),

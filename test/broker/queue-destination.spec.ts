@@ -199,3 +199,32 @@ describe('QueueDestination never strands messages behind a backlog', () => {
     expect(held.bytes).toBe(3);
   });
 });
+
+describe('QueueDestination held ledger (issue 7: maxHeldBytes through requeue)', () => {
+  it('tells the ledger every message entering and leaving a backlog, and evict removes one anywhere in it', () => {
+    const order = new Set<string>();
+    const ledger = { bytes: 0, hold: (m: string) => void order.add(m), release: (m: string) => void order.delete(m) };
+    const delivered: string[] = [];
+    const q = new QueueDestination<string, string>(3, (_s, m) => delivered.push(m), (m) => m.length, ledger);
+    q.offer('aa');
+    q.offer('bbb');
+    q.requeue(['r']);
+    expect([...order]).toEqual(['aa', 'bbb', 'r']);
+    expect(q.oldest).toBe('r');
+    expect(ledger.bytes).toBe(6);
+    q.offer('dddd'); // capacity 3: the head ('r') is dropped
+    expect([...order]).toEqual(['aa', 'bbb', 'dddd']);
+    expect(ledger.bytes).toBe(9);
+    expect(q.evict('bbb')).toBe(true);
+    expect(q.evict('bbb')).toBe(false);
+    expect(q.takeDroppedCount()).toBe(1); // evictions are the caller's to report
+    expect([...order]).toEqual(['aa', 'dddd']);
+    expect(ledger.bytes).toBe(6);
+    q.add('s');
+    q.drain();
+    expect(delivered).toEqual(['aa', 'dddd']);
+    expect(order.size).toBe(0);
+    expect(ledger.bytes).toBe(0);
+    expect(q.isIdle).toBe(false);
+  });
+});

@@ -53,18 +53,27 @@ describe('bounded broker state', () => {
     expectNoInternalErrors(running.logs);
   });
 
-  it('bodies held for a queue nobody reads: an ERROR naming the held-bytes bound', async () => {
+  it('bodies held for a queue nobody reads: the oldest are dropped at the held-bytes bound, another client can still queue', async () => {
     const destination = `/queue/${unique('held')}`;
     const { raw: attacker } = await rawConnected(running.url, CONNECT_12);
-    let refused: Awaited<ReturnType<typeof request>>;
-    for (let i = 0; i < 20 && !refused; i++) {
-      const reply = await request(attacker, 'SEND', { destination }, 'y'.repeat(500));
-      if (reply?.command !== 'RECEIPT') refused = reply;
+    for (let i = 0; i < 20; i++) {
+      expect((await request(attacker, 'SEND', { destination }, 'y'.repeat(500)))?.command).toBe('RECEIPT');
     }
-    expectErrorNaming(refused, /held|hold|queue|full|bytes/i);
-    expect(refused?.headers['message']).toMatch(new RegExp(`\\b${MAX_HELD_BYTES}\\b`));
+    expect(running.logs.expect('warn', `broker.maxHeldBytes (${MAX_HELD_BYTES} bytes)`)).toHaveLength(1);
+    // Another client's SEND to a fresh queue is held, not refused.
+    const { raw: other } = await rawConnected(running.url, CONNECT_12);
+    const fresh = `/queue/${unique('fresh')}`;
+    expect((await request(other, 'SEND', { destination: fresh }, 'mine'))?.command).toBe('RECEIPT');
+    expect((await request(other, 'SUBSCRIBE', { id: 'f', destination: fresh }))?.command).toBe('RECEIPT');
+    expect((await other.expect('MESSAGE')).body.toString()).toBe('mine');
+    // Only one message larger than the whole bound is refused, naming it.
+    const reply = await request(attacker, 'SEND', { destination }, 'z'.repeat(MAX_HELD_BYTES + 1));
+    expectErrorNaming(reply, /held|hold|queue|full|bytes/i);
+    expect(reply?.headers['message']).toMatch(new RegExp(`\\b${MAX_HELD_BYTES}\\b`));
     await attacker.waitClosed();
+    expect(other.closeInfo).toBeUndefined();
     await bystander.roundTrip();
+    await other.close();
     expectNoInternalErrors(running.logs);
   });
 

@@ -1,4 +1,17 @@
 /**
+ * What the queues of one broker share about the messages they hold for absent subscribers:
+ * their total bytes, and (optionally) which messages, told as each enters and leaves a backlog.
+ */
+export interface HeldLedger<M> {
+  /** Bytes of every held message, by the queue's `sizeOf`. */
+  bytes: number;
+  /** `message` entered a backlog. */
+  hold?(message: M): void;
+  /** `message` left a backlog: delivered, dropped, or evicted. */
+  release?(message: M): void;
+}
+
+/**
  * One queue-like destination: competing consumers, round-robin, and a bounded backlog held while
  * nobody subscribes. Generic over the subscriber and message types so it stays a pure structure.
  */
@@ -13,9 +26,27 @@ export class QueueDestination<S, M> {
     private readonly deliver: (subscriber: S, message: M) => void,
     /** Bytes of a held message; with `held`, counts what all queues hold together. */
     private readonly sizeOf: (message: M) => number = () => 0,
-    /** A counter shared by the queues of one broker: bytes of every held message. */
-    private readonly held: { bytes: number } = { bytes: 0 },
+    /** Shared by the queues of one broker: bytes and order of every held message. */
+    private readonly held: HeldLedger<M> = { bytes: 0 },
   ) {}
+
+  /** The message held longest in this queue's backlog, if any. */
+  get oldest(): M | undefined {
+    return this.backlog[0];
+  }
+
+  /**
+   * Drops a held message to make room elsewhere (the caller reports it; {@link takeDroppedCount}
+   * counts only capacity drops). Returns false when `message` is not in this backlog.
+   */
+  evict(message: M): boolean {
+    const i = this.backlog[0] === message ? 0 : this.backlog.indexOf(message);
+    if (i === -1) return false;
+    if (i === 0) this.backlog.shift();
+    else this.backlog.splice(i, 1);
+    this.released(message);
+    return true;
+  }
 
   /** Whether {@link offer} would hold `message` rather than deliver it now. */
   get wouldHold(): boolean {
@@ -46,7 +77,7 @@ export class QueueDestination<S, M> {
     const count = this.subscribers.length;
     if (count === 0 || this.backlog.length > 0) {
       this.backlog.push(message);
-      this.held.bytes += this.sizeOf(message);
+      this.holding(message);
       this.trim();
       // Behind older held messages: they go first, now, if anyone can take them.
       if (count > 0) this.drain();
@@ -69,7 +100,7 @@ export class QueueDestination<S, M> {
   requeue(messages: readonly M[], avoid?: S): void {
     if (this.subscribers.length === 0 || this.backlog.length > 0) {
       this.backlog.unshift(...messages);
-      for (const message of messages) this.held.bytes += this.sizeOf(message);
+      for (const message of messages) this.holding(message);
       this.trim();
       if (this.subscribers.length > 0) this.drain();
       return;
@@ -96,7 +127,7 @@ export class QueueDestination<S, M> {
       const subscriber = this.subscribers[this.next % count];
       this.next = (this.next + 1) % count;
       const message = this.backlog.shift() as M;
-      this.held.bytes -= this.sizeOf(message);
+      this.released(message);
       this.deliver(subscriber, message);
     }
   }
@@ -104,8 +135,18 @@ export class QueueDestination<S, M> {
   /** Drops the oldest held messages beyond the capacity. */
   private trim(): void {
     while (this.backlog.length > this.capacity) {
-      this.held.bytes -= this.sizeOf(this.backlog.shift() as M);
+      this.released(this.backlog.shift() as M);
       this.dropped++;
     }
+  }
+
+  private holding(message: M): void {
+    this.held.bytes += this.sizeOf(message);
+    this.held.hold?.(message);
+  }
+
+  private released(message: M): void {
+    this.held.bytes -= this.sizeOf(message);
+    this.held.release?.(message);
   }
 }

@@ -10,7 +10,7 @@ import type {
   BrokerSubscription,
   MessageBroker,
 } from '../message-broker.js';
-import { QueueDestination } from './queue-destination.js';
+import { QueueDestination, type HeldLedger } from './queue-destination.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 
 export interface SimpleBrokerConfig {
@@ -29,8 +29,13 @@ export interface SimpleBrokerConfig {
   maxQueues: number;
   /** Deliveries one session may leave unacknowledged (`client` and `client-individual` modes). */
   maxUnackedMessages: number;
-  /** Body bytes all queues together may hold for subscribers to come. */
+  /**
+   * Body bytes all queues together may hold for subscribers to come; beyond it the messages held
+   * longest are dropped (those of the queue being added to first).
+   */
   maxHeldBytes: number;
+  /** Body bytes of the deliveries one session may leave unacknowledged. */
+  maxUnackedBytes: number;
 }
 
 /** A message inside the broker, with the frame bytes shared by all its deliveries. */
@@ -62,6 +67,10 @@ interface SessionState {
   readonly subscriptions: SubscriptionState[];
   /** Created with the session's first delivery that awaits an ACK. */
   unacked: Map<string, Delivery> | undefined;
+  /** Body bytes of `unacked`. */
+  unackedBytes: number;
+  /** Told to end for breaking an unacknowledged bound (told once). */
+  failed: boolean;
 }
 
 /**
@@ -83,8 +92,16 @@ export class SimpleBroker implements MessageBroker {
   /** Queues that dropped messages since their last subscriber arrived (warned about once). */
   private readonly overflowing = new Set<string>();
   private readonly idPrefix = randomBytes(4).toString('hex');
-  /** Body bytes held in all queues' backlogs. */
-  private readonly held = { bytes: 0 };
+  /** Messages held in all queues' backlogs, in the order they entered: the first was held longest. */
+  private readonly heldOrder = new Set<MessageRecord>();
+  /** Body bytes held in all queues' backlogs, and their order. */
+  private readonly held: HeldLedger<MessageRecord> = {
+    bytes: 0,
+    hold: (record) => void this.heldOrder.add(record),
+    release: (record) => void this.heldOrder.delete(record),
+  };
+  /** Warned that broker.maxHeldBytes drops messages; again once the queues hold under half of it. */
+  private heldBytesWarned = false;
   private messageCount = 0;
   private ackCount = 0;
 
@@ -109,7 +126,7 @@ export class SimpleBroker implements MessageBroker {
     const session = this.sessions.get(subscription.session.id);
     // An array literal has room for just its element; `[]` would reserve 17 slots on first push.
     if (session) session.subscriptions.push(state);
-    else this.sessions.set(subscription.session.id, { subscriptions: [state], unacked: undefined });
+    else this.sessions.set(subscription.session.id, { subscriptions: [state], unacked: undefined, unackedBytes: 0, failed: false });
     if (queue) {
       queue.add(state);
       this.overflowing.delete(subscription.destination);
@@ -138,14 +155,16 @@ export class SimpleBroker implements MessageBroker {
     };
     if (this.isQueue(message.destination)) {
       const existing = this.queues.get(message.destination);
+      const size = message.body.length;
       // Checked before a new queue is made, so a refused SEND leaves nothing behind.
-      if ((existing?.wouldHold ?? true) && this.held.bytes + message.body.length > this.config.maxHeldBytes) {
+      if ((existing?.wouldHold ?? true) && size > this.config.maxHeldBytes) {
         throw new StompProtocolError(
           'QUEUE_FULL',
-          `Queues already hold ${this.held.bytes} bytes for absent subscribers; ${message.body.length} more would pass broker.maxHeldBytes (${this.config.maxHeldBytes})`,
+          `A message of ${size} bytes for absent subscribers is larger than broker.maxHeldBytes (${this.config.maxHeldBytes}), all queues' room together`,
         );
       }
       const queue = existing ?? this.queue(message.destination);
+      if (queue.wouldHold) this.makeRoom(size, queue);
       queue.offer(record);
       // Warn once per overflow, not once per message: the queue stays full until someone subscribes.
       if (queue.takeDroppedCount() > 0 && !this.overflowing.has(message.destination)) {
@@ -182,6 +201,7 @@ export class SimpleBroker implements MessageBroker {
   async close(): Promise<void> {
     this.sessions.clear();
     this.queues.clear();
+    this.heldOrder.clear();
     this.held.bytes = 0;
   }
 
@@ -209,17 +229,23 @@ export class SimpleBroker implements MessageBroker {
     const delivery: Delivery = { ackId, record, state };
     (state.unacked ??= new Map()).set(ackId, delivery);
     const session = this.sessions.get(sub.session.id);
-    if (session) (session.unacked ??= new Map()).set(ackId, delivery);
-    sub.session.deliver(sub, outbound, ackId);
-    // Once, when the bound is passed: the session ends, and what it held goes back to its queues.
-    if (session?.unacked?.size === this.config.maxUnackedMessages + 1) {
-      sub.session.fail(
-        new StompProtocolError(
-          'TOO_MANY_UNACKED',
-          `Session holds more than ${this.config.maxUnackedMessages} unacknowledged messages (broker.maxUnackedMessages); ACK or NACK them sooner`,
-        ),
-      );
+    if (session) {
+      (session.unacked ??= new Map()).set(ackId, delivery);
+      session.unackedBytes += record.outbound.body.length;
     }
+    sub.session.deliver(sub, outbound, ackId);
+    // Once, when a bound is passed: the session ends, and what it held goes back to its queues.
+    if (!session || session.failed) return;
+    const { maxUnackedMessages, maxUnackedBytes } = this.config;
+    const error =
+      (session.unacked?.size ?? 0) > maxUnackedMessages
+        ? `Session holds more than ${maxUnackedMessages} unacknowledged messages (broker.maxUnackedMessages); ACK or NACK them sooner`
+        : session.unackedBytes > maxUnackedBytes
+          ? `Session holds more than ${maxUnackedBytes} bytes of unacknowledged messages (broker.maxUnackedBytes); ACK or NACK them sooner`
+          : undefined;
+    if (error === undefined) return;
+    session.failed = true;
+    sub.session.fail(new StompProtocolError('TOO_MANY_UNACKED', error));
   }
 
   private redeliveryOf(record: MessageRecord): OutboundMessage {
@@ -271,7 +297,8 @@ export class SimpleBroker implements MessageBroker {
 
   private forget(delivery: Delivery): void {
     delivery.state.unacked?.delete(delivery.ackId);
-    this.sessions.get(delivery.state.subscription.session.id)?.unacked?.delete(delivery.ackId);
+    const session = this.sessions.get(delivery.state.subscription.session.id);
+    if (session?.unacked?.delete(delivery.ackId)) session.unackedBytes -= delivery.record.outbound.body.length;
   }
 
   /**
@@ -289,8 +316,50 @@ export class SimpleBroker implements MessageBroker {
       group.records.push(delivery.record);
     }
     for (const [destination, group] of groups) {
-      // A queue that went idle meanwhile comes back: these messages were held before, so no bound refuses them.
-      this.queue(destination, false).requeue(group.records, group.avoid);
+      // A queue that went idle meanwhile comes back: these messages were held before, so
+      // broker.maxQueues does not refuse them; broker.maxHeldBytes drops the oldest held beyond it.
+      const queue = this.queue(destination, false);
+      queue.requeue(group.records, group.avoid);
+      this.makeRoom(0, queue);
+      if (queue.isIdle && this.queues.get(destination) === queue) this.queues.delete(destination);
+    }
+  }
+
+  /**
+   * Makes the held bytes plus `incoming` fit in broker.maxHeldBytes, the way `queueCapacity`
+   * bounds one queue: the oldest held messages are dropped, those of `queue` (about to take
+   * `incoming`) first, then the ones held longest in any queue; a warning is logged once until
+   * the queues hold less than half of the bound again. So one client filling every queue's room
+   * costs its own oldest messages, and never refuses another client's SEND.
+   */
+  private makeRoom(incoming: number, queue?: QueueDestination<SubscriptionState, MessageRecord>): void {
+    const max = this.config.maxHeldBytes;
+    if (this.held.bytes + incoming <= max) {
+      if (this.held.bytes + incoming <= max / 2) this.heldBytesWarned = false;
+      return;
+    }
+    let dropped = 0;
+    const from = new Set<string>();
+    while (this.held.bytes + incoming > max) {
+      const own = queue?.oldest;
+      const victim = own ?? this.heldOrder.values().next().value;
+      if (victim === undefined) break;
+      const destination = victim.outbound.destination;
+      const owner = own !== undefined ? queue : this.queues.get(destination);
+      if (!owner?.evict(victim)) {
+        // Not in the queue it names (never expected): forget it rather than loop.
+        this.heldOrder.delete(victim);
+        continue;
+      }
+      dropped++;
+      if (from.size < 4) from.add(destination);
+      if (owner !== queue && owner.isIdle && this.queues.get(destination) === owner) this.queues.delete(destination);
+    }
+    if (dropped > 0 && !this.heldBytesWarned) {
+      this.heldBytesWarned = true;
+      this.logger.warn(
+        `Queues hold broker.maxHeldBytes (${max} bytes) for absent subscribers; dropping the oldest held messages to make room (${dropped} from ${[...from].join(', ')})`,
+      );
     }
   }
 
