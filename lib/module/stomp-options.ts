@@ -124,6 +124,14 @@ export interface StompLimits {
    * consumer and is disconnected: the close frame (code 1008) queues behind the unsent bytes, so
    * the client sees 1008 if it reads again within {@link closeTimeout}, else the TCP connection
    * is dropped (the client sees 1006). Default 16 MiB.
+   *
+   * Counted are bytes that had a chance to leave: the frames written during the current
+   * event-loop tick are corked and do not count, so a healthy client receiving a burst (one SEND
+   * fanned out to many of its subscriptions, several messages read in one chunk) is not cut off
+   * before it could read. Once a tick's bytes to one client reach the limit, they are flushed to
+   * the socket at once, and what the socket cannot take then counts. So one SEND cannot queue
+   * more than about twice the limit (plus one frame) to a client that stopped reading, however
+   * many of its subscriptions match.
    */
   sendBufferSizeLimit?: number;
   /**

@@ -51,13 +51,31 @@ export function isTextBody(contentType: string | undefined, body: Buffer): boole
 }
 
 /**
+ * Bodies longer than this many bytes are not copied into each subscriber's frame: the MESSAGE
+ * goes out as WebSocket fragments (headers, then the one shared body, then the NUL), so a 4 MiB
+ * message fanned out to 1000 subscribers costs 4 MiB, not 4 GB. Shorter bodies take the faster
+ * single-buffer path (one copy per subscriber). 16 KiB.
+ */
+export const SHARED_BODY_THRESHOLD = 16 * 1024;
+
+/** The NUL that ends every frame, as a fragment of its own after a shared body. */
+export const FRAME_TERMINATOR: Buffer = Buffer.from([0]);
+
+/**
  * A message about to be delivered to many subscriptions. Everything but the per-subscription
  * headers is serialized once per STOMP version (lazily), so fan-out costs one allocation and
- * one copy per subscriber, and no header work at all.
+ * one copy per subscriber, and no header work at all. A body longer than
+ * {@link SHARED_BODY_THRESHOLD} is never copied: see {@link sharesBody} and {@link headFor}.
  */
 export class OutboundMessage {
   /** True when the frame must go out as a binary WebSocket message. */
   readonly binary: boolean;
+  /**
+   * True when the body is longer than {@link SHARED_BODY_THRESHOLD}: deliver
+   * {@link headFor}, then {@link body} itself, then {@link FRAME_TERMINATOR}, as fragments of
+   * one WebSocket message, rather than {@link frameFor}'s copy.
+   */
+  readonly sharesBody: boolean;
   private readonly shared: Partial<Record<StompVersion, Buffer>> = {};
 
   constructor(
@@ -74,13 +92,15 @@ export class OutboundMessage {
     readonly redelivered = false,
   ) {
     this.binary = !isTextBody(headers['content-type'], body);
+    this.sharesBody = body.length > SHARED_BODY_THRESHOLD;
   }
 
   /**
    * `destination`, `message-id`, `redelivered`, `content-length`, `content-type`, then the
-   * sender's other headers, blank line, body, NUL. The server's own headers come first because
-   * the first of repeated headers wins (STOMP 1.2, "Repeated Header Entries"), so nothing a
-   * sender wrote can stand in for them even in a peer that ignores our filtering.
+   * sender's other headers, blank line, and (unless {@link sharesBody}) body and NUL. The
+   * server's own headers come first because the first of repeated headers wins (STOMP 1.2,
+   * "Repeated Header Entries"), so nothing a sender wrote can stand in for them even in a peer
+   * that ignores our filtering.
    */
   sharedPart(version: StompVersion): Buffer {
     const cached = this.shared[version];
@@ -97,11 +117,16 @@ export class OutboundMessage {
       head += `${escapeHeader(name, version)}:${escapeHeader(this.headers[name], version)}\n`;
     }
     head += '\n';
-    const headLength = Buffer.byteLength(head);
-    const out = Buffer.allocUnsafe(headLength + this.body.length + 1);
-    out.write(head, 0, 'utf8');
-    this.body.copy(out, headLength);
-    out[out.length - 1] = 0;
+    let out: Buffer;
+    if (this.sharesBody) {
+      out = Buffer.from(head, 'utf8');
+    } else {
+      const headLength = Buffer.byteLength(head);
+      out = Buffer.allocUnsafe(headLength + this.body.length + 1);
+      out.write(head, 0, 'utf8');
+      this.body.copy(out, headLength);
+      out[out.length - 1] = 0;
+    }
     this.shared[version] = out;
     return out;
   }
@@ -121,13 +146,34 @@ export class OutboundMessage {
   private variant?: OutboundMessage;
 
   /**
-   * The complete MESSAGE frame for one subscription. `prefix` comes from
-   * {@link messageFramePrefix} and is cached by the subscription.
+   * The complete MESSAGE frame for one subscription, in one new Buffer. `prefix` comes from
+   * {@link messageFramePrefix} and is cached by the subscription. When {@link sharesBody}, this
+   * copies the body: deliver with {@link headFor} instead.
    */
   frameFor(prefix: Buffer, version: StompVersion, ackId?: string): Buffer {
     const shared = this.sharedPart(version);
+    if (this.sharesBody) {
+      return Buffer.concat([this.headFor(prefix, version, ackId), this.body, FRAME_TERMINATOR]);
+    }
     if (ackId === undefined) return Buffer.concat([prefix, shared], prefix.length + shared.length);
     return Buffer.concat([prefix, Buffer.from(`ack:${escapeHeader(ackId, version)}\n`), shared]);
+  }
+
+  /**
+   * For a message that {@link sharesBody}: one subscription's command line and headers through
+   * the blank line (a few hundred bytes). The frame is this, then {@link body}, then
+   * {@link FRAME_TERMINATOR}.
+   */
+  headFor(prefix: Buffer, version: StompVersion, ackId?: string): Buffer {
+    const head = this.sharesBody ? this.sharedPart(version) : this.sharedHead(version);
+    if (ackId === undefined) return Buffer.concat([prefix, head], prefix.length + head.length);
+    return Buffer.concat([prefix, Buffer.from(`ack:${escapeHeader(ackId, version)}\n`), head]);
+  }
+
+  /** The headers of a small message (whose {@link sharedPart} holds the body too). */
+  private sharedHead(version: StompVersion): Buffer {
+    const shared = this.sharedPart(version);
+    return shared.subarray(0, shared.length - this.body.length - 1);
   }
 }
 

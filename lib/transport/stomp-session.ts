@@ -14,7 +14,7 @@ import {
   parseHeartbeat,
   type NegotiatedHeartbeat,
 } from '../protocol/heartbeat.js';
-import type { OutboundMessage } from '../protocol/message-frame.js';
+import { FRAME_TERMINATOR, type OutboundMessage } from '../protocol/message-frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { negotiateVersion } from '../protocol/version.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
@@ -96,10 +96,15 @@ const UNWRITABLE_IN_CONNECTED = /[\r\n\0]/;
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
+/** The fragments of a MESSAGE whose body is shared (see {@link OutboundMessage.sharesBody}). */
+const TEXT_PART = { binary: false, fin: false } as const;
+const TEXT_LAST = { binary: false, fin: true } as const;
+const BINARY_PART = { binary: true, fin: false } as const;
+const BINARY_LAST = { binary: true, fin: true } as const;
 
 /**
- * Sessions whose TCP socket was corked by a write during the current tick, uncorked together once
- * it ends: every frame written to one socket in one tick (the MESSAGEs of several SENDs read in one
+ * Sessions that wrote during the current tick (their TCP socket corked, their tick's byte count
+ * running), uncorked and reset together once it ends: every frame written to one socket in one tick (the MESSAGEs of several SENDs read in one
  * chunk, a MESSAGE and the RECEIPT of the SEND that caused it) leaves in one system call instead
  * of one each.
  */
@@ -174,6 +179,8 @@ export class StompSession implements BrokerSession {
   /** The socket corked by this tick's writes, and the bytes written to it since. */
   private corkedSocket?: Duplex;
   private tickBytes = 0;
+  /** Whether this session is in {@link corkedSessions} (it wrote during the current tick). */
+  private inTick = false;
   private timers?: NodeJS.Timeout[];
   private _transactions?: Map<string, StompFrame[]>;
   /** The full upgrade request, for `authenticate`; dropped once CONNECT is decided. */
@@ -254,7 +261,19 @@ export class StompSession implements BrokerSession {
     const sub = subscription as SessionSubscription;
     // A user-destination subscription shows the client the destination it asked for (Spring's way).
     const outbound = sub.clientDestination === sub.destination ? message : message.withDestination(sub.clientDestination);
-    this.write(outbound.frameFor(sub.framePrefix, this._version, ackId), outbound.binary);
+    if (!outbound.sharesBody) {
+      this.write(outbound.frameFor(sub.framePrefix, this._version, ackId), outbound.binary);
+      return;
+    }
+    // A large body is not copied per subscriber: the MESSAGE goes out as three fragments of one
+    // WebSocket message (headers, the body every subscriber shares, the NUL). `ws` writes a
+    // server's (unmasked) data to the socket as given, so every queued delivery points at the
+    // same bytes. The three sends are synchronous: nothing can come between them.
+    const head = outbound.headFor(sub.framePrefix, this._version, ackId);
+    if (!this.admit(head.length + outbound.body.length + 1)) return;
+    this.socket.send(head, outbound.binary ? BINARY_PART : TEXT_PART);
+    this.socket.send(outbound.body, outbound.binary ? BINARY_PART : TEXT_PART);
+    this.socket.send(FRAME_TERMINATOR, outbound.binary ? BINARY_LAST : TEXT_LAST);
   }
 
   /** Sends one frame built from parts; headers are escaped for this session's version. */
@@ -263,30 +282,59 @@ export class StompSession implements BrokerSession {
   }
 
   private write(data: Buffer, binary: boolean): void {
-    if (this._state === 'closed' || this.socket.readyState !== this.socket.OPEN) return;
-    // Slow consumer: what earlier ticks wrote is still unsent. This tick's own (corked) bytes do
-    // not count, or a healthy client receiving a large burst at once would be cut off.
-    if (this.socket.bufferedAmount - this.tickBytes > this.options.limits.sendBufferSizeLimit) {
+    if (this.admit(data.length)) this.socket.send(data, binary ? BINARY : TEXT);
+  }
+
+  /**
+   * Whether `bytes` more may be queued to the socket now; counts them if so. Otherwise the session
+   * is a slow consumer and is closed (see `limits.sendBufferSizeLimit`): more than the limit is
+   * still unsent after the socket had a chance to take it.
+   *
+   * This tick's writes are corked and have had no such chance yet, so they do not count: a
+   * healthy client receiving a burst is not cut off. But once they reach the limit they are
+   * flushed at once, and what the socket cannot take then counts as unsent. So one SEND fanned
+   * out to many subscriptions of a session that stopped reading cannot queue more than about
+   * twice the limit to it, however many subscriptions it holds.
+   */
+  private admit(bytes: number): boolean {
+    if (this._state === 'closed' || this.socket.readyState !== this.socket.OPEN) return false;
+    const limit = this.options.limits.sendBufferSizeLimit;
+    if (this.tickBytes > 0 && this.tickBytes + bytes > limit) this.flushTick();
+    if (this.socket.bufferedAmount - this.tickBytes > limit) {
       StompSession.logger.warn(
-        `Session ${this.id} is a slow consumer: more than ${this.options.limits.sendBufferSizeLimit} bytes unsent; disconnecting it`,
+        `Session ${this.id} is a slow consumer: more than ${limit} bytes unsent; disconnecting it`,
       );
       // The close frame (1008) queues behind the unsent bytes: a client that reads again within
       // limits.closeTimeout sees it; one that does not is dropped then (and sees 1006).
       this.close(CLOSE_POLICY, 'Send buffer limit exceeded');
-      return;
+      return false;
     }
-    if (this.corkedSocket === undefined) {
+    if (!this.inTick) {
+      this.inTick = true;
       // `ws` does not expose its socket; without one, frames simply go out one write each.
       const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
       if (raw) {
         raw.cork();
         this.corkedSocket = raw;
-        if (corkedSessions.push(this) === 1) process.nextTick(uncorkSessions);
       }
+      if (corkedSessions.push(this) === 1) process.nextTick(uncorkSessions);
     }
-    this.tickBytes += data.length;
-    this.socket.send(data, binary ? BINARY : TEXT);
+    this.tickBytes += bytes;
     this.wroteSinceTick = true;
+    return true;
+  }
+
+  /**
+   * Writes this tick's corked frames to the socket now (what the kernel takes leaves at once; the
+   * rest stays buffered and from now on counts as unsent), and corks again for the rest of the tick.
+   */
+  private flushTick(): void {
+    const raw = this.corkedSocket;
+    if (raw) {
+      raw.uncork();
+      raw.cork();
+    }
+    this.tickBytes = 0;
   }
 
   /** @internal End of tick: lets this tick's writes go out together. */
@@ -294,6 +342,7 @@ export class StompSession implements BrokerSession {
     this.corkedSocket?.uncork();
     this.corkedSocket = undefined;
     this.tickBytes = 0;
+    this.inTick = false;
   }
 
   // ---- inbound --------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHeaders, type StompHeaders, type StompVersion } from '../../lib/protocol/frame.js';
 import {
+  FRAME_TERMINATOR,
   isPassThroughHeader,
   messageFramePrefix,
+  SHARED_BODY_THRESHOLD,
   OutboundMessage,
   passThroughHeaders,
 } from '../../lib/protocol/message-frame.js';
@@ -81,5 +83,59 @@ describe('sender headers that pass through (issue 7, item 12)', () => {
   it('an OutboundMessage built by server code still never writes a reserved name', () => {
     const msg = new OutboundMessage('/a', 'm', headersOf({ Redelivered: 'true', 'USER-NAME': 'admin', k: 'v' }), Buffer.alloc(0));
     expect(headerLines(msg.sharedPart('1.2'))).toEqual(['destination:/a', 'message-id:m', 'content-length:0', 'k:v']);
+  });
+});
+
+describe('a NUL never reaches a header on the wire (issue 7 security, item 3)', () => {
+  it.each<StompVersion>(['1.0', '1.1', '1.2'])('STOMP %s: NUL in any header value (sender, destination, id, ack) is written as U+FFFD', (version) => {
+    const msg = new OutboundMessage('/topic/a\0b', 'm\0', headersOf({ 'x-a': '\0ERROR', 'content-type': 'text/plain\0' }), Buffer.from('hi'));
+    const out = msg.frameFor(messageFramePrefix('s\0', version), version, 'k\0');
+    // Exactly one NUL: the frame's terminator.
+    expect(out.indexOf(0)).toBe(out.length - 1);
+    const frame = decode([out], { version }).frames[0];
+    expect(frame.headers['x-a']).toBe('\uFFFDERROR');
+    expect(frame.headers['destination']).toBe('/topic/a\uFFFDb');
+    expect(frame.headers['subscription']).toBe('s\uFFFD');
+    expect(frame.headers['ack']).toBe('k\uFFFD');
+    expect(frame.body.toString()).toBe('hi');
+  });
+});
+
+describe('large bodies are shared between subscribers, never copied per delivery (issue 7 security, item 1)', () => {
+  const body = Buffer.alloc(SHARED_BODY_THRESHOLD + 1, 'a');
+
+  it('a body over the threshold is delivered as head + the same body Buffer + NUL', () => {
+    const msg = new OutboundMessage('/topic/amp', 'm-1', headersOf({ 'content-type': 'text/plain' }), body);
+    expect(msg.sharesBody).toBe(true);
+    const heads = ['s1', 's2', 's3'].map((id, i) => msg.headFor(messageFramePrefix(id, '1.2'), '1.2', i === 2 ? 'ack-9' : undefined));
+    // The body itself is what every delivery sends: the very same Buffer object.
+    expect(msg.body).toBe(body);
+    for (const [i, head] of heads.entries()) {
+      expect(head.length).toBeLessThan(200);
+      const whole = Buffer.concat([head, msg.body, FRAME_TERMINATOR]);
+      const frame = decode([whole]).frames[0];
+      expect(frame.command).toBe('MESSAGE');
+      expect(frame.headers['subscription']).toBe(`s${i + 1}`);
+      expect(frame.headers['content-length']).toBe(String(body.length));
+      expect(frame.body.equals(body)).toBe(true);
+    }
+    expect(decode([Buffer.concat([heads[2], body, FRAME_TERMINATOR])]).frames[0].headers['ack']).toBe('ack-9');
+    // The cached per-version part holds headers only, not a second copy of the body.
+    expect(msg.sharedPart('1.2').length).toBeLessThan(200);
+  });
+
+  it('frameFor() still gives the complete frame for a shared-body message', () => {
+    const msg = new OutboundMessage('/topic/amp', 'm-2', createHeaders(), body);
+    const frame = decode([msg.frameFor(messageFramePrefix('s', '1.1'), '1.1')], { version: '1.1' }).frames[0];
+    expect(frame.body.equals(body)).toBe(true);
+  });
+
+  it('a body at the threshold stays on the single-buffer path, and headFor() agrees with frameFor()', () => {
+    const small = Buffer.alloc(SHARED_BODY_THRESHOLD, 'b');
+    const msg = new OutboundMessage('/topic/a', 'm-3', createHeaders(), small);
+    expect(msg.sharesBody).toBe(false);
+    const prefix = messageFramePrefix('s', '1.2');
+    const whole = msg.frameFor(prefix, '1.2', 'k');
+    expect(Buffer.concat([msg.headFor(prefix, '1.2', 'k'), small, FRAME_TERMINATOR]).equals(whole)).toBe(true);
   });
 });
