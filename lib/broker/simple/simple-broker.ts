@@ -38,6 +38,10 @@ export interface SimpleBrokerConfig {
   maxUnackedBytes: number;
 }
 
+function failSession(session: BrokerSession, error: StompProtocolError): void {
+  session.fail(error);
+}
+
 /** A message inside the broker, with the frame bytes shared by all its deliveries. */
 interface MessageRecord {
   readonly outbound: OutboundMessage;
@@ -245,7 +249,11 @@ export class SimpleBroker implements MessageBroker {
           : undefined;
     if (error === undefined) return;
     session.failed = true;
-    sub.session.fail(new StompProtocolError('TOO_MANY_UNACKED', error));
+    // Not now: failing the session requeues what it holds, which may push the next consumer over
+    // the same bound, and so on. Done in this call, a queue with many such consumers would fail
+    // them recursively, one stack frame chain each, until the stack overflows; deferred, each
+    // link runs in its own turn of the event loop.
+    setImmediate(failSession, sub.session, new StompProtocolError('TOO_MANY_UNACKED', error));
   }
 
   private redeliveryOf(record: MessageRecord): OutboundMessage {
