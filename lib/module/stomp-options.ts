@@ -79,23 +79,27 @@ export interface SimpleBrokerOptions {
    */
   maxUnackedMessages?: number;
   /**
-   * Body bytes all queues together may hold for subscribers to come (`queueCapacity` bounds each
+   * Bytes all queues together may hold for subscribers to come (`queueCapacity` bounds each
    * queue's count, this their total size), requeued messages (NACKed, or unacknowledged when
    * their session ended) included. A message to be held beyond it makes room as `queueCapacity`
    * does: the oldest held messages are dropped, those of its own queue first, then the ones held
    * longest in any queue, and a warning is logged (once, until the queues hold less than half of
    * it again). So one client filling the room never gets another client's SEND refused. Only a
    * single message larger than this whole bound is refused, with an ERROR `QUEUE_FULL` naming
-   * this option. Messages delivered at once are not affected. Default 64 MiB.
+   * this option. Messages delivered at once are not affected. A message counts as its body plus
+   * the UTF-8 bytes of its destination and of each header name and value it keeps, plus 256
+   * bytes of fixed overhead, so header-heavy or empty messages are counted too (the same count
+   * for `maxUnackedBytes`). Default 64 MiB.
    */
   maxHeldBytes?: number;
   /**
-   * Body bytes one session may hold delivered but not yet acknowledged, over all its `client`
+   * Bytes one session may hold delivered but not yet acknowledged, over all its `client`
    * and `client-individual` subscriptions (the byte counterpart of `maxUnackedMessages`; the
    * broker keeps each such message for redelivery). The delivery that passes it ends the session
    * with an ERROR `TOO_MANY_UNACKED` naming this option; its unacknowledged queue messages go back
-   * to their queues (where `maxHeldBytes` applies). Default 32 MiB (eight bodies of the default
-   * `limits.maxBodyLength`).
+   * to their queues (where `maxHeldBytes` applies). Messages are counted as for `maxHeldBytes`
+   * (body, destination, headers, plus 256 bytes each). Default 32 MiB (eight bodies of the
+   * default `limits.maxBodyLength`).
    */
   maxUnackedBytes?: number;
   /** Heart-beat policy, or `false` to answer `heart-beat:0,0` to everyone. */

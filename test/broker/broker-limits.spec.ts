@@ -18,6 +18,16 @@ async function errorFor(raw: RawStompClient, command: string, headers: Record<st
 
 const path = (base: string, segments: string[]) => `${base}/${segments.join('/')}`;
 
+/** A fresh queue name of exactly 47 characters, so the messages sent to it have a known size. */
+const fixedQueue = (name: string) => `/queue/${unique(name).padEnd(40, '_').slice(0, 40)}`;
+
+/**
+ * What the broker's byte bounds count a message sent by @stomp/stompjs as: its body, its
+ * destination and its kept headers (none here: content-length and receipt are not kept), plus
+ * the fixed 256-byte overhead. Spelled out rather than imported, so a change to the rule fails here.
+ */
+const counted = (destination: string, body: string) => 256 + destination.length + body.length;
+
 describe('simple broker bounds (defaults)', () => {
   let running: RunningApp;
   beforeAll(async () => {
@@ -71,7 +81,7 @@ describe('simple broker bounds (configured)', () => {
   let running: RunningApp;
   beforeAll(async () => {
     running = await startStompApp({
-      broker: { kind: 'simple', maxQueues: 3, maxUnackedMessages: 3, maxHeldBytes: 200, maxDestinationLength: 64, maxDestinationSegments: 5, maxPatternWildcards: 1 },
+      broker: { kind: 'simple', maxQueues: 3, maxUnackedMessages: 3, maxHeldBytes: 1200, maxDestinationLength: 64, maxDestinationSegments: 5, maxPatternWildcards: 1 },
     });
   });
   afterAll(() => running.close());
@@ -141,26 +151,28 @@ describe('simple broker bounds (configured)', () => {
 
   it('makes room under broker.maxHeldBytes by dropping the oldest held message, refusing only one larger than the bound', async () => {
     const broker = running.app.get<typeof MESSAGE_BROKER, SimpleBroker>(MESSAGE_BROKER);
-    const first = `/queue/${unique('bytes')}`;
+    const first = fixedQueue('bytes');
     const pub = await connectClient(running.url);
-    await sendConfirmed(pub.client, first, 'h'.repeat(150));
+    await sendConfirmed(pub.client, first, 'h'.repeat(600));
+    expect(broker.stats()).toMatchObject({ heldMessages: 1, heldBytes: counted(first, 'h'.repeat(600)) }); // 903
     // Another client's SEND to a fresh queue is held: the oldest held message (on `first`) makes room.
     const other = await connectClient(running.url);
-    const second = `/queue/${unique('bytes')}`;
+    const second = fixedQueue('bytes');
     await sendConfirmed(other.client, second, 'x'.repeat(100));
-    expect(broker.stats()).toMatchObject({ heldMessages: 1, heldBytes: 100 });
-    expect(running.logs.expect('warn', 'Queues hold broker.maxHeldBytes (200 bytes) for absent subscribers; dropping the oldest held messages to make room (1 from ' + first + ')')).toHaveLength(1);
+    expect(broker.stats()).toMatchObject({ heldMessages: 1, heldBytes: counted(second, 'x'.repeat(100)) }); // 403
+    expect(running.logs.expect('warn', 'Queues hold broker.maxHeldBytes (1200 bytes) for absent subscribers; dropping the oldest held messages to make room (1 from ' + first + ')')).toHaveLength(1);
     const { raw } = await rawConnected(running.url);
-    expect(await errorFor(raw, 'SEND', { destination: `/queue/${unique('bytes')}` }, 'x'.repeat(201))).toBe(
-      "A message of 201 bytes for absent subscribers is larger than broker.maxHeldBytes (200), all queues' room together",
+    // 256 + 47 + 898 = 1201 bytes: one over the bound.
+    expect(await errorFor(raw, 'SEND', { destination: fixedQueue('bytes') }, 'x'.repeat(898))).toBe(
+      "A message of 1201 bytes for absent subscribers is larger than broker.maxHeldBytes (1200), all queues' room together",
     );
     // A queue with a subscriber delivers at once, whatever the others hold.
     const sub = await connectClient(running.url);
     const live = `/queue/${unique('live')}`;
     const inbox = new Inbox();
     await subscribeConfirmed(sub.client, live, inbox);
-    await sendConfirmed(pub.client, live, 'y'.repeat(180));
-    expect((await inbox.waitFor(1))[0].body).toBe('y'.repeat(180));
+    await sendConfirmed(pub.client, live, 'y'.repeat(1800));
+    expect((await inbox.waitFor(1))[0].body).toBe('y'.repeat(1800));
     // Draining the held message frees its bytes; `first` lost its message and is gone.
     const drained = new Inbox();
     await subscribeConfirmed(sub.client, second, drained);
@@ -188,14 +200,16 @@ describe('simple broker bounds through requeue (issue 7)', () => {
   let running: RunningApp;
   let broker: SimpleBroker;
   const body = (n: number) => `m${String(n).padStart(2, '0')}`.padEnd(100, '.');
+  // Every message below counts 256 + 47 (destination) + 100 (body) = 403 bytes.
+  const SIZE = 403;
   beforeAll(async () => {
-    running = await startStompApp({ broker: { kind: 'simple', maxHeldBytes: 1000, maxUnackedBytes: 2500 } });
+    running = await startStompApp({ broker: { kind: 'simple', maxHeldBytes: 10 * SIZE, maxUnackedBytes: 25 * SIZE } });
     broker = running.app.get<typeof MESSAGE_BROKER, SimpleBroker>(MESSAGE_BROKER);
   });
   afterAll(() => running.close());
 
   it('requeued messages count against broker.maxHeldBytes exactly, and another client can still queue', async () => {
-    const dest = `/queue/${unique('requeue')}`;
+    const dest = fixedQueue('requeue');
     const { raw: hoarder } = await rawConnected(running.url);
     hoarder.sendFrame('SUBSCRIBE', { id: 'h', destination: dest, ack: 'client-individual', receipt: 's' });
     await hoarder.expect('RECEIPT');
@@ -203,16 +217,16 @@ describe('simple broker bounds through requeue (issue 7)', () => {
     for (let n = 0; n < 24; n++) await sendConfirmed(pub.client, dest, body(n));
     await hoarder.nextMatching((f) => f.command === 'MESSAGE' && f.body.toString() === body(23), 'the last MESSAGE');
     await hoarder.close();
-    // 2400 bytes come back; the 1000 bytes that fit are the newest ten.
+    // 24 messages come back; the ten that fit are the newest.
     let stats = await statsWhen(broker, (s) => s.heldBytes > 0);
-    expect(stats).toMatchObject({ heldMessages: 10, heldBytes: 1000 });
-    expect(running.logs.expect('warn', 'Queues hold broker.maxHeldBytes (1000 bytes)')).toHaveLength(1);
+    expect(stats).toMatchObject({ heldMessages: 10, heldBytes: 10 * SIZE });
+    expect(running.logs.expect('warn', `Queues hold broker.maxHeldBytes (${10 * SIZE} bytes)`)).toHaveLength(1);
     // Another client's SEND to a fresh queue is accepted; the message held longest makes room.
     const other = await connectClient(running.url);
-    const fresh = `/queue/${unique('fresh')}`;
+    const fresh = fixedQueue('fresh');
     await sendConfirmed(other.client, fresh, 'f'.repeat(100));
     stats = broker.stats();
-    expect(stats).toMatchObject({ heldMessages: 10, heldBytes: 1000 });
+    expect(stats).toMatchObject({ heldMessages: 10, heldBytes: 10 * SIZE });
     // The counter is what is really held: draining both queues hands over exactly those bytes.
     const inbox = new Inbox();
     const freshInbox = new Inbox();
@@ -222,7 +236,7 @@ describe('simple broker bounds through requeue (issue 7)', () => {
     expect(got.map((m) => m.body)).toEqual([15, 16, 17, 18, 19, 20, 21, 22, 23].map(body));
     expect(got.every((m) => m.headers['redelivered'] === 'true')).toBe(true);
     const freshGot = await freshInbox.waitFor(1);
-    const drainedBytes = [...got, ...freshGot].reduce((sum, m) => sum + Buffer.byteLength(m.body), 0);
+    const drainedBytes = [...got.map((m) => counted(dest, m.body)), ...freshGot.map((m) => counted(fresh, m.body))].reduce((a, b) => a + b, 0);
     expect(drainedBytes).toBe(stats.heldBytes);
     expect(broker.stats()).toMatchObject({ heldMessages: 0, heldBytes: 0 });
     await other.disconnect();
@@ -230,7 +244,7 @@ describe('simple broker bounds through requeue (issue 7)', () => {
   });
 
   it('ends a session holding more than broker.maxUnackedBytes unacknowledged, and requeues what it held', async () => {
-    const dest = `/queue/${unique('unacked-bytes')}`;
+    const dest = fixedQueue('unacked-bytes');
     const { raw: greedy } = await rawConnected(running.url);
     greedy.sendFrame('SUBSCRIBE', { id: 'g', destination: dest, ack: 'client-individual', receipt: 's' });
     await greedy.expect('RECEIPT');
@@ -238,14 +252,14 @@ describe('simple broker bounds through requeue (issue 7)', () => {
     for (let n = 0; n < 26; n++) await sendConfirmed(pub.client, dest, body(n));
     const error = await greedy.nextMatching((f) => f.command === 'ERROR', 'ERROR');
     expect(unescapeValue(error.headers['message'])).toBe(
-      'Session holds more than 2500 bytes of unacknowledged messages (broker.maxUnackedBytes); ACK or NACK them sooner',
+      `Session holds more than ${25 * SIZE} bytes of unacknowledged messages (broker.maxUnackedBytes); ACK or NACK them sooner`,
     );
     await greedy.waitClosed();
     // The 26th delivery passed the bound; nothing after it.
     expect(greedy.frames.filter((f) => f.command === 'MESSAGE')).toHaveLength(26);
-    // Its 2600 bytes went back to the queue, where broker.maxHeldBytes keeps the newest 1000.
+    // Its 26 messages went back to the queue, where broker.maxHeldBytes keeps the newest ten.
     const stats = await statsWhen(broker, (s) => s.heldBytes > 0);
-    expect(stats).toMatchObject({ heldMessages: 10, heldBytes: 1000 });
+    expect(stats).toMatchObject({ heldMessages: 10, heldBytes: 10 * SIZE });
     const next = await connectClient(running.url);
     const inbox = new Inbox();
     await subscribeConfirmed(next.client, dest, inbox);
@@ -255,8 +269,34 @@ describe('simple broker bounds through requeue (issue 7)', () => {
     await pub.disconnect();
   });
 
+  // a_hdrheld.mjs: empty-body SENDs under 97 headers of 8000 characters counted 0 held bytes each;
+  // 1300 of them (~1 GB) to queues nobody read ran the server out of heap.
+  it('counts the headers of a held message with an empty body, and drops the oldest beyond broker.maxHeldBytes', async () => {
+    const dest = fixedQueue('headers');
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < 3; i++) headers[`x-h${i}`] = String(i).padEnd(1000, 'h');
+    // 256 overhead + 47 destination + 3 × (4 name + 1000 value) bytes, and no body.
+    const size = 256 + 47 + 3 * 1004;
+    const { raw } = await rawConnected(running.url);
+    raw.sendFrame('SEND', { destination: dest, ...headers, receipt: 'r1' });
+    await raw.nextMatching((f) => f.command === 'RECEIPT' && f.headers['receipt-id'] === 'r1', 'RECEIPT r1');
+    expect(broker.stats()).toMatchObject({ heldMessages: 1, heldBytes: size });
+    // A second one passes 10 × 403 = 4030 bytes: the first is dropped to make room.
+    raw.sendFrame('SEND', { destination: dest, ...headers, 'x-second': 'yes', receipt: 'r2' });
+    await raw.nextMatching((f) => f.command === 'RECEIPT' && f.headers['receipt-id'] === 'r2', 'RECEIPT r2');
+    expect(broker.stats()).toMatchObject({ heldMessages: 1, heldBytes: size + 'x-second'.length + 'yes'.length });
+    expect(running.logs.expect('warn', `Queues hold broker.maxHeldBytes (${10 * SIZE} bytes)`).length).toBeGreaterThanOrEqual(1);
+    raw.sendFrame('SUBSCRIBE', { id: 's', destination: dest });
+    const m = await raw.expect('MESSAGE');
+    expect(m.headers['x-second']).toBe('yes');
+    expect(m.headers['x-h2']).toBe(headers['x-h2']);
+    expect(m.body.length).toBe(0);
+    expect(broker.stats()).toMatchObject({ heldMessages: 0, heldBytes: 0 });
+    await raw.close();
+  });
+
   it('frees a session\'s unacknowledged bytes as it acknowledges them', async () => {
-    const dest = `/queue/${unique('acking')}`;
+    const dest = fixedQueue('acking');
     const { raw: client } = await rawConnected(running.url);
     client.sendFrame('SUBSCRIBE', { id: 'c', destination: dest, ack: 'client-individual', receipt: 's' });
     await client.expect('RECEIPT');

@@ -4,6 +4,7 @@ import type { StompHeaders } from '../../protocol/frame.js';
 import { OutboundMessage, passThroughHeaders } from '../../protocol/message-frame.js';
 import { StompProtocolError } from '../../protocol/stomp-protocol-error.js';
 import { findPrefix, sessionOfDestination } from '../destination-prefixes.js';
+import { messageSize } from '../message-size.js';
 import type {
   BrokerMessage,
   BrokerSession,
@@ -30,11 +31,12 @@ export interface SimpleBrokerConfig {
   /** Deliveries one session may leave unacknowledged (`client` and `client-individual` modes). */
   maxUnackedMessages: number;
   /**
-   * Body bytes all queues together may hold for subscribers to come; beyond it the messages held
-   * longest are dropped (those of the queue being added to first).
+   * Bytes (by {@link messageSize}: body, destination, headers and a fixed overhead) all queues
+   * together may hold for subscribers to come; beyond it the messages held longest are dropped
+   * (those of the queue being added to first).
    */
   maxHeldBytes: number;
-  /** Body bytes of the deliveries one session may leave unacknowledged. */
+  /** Bytes (by {@link messageSize}) of the deliveries one session may leave unacknowledged. */
   maxUnackedBytes: number;
 }
 
@@ -45,6 +47,11 @@ function failSession(session: BrokerSession, error: StompProtocolError): void {
 /** A message inside the broker, with the frame bytes shared by all its deliveries. */
 interface MessageRecord {
   readonly outbound: OutboundMessage;
+  /**
+   * What the byte bounds count it as ({@link messageSize}), once per message, not per delivery.
+   * Counted the same on entering and leaving a ledger, so the ledgers return to zero.
+   */
+  readonly size: number;
   /** Set once the message went back to its queue; later copies carry `redelivered:true`. */
   redelivered?: boolean;
   redelivery?: OutboundMessage;
@@ -71,7 +78,7 @@ interface SessionState {
   readonly subscriptions: SubscriptionState[];
   /** Created with the session's first delivery that awaits an ACK. */
   unacked: Map<string, Delivery> | undefined;
-  /** Body bytes of `unacked`. */
+  /** Bytes of `unacked`, by each record's `size`. */
   unackedBytes: number;
   /** Told to end for breaking an unacknowledged bound (told once). */
   failed: boolean;
@@ -98,7 +105,7 @@ export class SimpleBroker implements MessageBroker {
   private readonly idPrefix = randomBytes(4).toString('hex');
   /** Messages held in all queues' backlogs, in the order they entered: the first was held longest. */
   private readonly heldOrder = new Set<MessageRecord>();
-  /** Body bytes held in all queues' backlogs, and their order. */
+  /** Bytes (each record's `size`) held in all queues' backlogs, and their order. */
   private readonly held: HeldLedger<MessageRecord> = {
     bytes: 0,
     hold: (record) => void this.heldOrder.add(record),
@@ -156,10 +163,12 @@ export class SimpleBroker implements MessageBroker {
     const messageId = `${this.idPrefix}-${(++this.messageCount).toString(36)}`;
     const record: MessageRecord = {
       outbound: new OutboundMessage(message.destination, messageId, headers, message.body),
+      // Headers count as much as the body: an empty body under 780 KiB of headers is not free.
+      size: messageSize(headers, message.body, message.destination),
     };
     if (this.isQueue(message.destination)) {
       const existing = this.queues.get(message.destination);
-      const size = message.body.length;
+      const size = record.size;
       // Checked before a new queue is made, so a refused SEND leaves nothing behind.
       if ((existing?.wouldHold ?? true) && size > this.config.maxHeldBytes) {
         throw new StompProtocolError(
@@ -235,7 +244,7 @@ export class SimpleBroker implements MessageBroker {
     const session = this.sessions.get(sub.session.id);
     if (session) {
       (session.unacked ??= new Map()).set(ackId, delivery);
-      session.unackedBytes += record.outbound.body.length;
+      session.unackedBytes += record.size;
     }
     sub.session.deliver(sub, outbound, ackId);
     // Once, when a bound is passed: the session ends, and what it held goes back to its queues.
@@ -306,7 +315,7 @@ export class SimpleBroker implements MessageBroker {
   private forget(delivery: Delivery): void {
     delivery.state.unacked?.delete(delivery.ackId);
     const session = this.sessions.get(delivery.state.subscription.session.id);
-    if (session?.unacked?.delete(delivery.ackId)) session.unackedBytes -= delivery.record.outbound.body.length;
+    if (session?.unacked?.delete(delivery.ackId)) session.unackedBytes -= delivery.record.size;
   }
 
   /**
@@ -434,7 +443,7 @@ export class SimpleBroker implements MessageBroker {
       queue = new QueueDestination(
         this.config.queueCapacity,
         (state, record) => this.deliver(state, record),
-        (record) => record.outbound.body.length,
+        (record) => record.size,
         this.held,
       );
       this.queues.set(destination, queue);
