@@ -90,6 +90,10 @@ function drainSession(session: StompSession): void {
   session.drainTurn();
 }
 
+function closeSlowConsumer(session: StompSession): void {
+  session.close(CLOSE_POLICY, 'Send buffer limit exceeded');
+}
+
 /** A user name goes into CONNECTED's `user-name`, which is never escaped. */
 // eslint-disable-next-line no-control-regex
 const UNWRITABLE_IN_CONNECTED = /[\r\n\0]/;
@@ -168,6 +172,10 @@ export class StompSession implements BrokerSession {
   /** Bytes received but not yet decoded (the decoder paused at the high-water mark), in order. */
   private input?: Buffer[];
   private busy = false;
+  /** A decoding error found while earlier frames still wait: reported once they are handled. */
+  private decodeError?: unknown;
+  /** Set when the session was found to be a slow consumer; it is closed in the next turn. */
+  private slowConsumer = false;
   private drainScheduled = false;
   /** The {@link loopTurn} this session last handled a frame in, and how many it handled then. */
   private turn = -1;
@@ -297,7 +305,7 @@ export class StompSession implements BrokerSession {
    * twice the limit to it, however many subscriptions it holds.
    */
   private admit(bytes: number): boolean {
-    if (this._state === 'closed' || this.socket.readyState !== this.socket.OPEN) return false;
+    if (this._state === 'closed' || this.slowConsumer || this.socket.readyState !== this.socket.OPEN) return false;
     const limit = this.options.limits.sendBufferSizeLimit;
     if (this.tickBytes > 0 && this.tickBytes + bytes > limit) this.flushTick();
     if (this.socket.bufferedAmount - this.tickBytes > limit) {
@@ -306,7 +314,12 @@ export class StompSession implements BrokerSession {
       );
       // The close frame (1008) queues behind the unsent bytes: a client that reads again within
       // limits.closeTimeout sees it; one that does not is dropped then (and sees 1006).
-      this.close(CLOSE_POLICY, 'Send buffer limit exceeded');
+      // Closed in the next turn, not inside this write: closing requeues the session's
+      // unacknowledged messages, which would be written to the next consumer from here, which
+      // may be slow as well, and so on, one stack frame chain per session. Until then nothing
+      // more is written to it.
+      this.slowConsumer = true;
+      setImmediate(closeSlowConsumer, this);
       return false;
     }
     if (!this.inTick) {
@@ -361,6 +374,14 @@ export class StompSession implements BrokerSession {
     try {
       consumed = this.decoder.push(data);
     } catch (err) {
+      if (this.busy || (this.pending?.length ?? 0) > 0) {
+        // Frames decoded before the faulty one are still handled, in order, and the ERROR
+        // follows them (see pump); what came after it is dropped with the failed decoder.
+        this.decodeError = err;
+        this.input = undefined;
+        if (!this.busy) this.scheduleDrain();
+        return;
+      }
       this.fail(err);
       return;
     }
@@ -429,6 +450,12 @@ export class StompSession implements BrokerSession {
         }
         this.process(pending.shift() as StompFrame);
         continue;
+      }
+      if (this.decodeError !== undefined) {
+        const err = this.decodeError;
+        this.decodeError = undefined;
+        this.fail(err);
+        return;
       }
       const input = this.input;
       if (input === undefined) break;
@@ -645,6 +672,12 @@ export class StompSession implements BrokerSession {
     this.clearTimers();
     this.pending = undefined;
     this.input = undefined;
+    // Read again (the decoder is stopped, so frames are ignored): a socket paused at the inbound
+    // high-water mark would not see the peer's close frame, and closing would wait for closeTimeout.
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
     this.socket.close(code, reason.slice(0, 120));
     const timeout = this.options.limits.closeTimeout;
     const dropTimer = setTimeout(() => {
