@@ -9,7 +9,7 @@ export const MESSAGE_OVERHEAD_BYTES = 256;
 
 /**
  * The bytes a message held in memory is counted as by every byte bound (`broker.maxHeldBytes`,
- * `broker.maxUnackedBytes`): the body's length, plus the UTF-8
+ * `broker.maxUnackedBytes`, `limits.maxTransactionBytes`): the body's length, plus the UTF-8
  * length of each header name and value, plus `destination` when it is kept outside `headers`,
  * plus {@link MESSAGE_OVERHEAD_BYTES}. Compute it once per message: it walks every header.
  */

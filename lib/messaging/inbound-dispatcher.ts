@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { MESSAGE_BROKER, type AckMode, type MessageBroker } from '../broker/message-broker.js';
 import { findPrefix } from '../broker/destination-prefixes.js';
+import { messageSize } from '../broker/message-size.js';
 import { createHeaders, type StompFrame, type StompHeaders } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
@@ -66,10 +67,13 @@ function required(frame: StompFrame, name: string): string {
 export class InboundDispatcher implements StompFrameHandler {
   private readonly logger = new Logger('StompInboundDispatcher');
   /**
-   * SEND/ACK/NACK frames each session holds in its open transactions, all together: a running
-   * count, so a transactional frame costs the same however many transactions are open.
+   * SEND/ACK/NACK frames each session holds in its open transactions, all together, and their
+   * bytes ({@link messageSize}): running counts, so a transactional frame costs the same however
+   * many transactions are open.
    */
-  private readonly heldFrames = new WeakMap<StompSession, number>();
+  private readonly heldFrames = new WeakMap<StompSession, { frames: number; bytes: number }>();
+  /** Bytes of each open transaction's frames, taken off the session's count when it ends. */
+  private readonly transactionBytes = new WeakMap<StompFrame[], number>();
 
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
@@ -90,9 +94,12 @@ export class InboundDispatcher implements StompFrameHandler {
         const tx = frame.headers['transaction'];
         if (tx !== undefined) {
           const buffered = this.openTransaction(session, tx);
-          this.assertTransactionRoom(session);
+          const size = messageSize(frame.headers, frame.body);
+          const held = this.assertTransactionRoom(session, size);
           buffered.push(frame);
-          this.heldFrames.set(session, (this.heldFrames.get(session) ?? 0) + 1);
+          held.frames++;
+          held.bytes += size;
+          this.transactionBytes.set(buffered, (this.transactionBytes.get(buffered) ?? 0) + size);
           return;
         }
         return this.apply(session, frame);
@@ -147,14 +154,28 @@ export class InboundDispatcher implements StompFrameHandler {
     }
   }
 
-  /** Open transactions hold frames in memory; their total per session is bounded. */
-  private assertTransactionRoom(session: StompSession): void {
-    if ((this.heldFrames.get(session) ?? 0) >= this.options.limits.maxTransactionFrames) {
+  /**
+   * Open transactions hold frames in memory; their total per session is bounded in count
+   * (`limits.maxTransactionFrames`) and in bytes (`limits.maxTransactionBytes`). Returns the
+   * session's running counts, for the caller to add the frame of `size` bytes to.
+   */
+  private assertTransactionRoom(session: StompSession, size: number): { frames: number; bytes: number } {
+    let held = this.heldFrames.get(session);
+    if (!held) this.heldFrames.set(session, (held = { frames: 0, bytes: 0 }));
+    const { maxTransactionFrames, maxTransactionBytes } = this.options.limits;
+    if (held.frames >= maxTransactionFrames) {
       throw new StompProtocolError(
         'TRANSACTION_TOO_LARGE',
-        `Open transactions exceed the limit of ${this.options.limits.maxTransactionFrames} frames`,
+        `Open transactions exceed the limit of ${maxTransactionFrames} frames`,
       );
     }
+    if (held.bytes + size > maxTransactionBytes) {
+      throw new StompProtocolError(
+        'TRANSACTION_TOO_LARGE',
+        `Open transactions would hold ${held.bytes + size} bytes, more than limits.maxTransactionBytes (${maxTransactionBytes}); COMMIT or ABORT sooner`,
+      );
+    }
+    return held;
   }
 
   private openTransaction(session: StompSession, tx: string): StompFrame[] {
@@ -169,9 +190,12 @@ export class InboundDispatcher implements StompFrameHandler {
     const tx = required(frame, 'transaction');
     const frames = this.openTransaction(session, tx);
     session.transactions.delete(tx);
-    const held = (this.heldFrames.get(session) ?? 0) - frames.length;
-    if (held > 0) this.heldFrames.set(session, held);
-    else this.heldFrames.delete(session);
+    const held = this.heldFrames.get(session);
+    if (held) {
+      held.frames -= frames.length;
+      held.bytes -= this.transactionBytes.get(frames) ?? 0;
+      if (held.frames <= 0) this.heldFrames.delete(session);
+    }
     return frames;
   }
 

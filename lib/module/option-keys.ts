@@ -55,6 +55,7 @@ const limitKeys: EveryKey<StompLimits> = {
   connectTimeout: true,
   maxSubscriptionsPerSession: true,
   maxTransactionFrames: true,
+  maxTransactionBytes: true,
   maxTransactionsPerSession: true,
   maxJsonNestingDepth: true,
   inboundHighWaterMark: true,

@@ -41,6 +41,7 @@ export interface ResolvedStompOptions {
     connectTimeout: number;
     maxSubscriptionsPerSession: number;
     maxTransactionFrames: number;
+    maxTransactionBytes: number;
     maxTransactionsPerSession: number;
     maxJsonNestingDepth: number;
     inboundHighWaterMark: number;
@@ -226,6 +227,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     connectTimeout: positiveInt('limits.connectTimeout', l.connectTimeout, 10_000),
     maxSubscriptionsPerSession: positiveInt('limits.maxSubscriptionsPerSession', l.maxSubscriptionsPerSession, 1000),
     maxTransactionFrames: positiveInt('limits.maxTransactionFrames', l.maxTransactionFrames, 1000),
+    maxTransactionBytes: positiveInt('limits.maxTransactionBytes', l.maxTransactionBytes, 32 * MiB),
     maxTransactionsPerSession: positiveInt('limits.maxTransactionsPerSession', l.maxTransactionsPerSession, 16),
     maxJsonNestingDepth: positiveInt('limits.maxJsonNestingDepth', l.maxJsonNestingDepth, 1000),
     inboundHighWaterMark: positiveInt('limits.inboundHighWaterMark', l.inboundHighWaterMark, 256),

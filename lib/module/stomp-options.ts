@@ -89,7 +89,7 @@ export interface SimpleBrokerOptions {
    * this option. Messages delivered at once are not affected. A message counts as its body plus
    * the UTF-8 bytes of its destination and of each header name and value it keeps, plus 256
    * bytes of fixed overhead, so header-heavy or empty messages are counted too (the same count
-   * for `maxUnackedBytes`). Default 64 MiB.
+   * for `maxUnackedBytes` and `limits.maxTransactionBytes`). Default 64 MiB.
    */
   maxHeldBytes?: number;
   /**
@@ -147,6 +147,14 @@ export interface StompLimits {
   maxSubscriptionsPerSession?: number;
   /** Frames (SEND, ACK, NACK) one session may hold in open transactions, all together. Default 1000. */
   maxTransactionFrames?: number;
+  /**
+   * Bytes one session may hold in open transactions, all together: each SEND/ACK/NACK counts its
+   * body plus the UTF-8 bytes of each header name and value plus 256 bytes of fixed overhead (as
+   * `broker.maxHeldBytes` counts messages). The frame that would pass it gets an ERROR
+   * `TRANSACTION_TOO_LARGE` naming this option, then the connection closes; COMMIT or ABORT
+   * frees what a transaction held. Default 32 MiB (eight bodies of the default `maxBodyLength`).
+   */
+  maxTransactionBytes?: number;
   /**
    * Transactions one session may have open at once (BEGIN without COMMIT or ABORT yet). Each
    * holds its id (up to `maxHeaderLineLength` bytes) and its frames until it ends. The BEGIN

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { frame, RawStompClient, rawConnected as rawConnectedFor, unescapeValue } from '../support/raw-client.js';
 import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
+import { resolveStompOptions } from '../../lib/module/resolve-options.js';
 import {
   connectClient,
   Inbox,
@@ -19,6 +20,7 @@ const LIMITS = {
   maxSubscriptionsPerSession: 3,
   maxTransactionFrames: 3,
   maxTransactionsPerSession: 3,
+  maxTransactionBytes: 8192,
 };
 
 const CONNECT_12 = { 'accept-version': '1.2', host: 'localhost' };
@@ -192,6 +194,19 @@ const violations: Violation[] = [
     closeCode: 1002,
   },
   {
+    // h_txbytes.mjs: 150 × 4 MiB SENDs held in one open transaction (under its 1000-frame bound)
+    // took the server to 712 MiB. Each frame counts 256 + header names and values + body:
+    // 256 + 20 (destination:/topic/tx) + 13 (transaction:t1) + 5000 = 5289, then 3289 more.
+    name: 'more bytes in open transactions than maxTransactionBytes',
+    bytes: () => [
+      frame('BEGIN', { transaction: 't1' }),
+      frame('SEND', { destination: '/topic/tx', transaction: 't1' }, 'a'.repeat(5000)),
+      frame('SEND', { destination: '/topic/tx', transaction: 't1' }, 'b'.repeat(3000)),
+    ],
+    message: /^Open transactions would hold 8578 bytes, more than limits\.maxTransactionBytes \(8192\); COMMIT or ABORT sooner$/,
+    closeCode: 1002,
+  },
+  {
     // c_begin.mjs: BEGINs with distinct long ids, never committed, held until the heap ran out.
     name: 'more open transactions than maxTransactionsPerSession',
     bytes: () => [0, 1, 2, 3].map((i) => frame('BEGIN', { transaction: `t${i}-${'x'.repeat(900)}` })),
@@ -268,6 +283,32 @@ describe('limits and malformed frames', () => {
     for (let i = 0; i < 3; i++) bodies.push((await raw.expect('MESSAGE')).body.toString());
     expect(bodies).toEqual(['x', 'y', 'z']);
     expect((await raw.expect('RECEIPT')).headers['receipt-id']).toBe('done');
+    expect(raw.frames.some((f) => f.command === 'ERROR')).toBe(false);
+    await raw.close();
+  });
+
+  it('accepts exactly maxTransactionBytes held in transactions, and an ABORT or COMMIT gives its bytes back', async () => {
+    const raw = await RawStompClient.open(running.url);
+    await raw.connect();
+    const dest = '/topic/txbytes';
+    raw.sendFrame('SUBSCRIBE', { id: 's0', destination: dest });
+    // 256 + 25 (destination:/topic/txbytes) + 12 (transaction:a) + body: 5293 + 2899 = 8192 bytes.
+    raw.sendFrame('BEGIN', { transaction: 'a' });
+    raw.sendFrame('SEND', { destination: dest, transaction: 'a' }, 'a'.repeat(5000));
+    raw.sendFrame('SEND', { destination: dest, transaction: 'a' }, 'b'.repeat(2606));
+    raw.sendFrame('ABORT', { transaction: 'a' });
+    // Freed by the ABORT: the same bytes fit again, twice over in turn.
+    for (const tx of ['b', 'c']) {
+      raw.sendFrame('BEGIN', { transaction: tx });
+      raw.sendFrame('SEND', { destination: dest, transaction: tx }, tx.repeat(5000));
+      raw.sendFrame('SEND', { destination: dest, transaction: tx }, tx.repeat(2606));
+      raw.sendFrame('COMMIT', { transaction: tx, receipt: `done-${tx}` });
+    }
+    for (const tx of ['b', 'c']) {
+      expect((await raw.expect('MESSAGE')).body.toString()).toBe(tx.repeat(5000));
+      expect((await raw.expect('MESSAGE')).body.toString()).toBe(tx.repeat(2606));
+      expect((await raw.expect('RECEIPT')).headers['receipt-id']).toBe(`done-${tx}`);
+    }
     expect(raw.frames.some((f) => f.command === 'ERROR')).toBe(false);
     await raw.close();
   });
@@ -394,5 +435,14 @@ describe('slow consumers', () => {
     expect(running.logs.at('warn').some((w) => /slow consumer/.test(w))).toBe(true);
     await healthy.disconnect();
     await publisher.disconnect();
+  });
+});
+
+describe('limits.maxTransactionBytes option', () => {
+  it('defaults to 32 MiB and must be a positive integer', () => {
+    expect(resolveStompOptions({}).limits.maxTransactionBytes).toBe(32 * 1024 * 1024);
+    expect(() => resolveStompOptions({ limits: { maxTransactionBytes: 0 } })).toThrow(
+      'limits.maxTransactionBytes must be a positive integer, got 0',
+    );
   });
 });
