@@ -166,7 +166,7 @@ export class InboundDispatcher implements StompFrameHandler {
     if (held.frames >= maxTransactionFrames) {
       throw new StompProtocolError(
         'TRANSACTION_TOO_LARGE',
-        `Open transactions exceed the limit of ${maxTransactionFrames} frames`,
+        `Open transactions exceed the limit of ${maxTransactionFrames} frames (limits.maxTransactionFrames); COMMIT or ABORT sooner`,
       );
     }
     if (held.bytes + size > maxTransactionBytes) {
@@ -242,7 +242,7 @@ export class InboundDispatcher implements StompFrameHandler {
     if (session.subscriptions.size >= this.options.limits.maxSubscriptionsPerSession) {
       throw new StompProtocolError(
         'TOO_MANY_SUBSCRIPTIONS',
-        `Session exceeds the limit of ${this.options.limits.maxSubscriptionsPerSession} subscriptions`,
+        `Session exceeds the limit of ${this.options.limits.maxSubscriptionsPerSession} subscriptions (limits.maxSubscriptionsPerSession)`,
       );
     }
     if (session.subscriptions.has(id)) {

@@ -156,7 +156,7 @@ export class FrameDecoder {
           if (this.lineLength > this.limits.maxHeaderLineLength + 1) {
             throw new StompProtocolError(
               'HEADER_LINE_TOO_LONG',
-              `${this.state === State.Command ? 'Command' : 'Header'} line exceeds the limit of ${this.limits.maxHeaderLineLength} bytes`,
+              `${this.state === State.Command ? 'Command' : 'Header'} line exceeds the limit of ${this.limits.maxHeaderLineLength} bytes (limits.maxHeaderLineLength)`,
             );
           }
           this.addFrameBytes(end - pos);
@@ -214,7 +214,7 @@ export class FrameDecoder {
           if (this.bodyLength > this.limits.maxBodyLength) {
             throw new StompProtocolError(
               'BODY_TOO_LARGE',
-              `Frame body exceeds the limit of ${this.limits.maxBodyLength} bytes`,
+              `Frame body exceeds the limit of ${this.limits.maxBodyLength} bytes (limits.maxBodyLength)`,
             );
           }
           this.addFrameBytes(end - pos);
@@ -292,7 +292,7 @@ export class FrameDecoder {
     if (this.frameSize > this.limits.maxFrameSize) {
       throw new StompProtocolError(
         'FRAME_TOO_LARGE',
-        `Frame exceeds the limit of ${this.limits.maxFrameSize} bytes`,
+        `Frame exceeds the limit of ${this.limits.maxFrameSize} bytes (limits.maxFrameSize)`,
       );
     }
   }
@@ -308,7 +308,7 @@ export class FrameDecoder {
     if (length > this.limits.maxHeaderLineLength) {
       throw new StompProtocolError(
         'HEADER_LINE_TOO_LONG',
-        `${this.state === State.Command ? 'Command' : 'Header'} line exceeds the limit of ${this.limits.maxHeaderLineLength} bytes`,
+        `${this.state === State.Command ? 'Command' : 'Header'} line exceeds the limit of ${this.limits.maxHeaderLineLength} bytes (limits.maxHeaderLineLength)`,
       );
     }
     if (this.state === State.Command) {
@@ -334,7 +334,7 @@ export class FrameDecoder {
     if (++this.headerCount > this.limits.maxHeaders) {
       throw new StompProtocolError(
         'TOO_MANY_HEADERS',
-        `Frame has more than the limit of ${this.limits.maxHeaders} headers`,
+        `Frame has more than the limit of ${this.limits.maxHeaders} headers (limits.maxHeaders)`,
       );
     }
     // One decode per line; ':' is ASCII, so splitting the string splits the bytes the same way.
@@ -387,7 +387,7 @@ export class FrameDecoder {
     if (size > this.limits.maxBodyLength) {
       throw new StompProtocolError(
         'BODY_TOO_LARGE',
-        `Frame body of ${size === Infinity ? `${digits.slice(0, 20)}… (${digits.length} digits)` : size} bytes exceeds the limit of ${this.limits.maxBodyLength} bytes`,
+        `Frame body of ${size === Infinity ? `${digits.slice(0, 20)}… (${digits.length} digits)` : size} bytes exceeds the limit of ${this.limits.maxBodyLength} bytes (limits.maxBodyLength)`,
       );
     }
     this.addFrameBytes(size);

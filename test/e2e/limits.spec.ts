@@ -41,13 +41,13 @@ const violations: Violation[] = [
   {
     name: 'body over maxBodyLength, declared by content-length',
     bytes: () => [frame('SEND', { destination: '/topic/x', 'content-length': '13000' }, 'x'.repeat(13000))],
-    message: /^Frame body of 13000 bytes exceeds the limit of 12288 bytes$/,
+    message: /^Frame body of 13000 bytes exceeds the limit of 12288 bytes \(limits\.maxBodyLength\)$/,
     closeCode: 1009,
   },
   {
     name: 'body over maxBodyLength, NUL-terminated',
     bytes: () => [frame('SEND', { destination: '/topic/x' }, 'x'.repeat(13000))],
-    message: /^Frame body exceeds the limit of 12288 bytes$/,
+    message: /^Frame body exceeds the limit of 12288 bytes \(limits\.maxBodyLength\)$/,
     closeCode: 1009,
   },
   {
@@ -58,31 +58,31 @@ const violations: Violation[] = [
       for (let i = 0; i < 14; i++) chunks.push('y'.repeat(1000));
       return chunks;
     },
-    message: /^Frame body exceeds the limit of 12288 bytes$/,
+    message: /^Frame body exceeds the limit of 12288 bytes \(limits\.maxBodyLength\)$/,
     closeCode: 1009,
   },
   {
     name: 'frame over maxFrameSize (headers plus body)',
     bytes: () => [frame('SEND', { destination: '/topic/x', ...manyHeaders(10, 900) }, 'z'.repeat(8000))],
-    message: /^Frame exceeds the limit of 16384 bytes$/,
+    message: /^Frame exceeds the limit of 16384 bytes \(limits\.maxFrameSize\)$/,
     closeCode: 1009,
   },
   {
     name: 'more headers than maxHeaders',
     bytes: () => [frame('SEND', { destination: '/topic/x', ...manyHeaders(20) }, 'x')],
-    message: /^Frame has more than the limit of 20 headers$/,
+    message: /^Frame has more than the limit of 20 headers \(limits\.maxHeaders\)$/,
     closeCode: 1009,
   },
   {
     name: 'header line over maxHeaderLineLength',
     bytes: () => [frame('SEND', { destination: '/topic/x', long: 'l'.repeat(1100) }, 'x')],
-    message: /^Header line exceeds the limit of 1024 bytes$/,
+    message: /^Header line exceeds the limit of 1024 bytes \(limits\.maxHeaderLineLength\)$/,
     closeCode: 1009,
   },
   {
     name: 'command line over maxHeaderLineLength',
     bytes: () => [frame('S'.repeat(1100))],
-    message: /^Command line exceeds the limit of 1024 bytes$/,
+    message: /^Command line exceeds the limit of 1024 bytes \(limits\.maxHeaderLineLength\)$/,
     closeCode: 1009,
   },
   {
@@ -177,7 +177,7 @@ const violations: Violation[] = [
   {
     name: 'more subscriptions than maxSubscriptionsPerSession',
     bytes: () => [0, 1, 2, 3].map((i) => frame('SUBSCRIBE', { id: `s${i}`, destination: `/topic/many-${i}` })),
-    message: /^Session exceeds the limit of 3 subscriptions$/,
+    message: /^Session exceeds the limit of 3 subscriptions \(limits.maxSubscriptionsPerSession\)$/,
     closeCode: 1002,
   },
   {
@@ -190,7 +190,7 @@ const violations: Violation[] = [
       frame('SEND', { destination: '/topic/tx', transaction: 't2' }, 'c'),
       frame('SEND', { destination: '/topic/tx', transaction: 't2' }, 'd'),
     ],
-    message: /^Open transactions exceed the limit of 3 frames$/,
+    message: /^Open transactions exceed the limit of 3 frames \(limits.maxTransactionFrames\); COMMIT or ABORT sooner$/,
     closeCode: 1002,
   },
   {
