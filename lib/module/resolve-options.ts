@@ -9,6 +9,7 @@ import type {
   StompLimits,
   StompModuleOptions,
 } from './stomp-options.js';
+import type { SimpleBrokerConfig } from '../broker/simple/simple-broker.js';
 
 export const LIBRARY_VERSION = '0.1.0';
 
@@ -16,20 +17,8 @@ export const LIBRARY_VERSION = '0.1.0';
 export interface ResolvedStompOptions {
   endpoints: { path: string; allowedOrigins: string[] | 'same-origin' }[];
   applicationDestinationPrefixes: string[];
-  broker: {
-    kind: 'simple';
-    prefixes: string[];
-    queuePrefixes: string[];
-    queueCapacity: number;
-    pathSeparator: '/' | '.';
-    maxDestinationLength: number;
-    maxDestinationSegments: number;
-    maxPatternWildcards: number;
-    maxQueues: number;
-    maxUnackedMessages: number;
-    maxHeldBytes: number;
-    maxUnackedBytes: number;
-  };
+  /** What the simple broker is built with (one type, so the two cannot drift apart). */
+  broker: SimpleBrokerConfig & { kind: 'simple' };
   pathSeparator: '/' | '.';
   userDestinationPrefix: string;
   errorDestination: string | false;
