@@ -3,6 +3,7 @@ import { WsException } from '@nestjs/websockets';
 import { isObservable, type Observable, type Subscription } from 'rxjs';
 import type { ApplicationMessageHandler } from '../messaging/application-message-handler.js';
 import { MessageConversionError, MessageConverter } from '../messaging/message-converter.js';
+import { ErrorReplies, hasEnded, logValue } from '../messaging/error-replies.js';
 import { UnmappedDestinationReporter } from '../messaging/unmapped-destination-reporter.js';
 import type { StompFrame } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
@@ -10,7 +11,6 @@ import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import type { SessionSubscription } from '../transport/session-subscription.js';
 import type { StompSession } from '../transport/stomp-session.js';
-import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
 import type { ErrorType } from './decorators/message-exception-handler.decorator.js';
 import { HandlerExplorer, type ExceptionHandlerMethod, type HandlerMethod } from './handler-explorer.js';
 import { hasPrefix } from '../broker/destination-prefixes.js';
@@ -77,8 +77,8 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     private readonly explorer: HandlerExplorer,
     private readonly contextCreator: StompContextCreator,
     private readonly returnValues: ReturnValueHandler,
-    private readonly template: StompMessagingTemplate,
     private readonly unmappedDestinations: UnmappedDestinationReporter,
+    private readonly errorReplies: ErrorReplies,
   ) {
     this.converter = new MessageConverter({ maxJsonNestingDepth: options.limits.maxJsonNestingDepth });
   }
@@ -344,12 +344,8 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     return Object.keys(extra).length === 0 ? reply : { ...extra, ...reply };
   }
 
-  private async sendError(session: StompSession, payload: unknown): Promise<void> {
-    const destination = this.options.errorDestination;
-    if (destination === false || hasEnded(session)) return;
-    await this.template.convertAndSendToSession(session.id, destination, payload).catch((err: unknown) => {
-      this.logger.warn(`Sending an error reply to session ${session.id} failed: ${describe(err)}`);
-    });
+  private sendError(session: StompSession, payload: unknown): Promise<void> {
+    return this.errorReplies.send(session, payload);
   }
 
   /**
@@ -375,14 +371,6 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
   }
 }
 
-function hasEnded(session: StompSession): boolean {
-  return session.state === 'closing' || session.state === 'closed';
-}
-
-/** A client-chosen string as it goes into a log line: quoted (no line breaks) and cut to 200 characters. */
-function logValue(value: string): string {
-  return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
-}
 
 /** A catch-all `@MessageExceptionHandler()` ranks after every handler that names a matching type. */
 const CATCH_ALL_DEPTH = Number.MAX_SAFE_INTEGER;

@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { StompProtocolError, type StompErrorCode } from '../protocol/stomp-protocol-error.js';
-import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
 import type { StompSession } from '../transport/stomp-session.js';
+import { ErrorReplies, logValue } from './error-replies.js';
 
 /** Distinct unmapped destinations one session may have logged at warn level; the rest go to debug. */
 const WARNINGS_PER_SESSION = 8;
@@ -34,7 +34,7 @@ export class UnmappedDestinationReporter {
 
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
-    private readonly template: StompMessagingTemplate,
+    private readonly errorReplies: ErrorReplies,
   ) {}
 
   /** Whether an unmapped destination keeps the session (`'report'`) rather than closing it. */
@@ -49,14 +49,8 @@ export class UnmappedDestinationReporter {
   report(session: StompSession, destination: string, message: string, code: StompErrorCode = 'NO_HANDLER'): Promise<void> {
     if (!this.reports) throw new StompProtocolError(code, message);
     this.log(session, destination, message);
-    const errorDestination = this.options.errorDestination;
-    if (errorDestination === false || session.state === 'closing' || session.state === 'closed') {
-      return Promise.resolve();
-    }
     const reply: UnmappedDestinationReply = { status: 'error', message, destination };
-    return this.template.convertAndSendToSession(session.id, errorDestination, reply).catch((err: unknown) => {
-      this.logger.warn(`Sending an error reply to session ${session.id} failed: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    return this.errorReplies.send(session, reply);
   }
 
   private log(session: StompSession, destination: string, message: string): void {
@@ -72,14 +66,9 @@ export class UnmappedDestinationReporter {
     const more =
       warned.size === WARNINGS_PER_SESSION ? '; further unmapped destinations of this session are logged at debug level' : '';
     const told =
-      this.options.errorDestination === false
-        ? 'the frame is dropped (errorDestination: false)'
-        : 'the sender is told on its error destination';
+      this.errorReplies.enabled
+        ? 'the sender is told on its error destination'
+        : 'the frame is dropped (errorDestination: false)';
     this.logger.warn(`${line}; ${told}${more}`);
   }
-}
-
-/** A client-chosen string as it goes into a log line: quoted (no line breaks) and cut to 200 characters. */
-function logValue(value: string): string {
-  return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
 }

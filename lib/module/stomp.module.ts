@@ -8,6 +8,7 @@ import { ReturnValueHandler } from '../handlers/return-value-handler.js';
 import { StompContextCreator } from '../handlers/stomp-context-creator.js';
 import { APPLICATION_MESSAGE_HANDLER } from '../messaging/application-message-handler.js';
 import { InboundDispatcher } from '../messaging/inbound-dispatcher.js';
+import { ErrorReplies } from '../messaging/error-replies.js';
 import { UnmappedDestinationReporter } from '../messaging/unmapped-destination-reporter.js';
 import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
 import { SessionRegistry } from '../transport/session-registry.js';
@@ -42,6 +43,7 @@ import type { StompModuleOptions } from './stomp-options.js';
     WebSocketEndpoint,
     // routing
     InboundDispatcher,
+    ErrorReplies,
     UnmappedDestinationReporter,
     UserDestinationResolver,
     StompMessagingTemplate,
