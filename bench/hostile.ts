@@ -30,6 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { selectNames } from './cli.js';
 import { encodeFrame } from './generator/stomp-lite.js';
 import { RpcClient } from './ipc.js';
 import type { ProcessUsage } from './usage.js';
@@ -75,15 +76,7 @@ const ATTACKS = [
 ] as const;
 type Attack = (typeof ATTACKS)[number];
 
-const selected = (opts.attack ?? ['all']).flatMap((s) => s.split(',')).flatMap((s) => {
-  if (s === 'all') return [...ATTACKS];
-  if (!(ATTACKS as readonly string[]).includes(s)) {
-    console.error(`Unknown attack "${s}"; choose from ${ATTACKS.join(', ')}, all`);
-    process.exit(2);
-  }
-  return [s as Attack];
-});
-const attacks = ATTACKS.filter((a) => selected.includes(a));
+const attacks: Attack[] = selectNames(opts.attack, ATTACKS, 'attack');
 
 function positive(name: string, value: string): number {
   const n = Number(value);

@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { selectNames } from './cli.js';
 import { FULL, QUICK, SCENARIOS, SERVERS, type BenchConfig, type Scenario, type ServerKind } from './config.js';
 import type { OpenResult, PhaseResult } from './generator/load-generator.js';
 import { RpcClient } from './ipc.js';
@@ -62,15 +63,7 @@ const SCRIPTS: Record<ServerKind | 'generator', string> = {
   sample: here('./servers/sample-server.js'),
   generator: here('./generator/load-generator.js'),
 };
-const selected: Scenario[] = (opts.scenario ?? ['all']).flatMap((s) => s.split(',')).flatMap((s) => {
-  if (s === 'all') return [...SCENARIOS];
-  if (!(SCENARIOS as readonly string[]).includes(s)) {
-    console.error(`Unknown scenario "${s}"; choose from ${SCENARIOS.join(', ')}, all`);
-    process.exit(2);
-  }
-  return [s as Scenario];
-});
-const scenarios = SCENARIOS.filter((s) => selected.includes(s));
+const scenarios: Scenario[] = selectNames(opts.scenario, SCENARIOS, 'scenario');
 const config: BenchConfig = structuredClone(opts.quick ? QUICK : FULL);
 const pacedRateOption = opts['paced-rate'] === undefined ? undefined : Number(opts['paced-rate']);
 const rounds = opts.rounds === undefined ? (opts.quick ? 1 : 2) : Number(opts.rounds);
