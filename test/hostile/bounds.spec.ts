@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { rawConnected } from '../support/raw-client.js';
 import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
-import { Bystander, CONNECT_12, expectErrorNaming, expectNoInternalErrors, request } from './hostile-support.js';
+import { Bystander,
+  startWithBystander,
+  stopWithBystander, CONNECT_12, expectErrorNaming, expectNoInternalErrors, request } from './hostile-support.js';
 
 const MAX_UNACKED = 5;
 const MAX_QUEUES = 7;
@@ -18,20 +20,16 @@ describe('bounded broker state', () => {
   let bystander: Bystander;
 
   beforeAll(async () => {
-    running = await startStompApp({
+    ({ running, bystander } = await startWithBystander({
       broker: {
         kind: 'simple',
         maxUnackedMessages: MAX_UNACKED,
         maxHeldBytes: MAX_HELD_BYTES,
         maxDestinationLength: MAX_DESTINATION_LENGTH,
       },
-    });
-    bystander = await Bystander.connect(running.url, `/topic/${unique('bystander')}`);
+    }));
   });
-  afterAll(async () => {
-    await bystander.raw.close();
-    await running.close();
-  });
+  afterAll(() => stopWithBystander(running, bystander));
 
   it('a client-ack subscriber that never acknowledges: an ERROR naming the unacknowledged bound, and only it closes', async () => {
     const destination = `/topic/${unique('unacked')}`;

@@ -5,9 +5,11 @@
 // - a user name from `authenticate` with CR/LF must not inject header lines into CONNECTED.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RawStompClient } from '../support/raw-client.js';
-import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
+import type { RunningApp } from '../support/stomp-app.js';
 import { SessionRegistry } from '../../lib/index.js';
-import { Bystander, CONNECT_12, expectErrorNaming, expectNoInternalErrors, headerLines } from './hostile-support.js';
+import { Bystander,
+  startWithBystander,
+  stopWithBystander, CONNECT_12, expectErrorNaming, expectNoInternalErrors, headerLines } from './hostile-support.js';
 
 const CONNECT_TIMEOUT = 300;
 const CONNECTED_HEADERS = new Set(['version', 'heart-beat', 'server', 'session', 'user-name']);
@@ -18,7 +20,7 @@ describe('hostile CONNECT', () => {
   let lateDecisions = 0;
 
   beforeAll(async () => {
-    running = await startStompApp({
+    ({ running, bystander } = await startWithBystander({
       limits: { connectTimeout: CONNECT_TIMEOUT },
       authenticate: ({ login }) => {
         if (login === 'stuck') return new Promise(() => undefined);
@@ -36,13 +38,9 @@ describe('hostile CONNECT', () => {
         if (login === 'cr') return { user: 'bob\rx-injected:1' };
         return login ? { user: login } : {};
       },
-    });
-    bystander = await Bystander.connect(running.url, `/topic/${unique('bystander')}`);
+    }));
   });
-  afterAll(async () => {
-    await bystander.raw.close();
-    await running.close();
-  });
+  afterAll(() => stopWithBystander(running, bystander));
 
   it.each(['stuck', 'late'])(
     'authenticate that has not settled (%s): the connect timeout still closes the connection with an ERROR naming it',

@@ -12,9 +12,11 @@ import WebSocket from 'ws';
 import { MESSAGE_BROKER, MessageMapping, Payload, SessionRegistry, STOMP_OPTIONS, StompSession } from '../../lib/index.js';
 import { InboundDispatcher } from '../../lib/messaging/inbound-dispatcher.js';
 import { frame, rawConnected, type RawStompClient } from '../support/raw-client.js';
-import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
+import { unique, type RunningApp } from '../support/stomp-app.js';
 import {
   Bystander,
+  startWithBystander,
+  stopWithBystander,
   CONNECT_12,
   expectErrorNaming,
   expectNoInternalErrors,
@@ -45,13 +47,9 @@ describe('hostile framing', () => {
   let bystander: Bystander;
 
   beforeAll(async () => {
-    running = await startStompApp({}, { controllers: [WorkController] });
-    bystander = await Bystander.connect(running.url, `/topic/${unique('bystander')}`);
+    ({ running, bystander } = await startWithBystander({}, { controllers: [WorkController] }));
   });
-  afterAll(async () => {
-    await bystander.raw.close();
-    await running.close();
-  });
+  afterAll(() => stopWithBystander(running, bystander));
 
   /** The server side of a connection: its session and TCP socket. */
   function serverSide(connected: { headers: Record<string, string> }): { session: StompSession; socket: { bytesRead: number } | undefined } {

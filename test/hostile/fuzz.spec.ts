@@ -7,8 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
-import { Bystander, expectNoInternalErrors } from './hostile-support.js';
+import type { RunningApp } from '../support/stomp-app.js';
+import { Bystander,
+  startWithBystander,
+  stopWithBystander, expectNoInternalErrors } from './hostile-support.js';
 
 const RUNS = 2000;
 const SEED = 20261204;
@@ -220,13 +222,9 @@ describe('fuzzed frames', () => {
   let bystander: Bystander;
 
   beforeAll(async () => {
-    running = await startStompApp({ authenticate: ({ login }) => (login ? { user: login } : {}) });
-    bystander = await Bystander.connect(running.url, `/topic/${unique('bystander')}`);
+    ({ running, bystander } = await startWithBystander({ authenticate: ({ login }) => (login ? { user: login } : {}) }));
   });
-  afterAll(async () => {
-    await bystander.raw.close();
-    await running.close();
-  });
+  afterAll(() => stopWithBystander(running, bystander));
 
   it(`${RUNS} random and mutated frames (seed ${SEED}): each connection healthy or answered with an ERROR, never an internal error`, async () => {
     const cases = fc.sample(fuzzCase, { numRuns: RUNS, seed: SEED });

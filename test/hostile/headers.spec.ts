@@ -7,9 +7,11 @@
 // bytes as sent; "received nothing more" is judged by a marker published afterwards.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { rawConnected } from '../support/raw-client.js';
-import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
+import { unique, type RunningApp } from '../support/stomp-app.js';
 import {
   Bystander,
+  startWithBystander,
+  stopWithBystander,
   CONNECT_12,
   expectErrorNaming,
   expectNoInternalErrors,
@@ -23,13 +25,9 @@ describe('hostile headers', () => {
   let bystander: Bystander;
 
   beforeAll(async () => {
-    running = await startStompApp({});
-    bystander = await Bystander.connect(running.url, `/topic/${unique('bystander')}`);
+    ({ running, bystander } = await startWithBystander({}));
   });
-  afterAll(async () => {
-    await bystander.raw.close();
-    await running.close();
-  });
+  afterAll(() => stopWithBystander(running, bystander));
 
   async function subscriber(version: '1.0' | '1.1' | '1.2', destination: string): Promise<RecordingSocket> {
     const socket = await RecordingSocket.connect(running.url, version);

@@ -5,7 +5,8 @@ import { expect } from '@jest/globals';
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { RawStompClient, rawConnected, type RawFrame } from '../support/raw-client.js';
-import type { CapturingLogger } from '../support/stomp-app.js';
+import type { StompModuleOptions } from '../../lib/index.js';
+import { startStompApp, unique, type CapturingLogger, type RunningApp, type StartAppExtras } from '../support/stomp-app.js';
 import { GUARD_MS } from '../support/stomp-client.js';
 
 export const CONNECT_12 = { 'accept-version': '1.2', host: 'localhost' };
@@ -74,6 +75,22 @@ export class Bystander {
     expect(got.command).toBe('MESSAGE');
     expect(this.raw.closeInfo).toBeUndefined();
   }
+}
+
+/** Starts a test app (as `startStompApp`) with a bystander subscribed to a topic of its own. */
+export async function startWithBystander(
+  options: StompModuleOptions = {},
+  extra: StartAppExtras = {},
+): Promise<{ running: RunningApp; bystander: Bystander }> {
+  const running = await startStompApp(options, extra);
+  const bystander = await Bystander.connect(running.url, `/topic/${unique('bystander')}`);
+  return { running, bystander };
+}
+
+/** Ends what {@link startWithBystander} started. */
+export async function stopWithBystander(running: RunningApp, bystander: Bystander): Promise<void> {
+  await bystander.raw.close();
+  await running.close();
 }
 
 /**

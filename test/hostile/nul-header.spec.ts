@@ -5,8 +5,10 @@
 // receive nothing from such a frame.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RawStompClient, rawConnected, unescapeValue } from '../support/raw-client.js';
-import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
-import { Bystander, CONNECT_12, expectNoInternalErrors, RecordingSocket, request } from './hostile-support.js';
+import { unique, type RunningApp } from '../support/stomp-app.js';
+import { Bystander,
+  startWithBystander,
+  stopWithBystander, CONNECT_12, expectNoInternalErrors, RecordingSocket, request } from './hostile-support.js';
 
 const nulMessage = (name: string) =>
   `Header ${JSON.stringify(name)} has a NUL in its value: a NUL ends a STOMP frame, so no peer can read it back`;
@@ -16,13 +18,9 @@ describe('NUL in header values', () => {
   let bystander: Bystander;
 
   beforeAll(async () => {
-    running = await startStompApp({});
-    bystander = await Bystander.connect(running.url, `/topic/${unique('bystander')}`);
+    ({ running, bystander } = await startWithBystander({}));
   });
-  afterAll(async () => {
-    await bystander.raw.close();
-    await running.close();
-  });
+  afterAll(() => stopWithBystander(running, bystander));
 
   it.each(['1.0', '1.2'] as const)(
     'SEND x-a:\\0ERROR from a STOMP %s sender: ERROR naming x-a, and 1.0/1.2 subscribers receive nothing of it',

@@ -9,6 +9,8 @@ import { rawConnected } from '../support/raw-client.js';
 import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
 import {
   Bystander,
+  startWithBystander,
+  stopWithBystander,
   CONNECT_12,
   expectErrorNaming,
   expectNoInternalErrors,
@@ -20,38 +22,42 @@ import {
 /** What an ERROR refusing a pattern or a destination should talk about. */
 const PATTERN_LIMIT = /pattern|wildcard|segment|destination|deep|long|limit/i;
 
+/**
+ * SUBSCRIBE `pattern`, then SEND to `destination` while a bystander makes a round trip: each is
+ * either refused by an ERROR naming the limit or answered, and the bystander is not stalled.
+ */
+async function patternAttack(running: RunningApp, bystander: Bystander, pattern: string, destination: string): Promise<void> {
+  const { raw: attacker } = await rawConnected(running.url, CONNECT_12);
+  const sub = await request(attacker, 'SUBSCRIBE', { id: 'p', destination: pattern });
+  if (sub?.command === 'ERROR') {
+    expectErrorNaming(sub, PATTERN_LIMIT);
+  } else {
+    expect(sub?.command).toBe('RECEIPT');
+    const send = request(attacker, 'SEND', { destination }, 'x');
+    const trip = bystander.roundTrip();
+    const reply = await send;
+    if (reply?.command === 'ERROR') expectErrorNaming(reply, PATTERN_LIMIT);
+    else expect(reply?.command).toBe('RECEIPT');
+    await trip;
+  }
+  await bystander.roundTrip();
+  await attacker.close();
+}
+
 describe('hostile pattern subscriptions', () => {
   let running: RunningApp;
   let bystander: Bystander;
 
   beforeAll(async () => {
-    running = await startStompApp({});
-    bystander = await Bystander.connect(running.url, `/topic/${unique('bystander')}`);
+    ({ running, bystander } = await startWithBystander({}));
   });
-  afterAll(async () => {
-    await bystander.raw.close();
-    await running.close();
-  });
+  afterAll(() => stopWithBystander(running, bystander));
 
   it('`/topic/**/**/**/**/x` and a 300-segment SEND: refused by name or answered, and a bystander is not stalled', async () => {
-    const { raw: attacker } = await rawConnected(running.url, CONNECT_12);
-    const sub = await request(attacker, 'SUBSCRIBE', { id: 'p', destination: '/topic/**/**/**/**/x' });
-    if (sub?.command === 'ERROR') {
-      expectErrorNaming(sub, PATTERN_LIMIT);
-    } else {
-      expect(sub?.command).toBe('RECEIPT');
-      // The unfixed matcher walks every way of splitting 300 segments over four `**` (~10^8 steps):
-      // the whole server stood still for 8-13 s. The bystander's round trip below is started at
-      // the same time; its failure guard (5 s) is what fails then.
-      const send = request(attacker, 'SEND', { destination: '/topic' + '/a'.repeat(300) }, 'x');
-      const trip = bystander.roundTrip();
-      const reply = await send;
-      if (reply?.command === 'ERROR') expectErrorNaming(reply, PATTERN_LIMIT);
-      else expect(reply?.command).toBe('RECEIPT');
-      await trip;
-    }
-    await bystander.roundTrip();
-    await attacker.close();
+    // The unfixed matcher walks every way of splitting 300 segments over four `**` (~10^8 steps):
+    // the whole server stood still for 8-13 s. The bystander's round trip is started at the same
+    // time as the SEND; its failure guard (5 s) is what fails then.
+    await patternAttack(running, bystander, '/topic/**/**/**/**/x', '/topic' + '/a'.repeat(300));
     expectNoInternalErrors(running.logs);
   });
 
@@ -115,21 +121,7 @@ describe('hostile pattern subscriptions, RabbitMQ-style separator (pathSeparator
     ['/topic.#.#.#.#.x, then /topic.a.a… (300 segments)', '/topic.#.#.#.#.x', `/topic${'.a'.repeat(300)}`],
     ['/topic.#.#… (4,000 segments), then /topic.a', `/topic${'.#'.repeat(4000)}`, '/topic.a'],
   ])('SUBSCRIBE %s: refused by name or answered, and a bystander is not stalled', async (_label, pattern, destination) => {
-    const { raw: attacker } = await rawConnected(running.url, CONNECT_12);
-    const sub = await request(attacker, 'SUBSCRIBE', { id: 'p', destination: pattern });
-    if (sub?.command === 'ERROR') {
-      expectErrorNaming(sub, PATTERN_LIMIT);
-    } else {
-      expect(sub?.command).toBe('RECEIPT');
-      const send = request(attacker, 'SEND', { destination }, 'x');
-      const trip = bystander.roundTrip();
-      const reply = await send;
-      if (reply?.command === 'ERROR') expectErrorNaming(reply, PATTERN_LIMIT);
-      else expect(reply?.command).toBe('RECEIPT');
-      await trip;
-    }
-    await bystander.roundTrip();
-    if (!attacker.closeInfo) await attacker.close();
+    await patternAttack(running, bystander, pattern, destination);
     expectNoInternalErrors(running.logs);
   });
 });

@@ -7,8 +7,10 @@
 // has the marker, it has everything it was going to get.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { rawConnected, type RawStompClient } from '../support/raw-client.js';
-import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
-import { Bystander, CONNECT_12, expectErrorNaming, expectNoInternalErrors, request } from './hostile-support.js';
+import { unique, type RunningApp } from '../support/stomp-app.js';
+import { Bystander,
+  startWithBystander,
+  stopWithBystander, CONNECT_12, expectErrorNaming, expectNoInternalErrors, request } from './hostile-support.js';
 
 /** What an ERROR refusing someone else's user destination should talk about. */
 const USER_DESTINATION = /user|destination|session|private|reserved|not allowed|forbidden|permi/i;
@@ -18,15 +20,11 @@ describe('hostile use of user destinations', () => {
   let bystander: Bystander;
 
   beforeAll(async () => {
-    running = await startStompApp({
+    ({ running, bystander } = await startWithBystander({
       authenticate: ({ login }) => (login ? { user: login } : {}),
-    });
-    bystander = await Bystander.connect(running.url, `/topic/${unique('bystander')}`);
+    }));
   });
-  afterAll(async () => {
-    await bystander.raw.close();
-    await running.close();
-  });
+  afterAll(() => stopWithBystander(running, bystander));
 
   async function victimSubscribedTo(userDestination: string): Promise<{ victim: RawStompClient; sessionId: string; name: string }> {
     const name = unique('victim');
