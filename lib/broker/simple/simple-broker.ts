@@ -40,6 +40,16 @@ export interface SimpleBrokerConfig {
   maxUnackedBytes: number;
 }
 
+/**
+ * The bytes a message is counted as by the byte bounds ({@link messageSize}: headers count as much
+ * as the body), computed once per message, when a bound first needs it, and the same on entering
+ * and leaving a ledger, so the ledgers return to zero.
+ */
+function sizeOf(record: MessageRecord): number {
+  const o = record.outbound;
+  return (record.size ??= messageSize(o.headers, o.body, o.destination));
+}
+
 function failSession(session: BrokerSession, error: StompProtocolError): void {
   session.fail(error);
 }
@@ -48,10 +58,10 @@ function failSession(session: BrokerSession, error: StompProtocolError): void {
 interface MessageRecord {
   readonly outbound: OutboundMessage;
   /**
-   * What the byte bounds count it as ({@link messageSize}), once per message, not per delivery.
-   * Counted the same on entering and leaving a ledger, so the ledgers return to zero.
+   * What the byte bounds count it as ({@link messageSize}): see {@link sizeOf}, which computes it
+   * the first time a bound needs it, so a topic message delivered in `auto` mode never pays for it.
    */
-  readonly size: number;
+  size?: number;
   /** Set once the message went back to its queue; later copies carry `redelivered:true`. */
   redelivered?: boolean;
   redelivery?: OutboundMessage;
@@ -163,12 +173,10 @@ export class SimpleBroker implements MessageBroker {
     const messageId = `${this.idPrefix}-${(++this.messageCount).toString(36)}`;
     const record: MessageRecord = {
       outbound: new OutboundMessage(message.destination, messageId, headers, message.body),
-      // Headers count as much as the body: an empty body under 780 KiB of headers is not free.
-      size: messageSize(headers, message.body, message.destination),
     };
     if (this.isQueue(message.destination)) {
       const existing = this.queues.get(message.destination);
-      const size = record.size;
+      const size = sizeOf(record);
       // Checked before a new queue is made, so a refused SEND leaves nothing behind.
       if ((existing?.wouldHold ?? true) && size > this.config.maxHeldBytes) {
         throw new StompProtocolError(
@@ -244,7 +252,7 @@ export class SimpleBroker implements MessageBroker {
     const session = this.sessions.get(sub.session.id);
     if (session) {
       (session.unacked ??= new Map()).set(ackId, delivery);
-      session.unackedBytes += record.size;
+      session.unackedBytes += sizeOf(record);
     }
     sub.session.deliver(sub, outbound, ackId);
     // Once, when a bound is passed: the session ends, and what it held goes back to its queues.
@@ -315,7 +323,7 @@ export class SimpleBroker implements MessageBroker {
   private forget(delivery: Delivery): void {
     delivery.state.unacked?.delete(delivery.ackId);
     const session = this.sessions.get(delivery.state.subscription.session.id);
-    if (session?.unacked?.delete(delivery.ackId)) session.unackedBytes -= delivery.record.size;
+    if (session?.unacked?.delete(delivery.ackId)) session.unackedBytes -= sizeOf(delivery.record);
   }
 
   /**
@@ -443,7 +451,7 @@ export class SimpleBroker implements MessageBroker {
       queue = new QueueDestination(
         this.config.queueCapacity,
         (state, record) => this.deliver(state, record),
-        (record) => record.size,
+        sizeOf,
         this.held,
       );
       this.queues.set(destination, queue);
