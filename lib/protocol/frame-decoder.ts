@@ -9,7 +9,7 @@ import {
   type StompHeaders,
   type StompVersion,
 } from './frame.js';
-import { unescapeHeader } from './header-escaping.js';
+import { isWritableHeaderName, unescapeHeader } from './header-escaping.js';
 import { StompProtocolError } from './stomp-protocol-error.js';
 
 export interface FrameDecoderLimits {
@@ -46,13 +46,6 @@ const CONTENT_LENGTH = /^[0-9]+$/;
 /** Digits of a content-length beyond which it is surely over any limit (2^53 has 16). */
 const MAX_CONTENT_LENGTH_DIGITS = 15;
 
-/**
- * A header name a peer cannot read back: empty, or holding `:`, CR, LF or NUL once unescaped.
- * Passed on, such a name becomes another header (`content-length\c1` is written to a STOMP 1.0
- * peer as `content-length:1:`) or ends the line early.
- */
-// eslint-disable-next-line no-control-regex
-const UNREADABLE_NAME = /[:\r\n\0]/;
 
 /** Smallest capacity of the growable line and body buffers. */
 const MIN_CAPACITY = 256;
@@ -352,7 +345,9 @@ export class FrameDecoder {
       name = unescapeHeader(name, this.version);
       value = unescapeHeader(value, this.version);
     }
-    if (UNREADABLE_NAME.test(name)) {
+    // Passed on, such a name becomes another header (`content-length\c1` is written to a
+    // STOMP 1.0 peer as `content-length:1:`) or ends the line early.
+    if (!isWritableHeaderName(name)) {
       throw new StompProtocolError(
         'INVALID_HEADER',
         `Header name ${JSON.stringify(name.slice(0, 64))} contains ':', CR, LF or NUL: no STOMP peer can read it back`,
