@@ -66,9 +66,12 @@ export interface SimpleBrokerOptions {
   maxPatternWildcards?: number;
   /**
    * Queue destinations the broker holds at once: a queue exists while it has subscribers or
-   * held messages, so a SEND to a fresh `/queue/<name>` creates one. A SEND or SUBSCRIBE that
-   * would create one more gets an ERROR `TOO_MANY_DESTINATIONS` naming this option. Together with
-   * `queueCapacity` this bounds the messages held for nobody. Default 10000.
+   * held messages, so a SEND to a fresh `/queue/<name>` creates one. At the bound, a new queue
+   * makes room the way `maxHeldBytes` does: the messages held longest are dropped (with a warning)
+   * until a queue is left empty and goes, so one client creating queues by the thousand never gets
+   * another client's new queue refused. Only when every queue has subscribers does a SEND or
+   * SUBSCRIBE that needs one more get an ERROR `TOO_MANY_DESTINATIONS` naming this option.
+   * Together with `queueCapacity` this bounds the messages held for nobody. Default 10000.
    */
   maxQueues?: number;
   /**

@@ -123,6 +123,8 @@ export class SimpleBroker implements MessageBroker {
   };
   /** Warned that broker.maxHeldBytes drops messages; again once the queues hold under half of it. */
   private heldBytesWarned = false;
+  /** Warned that broker.maxQueues drops held messages; again once under half of it. */
+  private queuesWarned = false;
   private messageCount = 0;
   private ackCount = 0;
 
@@ -435,6 +437,38 @@ export class SimpleBroker implements MessageBroker {
     }
   }
 
+  /**
+   * At broker.maxQueues, frees one queue the way broker.maxHeldBytes makes room: the messages held
+   * longest (in any queue) are dropped until a queue is left with neither messages nor
+   * subscribers and goes, with a warning once until the broker holds under half the bound again.
+   * So one client creating queues by the thousand costs its own oldest messages, and another
+   * client's new queue (its `/user/queue/errors`, a fresh `/queue/<name>`) is never refused for
+   * it. Only when every queue has subscribers does a new one stay refused.
+   */
+  private makeQueueRoom(): void {
+    const max = this.config.maxQueues;
+    let dropped = 0;
+    while (this.queues.size >= max) {
+      const victim: MessageRecord | undefined = this.heldOrder.values().next().value;
+      if (victim === undefined) break;
+      const destination = victim.outbound.destination;
+      const owner = this.queues.get(destination);
+      if (!owner?.evict(victim)) {
+        // Not in the queue it names (never expected): forget it rather than loop.
+        this.heldOrder.delete(victim);
+        continue;
+      }
+      dropped++;
+      if (owner.isIdle) this.queues.delete(destination);
+    }
+    if (dropped > 0 && !this.queuesWarned) {
+      this.queuesWarned = true;
+      this.logger.warn(
+        `The broker holds broker.maxQueues (${max}) queues; dropping the oldest held messages to free one (${dropped} dropped)`,
+      );
+    }
+  }
+
   private isQueue(destination: string): boolean {
     return findPrefix(destination, this.config.queuePrefixes) !== undefined;
   }
@@ -442,6 +476,8 @@ export class SimpleBroker implements MessageBroker {
   private queue(destination: string, bounded = true): QueueDestination<SubscriptionState, MessageRecord> {
     let queue = this.queues.get(destination);
     if (!queue) {
+      if (this.queues.size <= this.config.maxQueues / 2) this.queuesWarned = false;
+      else if (bounded && this.queues.size >= this.config.maxQueues) this.makeQueueRoom();
       if (bounded && this.queues.size >= this.config.maxQueues) {
         throw new StompProtocolError(
           'TOO_MANY_DESTINATIONS',
