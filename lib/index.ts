@@ -38,6 +38,20 @@ export { MessageConversionError } from './messaging/message-converter.js';
 export { StompMessagingTemplate, type MessageHeaders } from './template/stomp-messaging-template.js';
 export { UserDestinationResolver } from './user/user-destination-resolver.js';
 
+// Session lifecycle events
+export { StompEvents } from './events/stomp-events.service.js';
+export {
+  STOMP_EVENT_NAMES,
+  type SessionConnectEvent,
+  type SessionConnectedEvent,
+  type SessionDisconnectEvent,
+  type SessionSubscribeEvent,
+  type SessionUnsubscribeEvent,
+  type StompSessionEvent,
+  type StompSessionEventType,
+} from './events/stomp-events.js';
+export type { SessionCloseReason } from './transport/stomp-connection.js';
+
 // Brokers
 export {
   MESSAGE_BROKER,

@@ -2,6 +2,8 @@ import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
 import { SimpleBroker } from '../broker/simple/simple-broker.js';
+import { EventEmitterBridge } from '../events/event-emitter-bridge.js';
+import { StompEvents } from '../events/stomp-events.service.js';
 import { AnnotatedMessageHandler } from '../handlers/annotated-message-handler.js';
 import { HandlerExplorer } from '../handlers/handler-explorer.js';
 import { ReturnValueHandler } from '../handlers/return-value-handler.js';
@@ -41,6 +43,9 @@ import type { StompModuleOptions } from './stomp-options.js';
     // transport
     SessionRegistry,
     WebSocketEndpoint,
+    // lifecycle events (RxJS stream, bridged to @nestjs/event-emitter when the app has it)
+    StompEvents,
+    EventEmitterBridge,
     // routing
     InboundDispatcher,
     ErrorReplies,
@@ -54,7 +59,7 @@ import type { StompModuleOptions } from './stomp-options.js';
     AnnotatedMessageHandler,
     { provide: APPLICATION_MESSAGE_HANDLER, useExisting: AnnotatedMessageHandler },
   ],
-  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry, StompMessagingTemplate, UserDestinationResolver],
+  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry, StompMessagingTemplate, UserDestinationResolver, StompEvents],
 })
 export class StompModule extends StompConfigurableModule implements OnApplicationShutdown {
   constructor(@Inject(MESSAGE_BROKER) private readonly broker: MessageBroker) {
