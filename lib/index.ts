@@ -2,7 +2,9 @@
 export { StompModule } from './module/stomp.module.js';
 export type {
   BrokerOptions,
+  ChannelInterceptorOptions,
   HeartbeatOptions,
+  InterceptorRef,
   SimpleBrokerOptions,
   StompConnectDecision,
   StompConnectRequest,
@@ -37,6 +39,17 @@ export { MessageConversionError } from './messaging/message-converter.js';
 // Sending from anywhere, user destinations
 export { StompMessagingTemplate, type MessageHeaders } from './template/stomp-messaging-template.js';
 export { UserDestinationResolver } from './user/user-destination-resolver.js';
+
+// Message channels and their interceptors
+export { StompChannelInterceptor } from './messaging/channel-interceptor.decorator.js';
+export {
+  applyInterceptors,
+  type ChannelInterceptorContext,
+  type ChannelInterceptorResult,
+  type StompChannel,
+} from './messaging/channel-interceptor.js';
+export { ChannelInterceptors } from './messaging/channel-interceptors.js';
+export { BrokerChannel } from './messaging/broker-channel.js';
 
 // Session lifecycle events
 export { StompEvents } from './events/stomp-events.service.js';

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
+import { MESSAGE_BROKER, type BrokerMessage, type MessageBroker } from '../broker/message-broker.js';
+import { BrokerChannel } from '../messaging/broker-channel.js';
 import { MessageConverter } from '../messaging/message-converter.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { OutboundMessage } from '../protocol/message-frame.js';
-import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
 import { UserDestinationResolver } from '../user/user-destination-resolver.js';
 import { expandPlaceholders } from './destination-pattern.js';
 import type { ReturnTarget } from './handler-explorer.js';
@@ -33,33 +33,40 @@ export class ReturnValueHandler {
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
     @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
-    private readonly template: StompMessagingTemplate,
+    private readonly channel: BrokerChannel,
     private readonly users: UserDestinationResolver,
   ) {}
 
   async handle(value: unknown, target: ReturnTarget, context: StompMessageContext): Promise<void> {
     if (value === undefined || value === null) return;
     const { sendTo, sendToUser } = target;
+    // Everything but a @SubscribeMapping reply goes through the broker channel, whose
+    // interceptors see the sending session.
+    const session = context.session;
     if (sendToUser) {
-      const session = context.session;
       for (const raw of sendToUser.destinations) {
-        const destination = expandPlaceholders(raw, context.variables);
+        const message = this.toMessage(expandPlaceholders(raw, context.variables), value);
         if (sendToUser.broadcast && session.user !== undefined) {
-          await this.template.convertAndSendToUser(session.user, destination, value);
+          await this.channel.sendToUser(session.user, message, session);
         } else {
-          await this.template.convertAndSendToSession(session.id, destination, value);
+          await this.channel.sendToSession(session.id, message, session);
         }
       }
     }
     if (sendTo) {
-      for (const raw of sendTo) await this.template.convertAndSend(expandPlaceholders(raw, context.variables), value);
+      for (const raw of sendTo) await this.channel.send(this.toMessage(expandPlaceholders(raw, context.variables), value), session);
     }
     if (sendTo || sendToUser) return;
     if (context.subscription) {
       this.replyToSubscriber(value, context);
       return;
     }
-    await this.template.convertAndSend(this.defaultDestination(context.lookupDestination), value);
+    await this.channel.send(this.toMessage(this.defaultDestination(context.lookupDestination), value), session);
+  }
+
+  private toMessage(destination: string, value: unknown): BrokerMessage {
+    const { headers, body } = this.converter.toMessage(value);
+    return { destination, headers, body };
   }
 
   /** Start-up check: a `@SendTo`/`@SendToUser` destination must reach the broker. */
@@ -90,6 +97,6 @@ export class ReturnValueHandler {
     const { body, headers } = this.converter.toMessage(value);
     const messageId = `${this.idPrefix}-r${(++this.replies).toString(36)}`;
     const message = new OutboundMessage(subscription.clientDestination, messageId, headers, body);
-    context.session.deliver(subscription, message);
+    context.stompSession.deliver(subscription, message);
   }
 }

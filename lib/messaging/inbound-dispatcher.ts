@@ -10,6 +10,7 @@ import { SessionRegistry } from '../transport/session-registry.js';
 import { SessionSubscription } from '../transport/session-subscription.js';
 import { UserDestinationResolver } from '../user/user-destination-resolver.js';
 import { UnmappedDestinationReporter } from './unmapped-destination-reporter.js';
+import { BrokerChannel } from './broker-channel.js';
 import type { StompFrameHandler, StompSession } from '../transport/stomp-session.js';
 import {
   APPLICATION_MESSAGE_HANDLER,
@@ -81,6 +82,7 @@ export class InboundDispatcher implements StompFrameHandler {
     private readonly sessions: SessionRegistry,
     private readonly users: UserDestinationResolver,
     private readonly unmapped: UnmappedDestinationReporter,
+    private readonly brokerChannel: BrokerChannel,
     @Optional()
     @Inject(APPLICATION_MESSAGE_HANDLER)
     private readonly application?: ApplicationMessageHandler,
@@ -220,16 +222,14 @@ export class InboundDispatcher implements StompFrameHandler {
       } catch (err) {
         return this.unserved(session, destination, err);
       }
+      // Past clientInbound already: no broker interceptors (Spring's simple broker listens there too).
       return inOrder(this.users.userTargets(target.user, target.destination), (d) =>
-        this.broker.publish({ destination: d, headers: frame.headers, body: frame.body }, session),
+        this.brokerChannel.forward({ destination: d, headers: frame.headers, body: frame.body }, session),
       );
     }
     if (this.broker.handles(destination)) {
       this.users.assertNotOtherSession(session, destination, 'SEND');
-      return this.broker.publish(
-        { destination, headers: frame.headers, body: frame.body },
-        session,
-      );
+      return this.brokerChannel.forward({ destination, headers: frame.headers, body: frame.body }, session);
     }
     return this.unserved(session, destination, this.unknownDestination(destination));
   }

@@ -1,6 +1,8 @@
 import type {
+  ChannelInterceptorOptions,
   HeartbeatOptions,
   SimpleBrokerOptions,
+  StompStatsOptions,
   StompEndpointOptions,
   StompLimits,
   StompModuleOptions,
@@ -24,6 +26,8 @@ const moduleKeys: EveryKey<StompModuleOptions> = {
   limits: true,
   authenticate: true,
   serverName: true,
+  stats: true,
+  interceptors: true,
 };
 
 const endpointKeys: EveryKey<StompEndpointOptions> = { path: true, allowedOrigins: true };
@@ -42,6 +46,10 @@ const brokerKeys: EveryKey<SimpleBrokerOptions> = {
   maxUnackedBytes: true,
   heartbeat: true,
 };
+
+const interceptorKeys: EveryKey<ChannelInterceptorOptions> = { clientInbound: true, clientOutbound: true, broker: true };
+
+const statsKeys: EveryKey<StompStatsOptions> = { logInterval: true };
 
 const heartbeatKeys: EveryKey<HeartbeatOptions> = { floor: true, tolerance: true, ceiling: true };
 
@@ -74,6 +82,8 @@ export const OPTION_OBJECTS: readonly { path: string; keys: readonly string[] }[
   { path: 'broker', keys: Object.keys(brokerKeys) },
   { path: 'broker.heartbeat', keys: Object.keys(heartbeatKeys) },
   { path: 'limits', keys: Object.keys(limitKeys) },
+  { path: 'stats', keys: Object.keys(statsKeys) },
+  { path: 'interceptors', keys: Object.keys(interceptorKeys) },
 ];
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,8 +1,11 @@
+import type { Type } from '@nestjs/common';
+import type { StompChannelInterceptor } from '../messaging/channel-interceptor.js';
 import type { FrameDecoderLimits } from '../protocol/frame-decoder.js';
 import { unknownOptionProblems } from './option-keys.js';
 import { MAX_TIMER_DELAY } from '../protocol/heartbeat.js';
 import type {
   BrokerOptions,
+  InterceptorRef,
   StompConnectDecision,
   StompConnectRequest,
   StompEndpointOptions,
@@ -41,6 +44,9 @@ export interface ResolvedStompOptions {
     request: StompConnectRequest,
   ) => StompConnectDecision | Promise<StompConnectDecision>;
   serverName: string;
+  stats: { logInterval: number };
+  /** Interceptors listed in options, per channel (`[]` when none); `ChannelInterceptors` resolves them. */
+  interceptors: Readonly<Record<'clientInbound' | 'clientOutbound' | 'broker', readonly InterceptorRef[]>>;
 }
 
 const MiB = 1024 * 1024;
@@ -244,6 +250,8 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   if (options.serverName !== undefined && (typeof options.serverName !== 'string' || /[\r\n\0]/.test(options.serverName))) {
     problems.push(`serverName must be a string without CR, LF or NUL (CONNECTED headers are not escaped), got ${JSON.stringify(options.serverName)}`);
   }
+  const interceptors = channelInterceptors(options.interceptors, problems);
+  const stats = statsOptions(options.stats, problems);
   if (problems.length > 0) {
     throw new Error(`Invalid StompModule options:\n  - ${problems.join('\n  - ')}`);
   }
@@ -272,7 +280,70 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     limits,
     authenticate: options.authenticate,
     serverName: options.serverName ?? `nestjs-stomp/${LIBRARY_VERSION}`,
+    stats,
+    interceptors,
   };
+}
+
+const CHANNEL_NAMES = ['clientInbound', 'clientOutbound', 'broker'] as const;
+
+/**
+ * `interceptors`: per channel an array whose entries are classes with a `preSend` method (Nest
+ * providers or classes to instantiate) or objects with a `preSend` function. A plain function
+ * (`(frame) => frame`) is refused: it would be taken for a class.
+ */
+function channelInterceptors(value: unknown, problems: string[]): ResolvedStompOptions['interceptors'] {
+  const resolved = { clientInbound: [] as InterceptorRef[], clientOutbound: [] as InterceptorRef[], broker: [] as InterceptorRef[] };
+  if (value === undefined) return resolved;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    problems.push(`interceptors must be an object such as { clientInbound: [MyInterceptor] }, got ${shown(value)}`);
+    return resolved;
+  }
+  const byChannel = value as Record<string, unknown>;
+  for (const channel of CHANNEL_NAMES) {
+    const list = byChannel[channel];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) {
+      problems.push(`interceptors.${channel} must be an array of interceptor classes or objects with a preSend method, got ${shown(list)}`);
+      continue;
+    }
+    list.forEach((entry: unknown, i) => {
+      if (isInterceptorClass(entry) || isInterceptorObject(entry)) {
+        resolved[channel].push(entry);
+        return;
+      }
+      const got =
+        typeof entry === 'function'
+          ? `the function ${entry.name || '(anonymous)'}, whose prototype has no preSend method (for a plain function, pass { preSend: fn })`
+          : shown(entry);
+      problems.push(`interceptors.${channel}[${i}] must be a class with a preSend(frame, context) method or an object with a preSend function, got ${got}`);
+    });
+  }
+  return resolved;
+}
+
+function isInterceptorClass(entry: unknown): entry is Type<StompChannelInterceptor> {
+  return typeof entry === 'function' && typeof (entry.prototype as { preSend?: unknown } | undefined)?.preSend === 'function';
+}
+
+function isInterceptorObject(entry: unknown): entry is StompChannelInterceptor {
+  return typeof entry === 'object' && entry !== null && typeof (entry as { preSend?: unknown }).preSend === 'function';
+}
+
+/** `stats`: `logInterval` a whole number of ms from 0 (off) to Node's longest timer; default 30 min (Spring's). */
+function statsOptions(value: StompModuleOptions['stats'], problems: string[]): ResolvedStompOptions['stats'] {
+  const fallback = { logInterval: 1_800_000 };
+  if (value === undefined) return fallback;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    problems.push(`stats must be an object such as { logInterval: 60000 }, got ${shown(value)}`);
+    return fallback;
+  }
+  const logInterval = value.logInterval ?? fallback.logInterval;
+  if (!Number.isInteger(logInterval) || logInterval < 0 || logInterval > MAX_TIMER_DELAY) {
+    problems.push(`stats.logInterval must be a whole number of milliseconds from 0 (off) to ${MAX_TIMER_DELAY}, got ${shown(logInterval)}`);
+    return fallback;
+  }
+  return { logInterval };
 }
 
 /** A value as it would be written in the options (strings quoted), for error messages. */

@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import type { Type } from '@nestjs/common';
+import type { StompChannelInterceptor } from '../messaging/channel-interceptor.js';
 import type { StompHeaders } from '../protocol/frame.js';
 
 /** One WebSocket endpoint on the Nest app's HTTP server. */
@@ -196,6 +198,17 @@ export interface StompLimits {
   closeTimeout?: number;
 }
 
+/** `StompStats` (the injectable stats snapshot, Spring's `WebSocketMessageBrokerStats`). */
+export interface StompStatsOptions {
+  /**
+   * Every this many ms, the stats line (`StompStats.toString()`) is logged at `log` level under
+   * the Logger context `StompStats`, as Spring logs `WebSocketMessageBrokerStats`. Default
+   * 1800000 (30 min, Spring's default); `0` turns the line off. At most 2147483647 (Node's
+   * longest timer). The timer does not keep the process alive and stops on `app.close()`.
+   */
+  logInterval?: number;
+}
+
 /** What the `authenticate` hook sees of a CONNECT. */
 export interface StompConnectRequest {
   sessionId: string;
@@ -213,6 +226,40 @@ export interface StompConnectRequest {
  * Throwing refuses as well, with the error's message.
  */
 export type StompConnectDecision = { user?: string; reject?: undefined } | { reject: string };
+
+/**
+ * One channel interceptor in `StompModule` options: a class, or an object used as is. A class is
+ * taken from Nest's container when it is a provider of some module (then it is that singleton);
+ * otherwise it is instantiated once at start-up with its constructor dependencies injected as
+ * `ModuleRef.create` does: those must then be visible to `StompModule` (global providers, or
+ * modules given in `forRootAsync({ imports })`).
+ */
+export type InterceptorRef = Type<StompChannelInterceptor> | StompChannelInterceptor;
+
+/**
+ * Interceptors per channel (Spring's `configureClientInboundChannel`,
+ * `configureClientOutboundChannel`, `configureMessageBroker(...).configureBrokerChannel()`).
+ * Each runs in the order listed, before the providers decorated with
+ * `@StompChannelInterceptor(channel)`.
+ */
+export interface ChannelInterceptorOptions {
+  /**
+   * Every frame a client sends (CONNECT/STOMP, SUBSCRIBE, UNSUBSCRIBE, SEND, ACK, NACK, BEGIN,
+   * COMMIT, ABORT, DISCONNECT), before it is routed. A throw answers the frame with an ERROR
+   * carrying the error's message (and `receipt-id` when asked), then the connection closes (1008
+   * for a CONNECT). When `authenticate` is set, it runs first, as a CONNECT interceptor.
+   */
+  clientInbound?: InterceptorRef[];
+  /** Every frame to a client (CONNECTED, MESSAGE, RECEIPT, ERROR), before it is encoded. */
+  clientOutbound?: InterceptorRef[];
+  /**
+   * Every message server code sends (`StompMessagingTemplate`, `@SendTo`, `@SendToUser`), as a
+   * SEND frame whose `destination` is as the caller wrote it (`convertAndSendToUser('ann',
+   * '/queue/x')` is `/user/ann/queue/x`), before user destinations are resolved. A throw rejects
+   * the sender's Promise. Client SENDs do not pass here (they passed `clientInbound`), as in Spring.
+   */
+  broker?: InterceptorRef[];
+}
 
 export interface StompModuleOptions {
   /** WebSocket endpoints. Default `[{ path: '/ws' }]`. */
@@ -252,10 +299,23 @@ export interface StompModuleOptions {
    */
   unmappedDestination?: 'report' | 'close';
   limits?: StompLimits;
-  /** Decides on every CONNECT. Default: everybody is accepted anonymously. */
+  /**
+   * Decides on every CONNECT. Default: everybody is accepted anonymously. It runs as the first
+   * `clientInbound` interceptor (Spring authenticates in a CONNECT `ChannelInterceptor`): a
+   * `{ reject }` answer or a throw refuses the CONNECT with an ERROR (`CONNECT_REJECTED`, close
+   * 1008); a user name with CR, LF or NUL refuses it too (`INVALID_USER_NAME`, a warning logged).
+   */
   authenticate?: (
     request: StompConnectRequest,
   ) => StompConnectDecision | Promise<StompConnectDecision>;
   /** The `server` header of CONNECTED. Default `nestjs-stomp/<version>`. */
   serverName?: string;
+  /** Stats: the periodic log line. Default `{ logInterval: 1800000 }`. */
+  stats?: StompStatsOptions;
+  /**
+   * Channel interceptors, per channel: classes (Nest providers, or instantiated with their
+   * dependencies) or objects with a `preSend(frame, context)` method. Default: none, and then a
+   * channel costs nothing. See {@link ChannelInterceptorOptions}.
+   */
+  interceptors?: ChannelInterceptorOptions;
 }

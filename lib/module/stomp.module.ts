@@ -9,6 +9,8 @@ import { HandlerExplorer } from '../handlers/handler-explorer.js';
 import { ReturnValueHandler } from '../handlers/return-value-handler.js';
 import { StompContextCreator } from '../handlers/stomp-context-creator.js';
 import { APPLICATION_MESSAGE_HANDLER } from '../messaging/application-message-handler.js';
+import { BrokerChannel } from '../messaging/broker-channel.js';
+import { ChannelInterceptors } from '../messaging/channel-interceptors.js';
 import { InboundDispatcher } from '../messaging/inbound-dispatcher.js';
 import { ErrorReplies } from '../messaging/error-replies.js';
 import { UnmappedDestinationReporter } from '../messaging/unmapped-destination-reporter.js';
@@ -46,6 +48,9 @@ import type { StompModuleOptions } from './stomp-options.js';
     // lifecycle events (RxJS stream, bridged to @nestjs/event-emitter when the app has it)
     StompEvents,
     EventEmitterBridge,
+    // message channels: the interceptors of all three, and the one path to broker.publish
+    ChannelInterceptors,
+    BrokerChannel,
     // routing
     InboundDispatcher,
     ErrorReplies,
@@ -59,7 +64,7 @@ import type { StompModuleOptions } from './stomp-options.js';
     AnnotatedMessageHandler,
     { provide: APPLICATION_MESSAGE_HANDLER, useExisting: AnnotatedMessageHandler },
   ],
-  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry, StompMessagingTemplate, UserDestinationResolver, StompEvents],
+  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry, StompMessagingTemplate, UserDestinationResolver, ChannelInterceptors, BrokerChannel, StompEvents],
 })
 export class StompModule extends StompConfigurableModule implements OnApplicationShutdown {
   constructor(@Inject(MESSAGE_BROKER) private readonly broker: MessageBroker) {

@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
+import { Injectable } from '@nestjs/common';
+import { BrokerChannel } from '../messaging/broker-channel.js';
 import { MessageConverter } from '../messaging/message-converter.js';
-import { SessionRegistry } from '../transport/session-registry.js';
-import { UserDestinationResolver } from '../user/user-destination-resolver.js';
 
 /** Extra headers for a message sent from server code, e.g. `{ priority: '9' }`. */
 export type MessageHeaders = Readonly<Record<string, string>>;
@@ -26,28 +24,20 @@ export type MessageHeaders = Readonly<Record<string, string>>;
 export class StompMessagingTemplate {
   private readonly converter = new MessageConverter();
 
-  constructor(
-    @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
-    private readonly users: UserDestinationResolver,
-    private readonly sessions: SessionRegistry,
-  ) {}
+  constructor(private readonly channel: BrokerChannel) {}
 
   /**
    * Publishes `payload` to a broker destination (`/topic/…`, `/queue/…`), or to a user
    * destination written out (`/user/ann/queue/news`; the name is literal, `%2F` stands for `/`).
+   * The message passes the `broker` channel interceptors first (see `StompModuleOptions.interceptors`).
    * @throws Error when `destination` is neither a broker nor a user destination.
    * @throws StompProtocolError when it breaks a broker bound (`DESTINATION_TOO_LONG`,
    *   `TOO_MANY_DESTINATIONS`, `QUEUE_FULL`); the message names the option.
+   * @throws whatever a `broker` channel interceptor throws to refuse the message.
    */
   async convertAndSend(destination: string, payload: unknown, headers?: MessageHeaders): Promise<void> {
-    if (this.users.isUserDestination(destination)) {
-      const target = this.users.parseSendDestination(destination);
-      return this.convertAndSendToUser(target.user, target.destination, payload, headers);
-    }
-    if (!this.broker.handles(destination)) {
-      throw new Error(`Cannot send to ${destination}: it is neither a broker destination nor a user destination`);
-    }
-    await this.publish([destination], payload, headers);
+    const message = this.converter.toMessage(payload, headers);
+    await this.channel.send({ destination, headers: message.headers, body: message.body });
   }
 
   /** Sends to every session of `user` (the name as is, never decoded) subscribed to `/user` + `destination`. */
@@ -57,7 +47,8 @@ export class StompMessagingTemplate {
     payload: unknown,
     headers?: MessageHeaders,
   ): Promise<void> {
-    await this.publish(this.users.userTargets(user, destination), payload, headers);
+    const message = this.converter.toMessage(payload, headers);
+    await this.channel.sendToUser(user, { destination, headers: message.headers, body: message.body });
   }
 
   /** Sends to one session, if it is subscribed to `/user` + `destination`. */
@@ -67,16 +58,7 @@ export class StompMessagingTemplate {
     payload: unknown,
     headers?: MessageHeaders,
   ): Promise<void> {
-    const session = this.sessions.get(sessionId);
-    const target = session && this.users.sessionTarget(session, destination);
-    if (target !== undefined) await this.publish([target], payload, headers);
-  }
-
-  private async publish(destinations: string[], payload: unknown, headers?: MessageHeaders): Promise<void> {
-    if (destinations.length === 0) return;
     const message = this.converter.toMessage(payload, headers);
-    for (const destination of destinations) {
-      await this.broker.publish({ destination, headers: message.headers, body: message.body });
-    }
+    await this.channel.sendToSession(sessionId, { destination, headers: message.headers, body: message.body });
   }
 }

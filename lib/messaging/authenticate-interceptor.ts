@@ -1,0 +1,84 @@
+import { Logger } from '@nestjs/common';
+import type { StompFrame } from '../protocol/frame.js';
+import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
+import type { StompConnectDecision, StompConnectRequest } from '../module/stomp-options.js';
+import type { ChannelInterceptorContext, StompChannelInterceptor } from './channel-interceptor.js';
+
+/** A user name goes into CONNECTED's `user-name`, which is never escaped (STOMP 1.2, "Value Encoding"). */
+// eslint-disable-next-line no-control-regex
+const UNWRITABLE_IN_CONNECTED = /[\r\n\0]/;
+
+type Authenticate = (request: StompConnectRequest) => StompConnectDecision | Promise<StompConnectDecision>;
+
+function rejected(err: unknown): StompProtocolError {
+  return new StompProtocolError('CONNECT_REJECTED', err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * The `authenticate` option as the first `clientInbound` interceptor (Spring authenticates in a
+ * CONNECT `ChannelInterceptor` too). On CONNECT and STOMP frames only, it calls `authenticate`
+ * with the session id, the CONNECT headers as sent, `login`, `passcode` and the HTTP upgrade
+ * request, and names the principal with `context.connect.setUser`:
+ * - `{ user }` names the user, `{}` (or `undefined`) leaves the session anonymous;
+ * - `{ reject }`, a throw or a rejected Promise throws `StompProtocolError('CONNECT_REJECTED')`
+ *   with that message (the session answers ERROR and closes with 1008);
+ * - a user name that is not a string or holds CR, LF or NUL throws `INVALID_USER_NAME`, with a
+ *   warning naming the value (CONNECTED could not carry it).
+ * A synchronous decision stays synchronous: only a Promise holds the session's next frames.
+ */
+export class AuthenticateInterceptor implements StompChannelInterceptor {
+  private static readonly logger = new Logger('StompSession');
+
+  constructor(private readonly authenticate: Authenticate) {}
+
+  preSend(frame: StompFrame, context: ChannelInterceptorContext): undefined | Promise<undefined> {
+    if (frame.command !== 'CONNECT' && frame.command !== 'STOMP') return undefined;
+    const connect = context.connect;
+    if (connect === undefined) {
+      throw new Error('AuthenticateInterceptor: a CONNECT on clientInbound came without context.connect');
+    }
+    const headers = frame.headers;
+    const sessionId = context.session?.id ?? '';
+    let decision: StompConnectDecision | Promise<StompConnectDecision>;
+    try {
+      decision = this.authenticate({
+        sessionId,
+        headers,
+        login: headers['login'],
+        passcode: headers['passcode'],
+        request: connect.request,
+      });
+    } catch (err) {
+      throw rejected(err);
+    }
+    if (!(decision instanceof Promise)) {
+      this.decided(decision, sessionId, connect.setUser.bind(connect));
+      return undefined;
+    }
+    return decision.then(
+      (d) => {
+        this.decided(d, sessionId, connect.setUser.bind(connect));
+        return undefined;
+      },
+      (err: unknown) => {
+        throw rejected(err);
+      },
+    );
+  }
+
+  private decided(decision: StompConnectDecision | undefined, sessionId: string, setUser: (name: string) => void): void {
+    if (decision?.reject !== undefined) throw new StompProtocolError('CONNECT_REJECTED', decision.reject);
+    const user: unknown = decision?.user;
+    if (user === undefined) return;
+    if (typeof user !== 'string' || UNWRITABLE_IN_CONNECTED.test(user)) {
+      AuthenticateInterceptor.logger.warn(
+        `Session ${sessionId}: authenticate named the user ${JSON.stringify(user)}, which cannot be sent in CONNECTED's user-name header (it contains CR, LF or NUL, or is not a string); refusing the CONNECT`,
+      );
+      throw new StompProtocolError(
+        'INVALID_USER_NAME',
+        'The user name given by authentication contains CR, LF or NUL and cannot be sent in CONNECTED',
+      );
+    }
+    setUser(user);
+  }
+}

@@ -1,0 +1,120 @@
+import { Inject, Injectable, type OnModuleInit, type Type } from '@nestjs/common';
+import { DiscoveryService, ModuleRef } from '@nestjs/core';
+import { STOMP_OPTIONS } from '../module/stomp.constants.js';
+import type { ResolvedStompOptions } from '../module/resolve-options.js';
+import type { InterceptorRef } from '../module/stomp-options.js';
+import { AuthenticateInterceptor } from './authenticate-interceptor.js';
+import type { StompChannel, StompChannelInterceptor } from './channel-interceptor.js';
+import { interceptedChannels } from './channel-interceptor.decorator.js';
+
+/** A readable name for start-up errors. */
+function nameOf(ref: InterceptorRef): string {
+  return typeof ref === 'function' ? ref.name : (ref.constructor?.name ?? 'an interceptor object');
+}
+
+/**
+ * The interceptors of the three channels (Spring's `ChannelRegistration` of
+ * `clientInboundChannel`, `clientOutboundChannel` and `brokerChannel`), in the order they run:
+ * 1. on `clientInbound`, the `authenticate` option as an {@link AuthenticateInterceptor}, when set;
+ * 2. the entries of the `interceptors` option, in the order given: a class is the provider of
+ *    that class when some module provides it, otherwise an instance created once with its
+ *    constructor dependencies injected (`ModuleRef.create`); an object is used as is;
+ * 3. providers decorated with `@StompChannelInterceptor(channel)`, in Nest's discovery order
+ *    (modules in import order, providers in the order listed); one already listed in options
+ *    for that channel is not added twice.
+ *
+ * The arrays are filled once, in `onModuleInit` (before any connection is accepted, which
+ * happens in `onApplicationBootstrap`), and never replaced, so a reference taken earlier sees
+ * them. An empty array means the channel costs nothing: callers skip `applyInterceptors`.
+ * @throws Error at start-up when an interceptor is request- or transient-scoped (it would need
+ *   a request that STOMP messages do not have), or when a class listed in options cannot be
+ *   created (a dependency not visible to `StompModule`); the message names the class.
+ */
+@Injectable()
+export class ChannelInterceptors implements OnModuleInit {
+  readonly clientInbound: readonly StompChannelInterceptor[] = [];
+  readonly clientOutbound: readonly StompChannelInterceptor[] = [];
+  readonly broker: readonly StompChannelInterceptor[] = [];
+  private initialized = false;
+
+  constructor(
+    @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
+    private readonly discovery: DiscoveryService,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    if (this.initialized) return;
+    this.initialized = true;
+    const lists: Record<StompChannel, StompChannelInterceptor[]> = {
+      clientInbound: this.clientInbound as StompChannelInterceptor[],
+      clientOutbound: this.clientOutbound as StompChannelInterceptor[],
+      broker: this.broker as StompChannelInterceptor[],
+    };
+    const found: Record<StompChannel, StompChannelInterceptor[]> = { clientInbound: [], clientOutbound: [], broker: [] };
+    if (this.options.authenticate) found.clientInbound.push(new AuthenticateInterceptor(this.options.authenticate));
+    const created = new Map<Type<StompChannelInterceptor>, StompChannelInterceptor>();
+    const problems: string[] = [];
+    for (const channel of ['clientInbound', 'clientOutbound', 'broker'] as const) {
+      for (const ref of this.options.interceptors[channel]) {
+        try {
+          found[channel].push(typeof ref === 'function' ? await this.instanceOf(ref, created) : ref);
+        } catch (err) {
+          problems.push(
+            `interceptors.${channel}: ${nameOf(ref)} could not be created: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+      }
+    }
+    for (const wrapper of this.discovery.getProviders()) {
+      if (wrapper.isAlias) continue;
+      const instance: unknown = wrapper.instance;
+      // A class provider's class; for `useValue` and `useFactory`, the class of what they gave.
+      const type = wrapper.metatype && !wrapper.inject ? wrapper.metatype : (instance as object | undefined)?.constructor;
+      const channels = interceptedChannels(type);
+      if (channels.length === 0) continue;
+      if (wrapper.isTransient || !wrapper.isDependencyTreeStatic()) {
+        problems.push(
+          `@StompChannelInterceptor: ${String(wrapper.name)} is request- or transient-scoped (or depends on a request-scoped provider); channel interceptors run without an HTTP request and must be singletons`,
+        );
+        continue;
+      }
+      if (!instance || typeof (instance as Partial<StompChannelInterceptor>).preSend !== 'function') {
+        problems.push(`@StompChannelInterceptor: ${String(wrapper.name)} has no preSend(frame, context) method`);
+        continue;
+      }
+      for (const channel of channels) {
+        if (!found[channel].includes(instance as StompChannelInterceptor)) found[channel].push(instance as StompChannelInterceptor);
+      }
+    }
+    if (problems.length > 0) throw new Error(`Invalid STOMP channel interceptors:\n  - ${problems.join('\n  - ')}`);
+    for (const channel of ['clientInbound', 'clientOutbound', 'broker'] as const) lists[channel].push(...found[channel]);
+  }
+
+  /** The provider of `type` if a module provides it, else one instance created with its dependencies. */
+  private async instanceOf(
+    type: Type<StompChannelInterceptor>,
+    created: Map<Type<StompChannelInterceptor>, StompChannelInterceptor>,
+  ): Promise<StompChannelInterceptor> {
+    for (const wrapper of this.discovery.getProviders()) {
+      if (wrapper.token !== type || wrapper.isAlias) continue;
+      if (wrapper.isTransient || !wrapper.isDependencyTreeStatic()) {
+        throw new Error('it is request- or transient-scoped; channel interceptors run without an HTTP request and must be singletons');
+      }
+      return wrapper.instance as StompChannelInterceptor;
+    }
+    let instance = created.get(type);
+    if (!instance) {
+      try {
+        instance = await this.moduleRef.create(type);
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new Error(
+          `${reason.trim()} (a class listed in interceptors is created in StompModule's scope: make its dependencies global, import their module with StompModule.forRootAsync({ imports }), or list the class in the providers of a module that has them)`,
+        );
+      }
+      created.set(type, instance);
+    }
+    return instance;
+  }
+}
