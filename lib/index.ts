@@ -11,6 +11,7 @@ export type {
   StompEndpointOptions,
   StompLimits,
   StompModuleOptions,
+  StompStatsOptions,
 } from './module/stomp-options.js';
 export { STOMP_OPTIONS } from './module/stomp.constants.js';
 export type { ResolvedStompOptions } from './module/resolve-options.js';
@@ -65,12 +66,22 @@ export {
 } from './events/stomp-events.js';
 export type { SessionCloseReason } from './transport/stomp-connection.js';
 
+// Stats and metrics
+export {
+  StompStats,
+  type SessionCounts,
+  type SessionGroup,
+  type StompStatsSnapshot,
+} from './stats/stomp-stats.js';
+export { STOMP_METER_NAME } from './stats/stomp-metrics.js';
+
 // Brokers
 export {
   MESSAGE_BROKER,
   type AckMode,
   type BrokerMessage,
   type BrokerSession,
+  type BrokerStats,
   type BrokerSubscription,
   type MessageBroker,
 } from './broker/message-broker.js';

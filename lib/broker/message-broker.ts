@@ -57,6 +57,34 @@ export interface MessageBroker {
   /** The session ended: drop its subscriptions and release what it had not acknowledged. */
   disconnect(session: BrokerSession): void | Promise<void>;
   close(): Promise<void>;
+  /**
+   * What the broker holds now, for `StompStats` and the OpenTelemetry metrics. Optional: a
+   * broker without it reports no `broker` figures. Called on demand (a stats snapshot, a metrics
+   * collection), never per message, so it may walk the broker's structures.
+   */
+  stats?(): BrokerStats;
+}
+
+/** A broker's figures at one instant (Spring's stats log has none for the simple broker). */
+export interface BrokerStats {
+  /** Sessions the broker keeps state for (with a subscription or an unacknowledged message). */
+  sessions: number;
+  /** Distinct destinations with subscribers or held messages: topic destinations and patterns, and queues. */
+  destinations: number;
+  /** Subscriptions registered in the broker, topic and queue. */
+  subscriptions: number;
+  /** Of `subscriptions`, those to topic-like destinations (patterns included). */
+  topicSubscriptions: number;
+  /** Queue-like destinations held (with subscribers or held messages); bounded by `broker.maxQueues`. */
+  queues: number;
+  /** Messages queues hold for subscribers to come; each queue holds at most `broker.queueCapacity`. */
+  heldMessages: number;
+  /** Bytes of `heldMessages` as `broker.maxHeldBytes` counts them (body, destination, headers, 256-byte overhead). */
+  heldBytes: number;
+  /** Deliveries awaiting ACK/NACK (`client` and `client-individual` subscriptions), all sessions. */
+  unackedMessages: number;
+  /** Bytes of `unackedMessages`, counted as `broker.maxUnackedBytes` counts them. */
+  unackedBytes: number;
 }
 
 /** DI token of the active {@link MessageBroker}. */

@@ -7,6 +7,7 @@ import { ErrorReplies, hasEnded, logValue } from '../messaging/error-replies.js'
 import { UnmappedDestinationReporter } from '../messaging/unmapped-destination-reporter.js';
 import type { StompFrame } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
+import { StompCounters } from '../stats/stomp-counters.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import type { SessionSubscription } from '../transport/session-subscription.js';
@@ -79,6 +80,7 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     private readonly returnValues: ReturnValueHandler,
     private readonly unmappedDestinations: UnmappedDestinationReporter,
     private readonly errorReplies: ErrorReplies,
+    private readonly counters: StompCounters,
   ) {
     this.converter = new MessageConverter({ maxJsonNestingDepth: options.limits.maxJsonNestingDepth });
   }
@@ -349,11 +351,13 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
   }
 
   /**
-   * Logs an unhandled exception once: one line for expected errors, the stack for the rest. A
+   * Counts (`StompStats.handlerErrors`) and logs an unhandled exception once: one line for
+   * expected errors, the stack for the rest. A
    * client can fail as often as it sends, so each session gets at most
    * {@link ERROR_LOGS_PER_SESSION} such lines; later ones go to debug level.
    */
   private report(error: unknown, context: StompMessageContext, where: string, note = ''): void {
+    this.counters.handlerErrors++;
     const session = context.session;
     const line = `${where} (${logValue(context.destination)}, session ${session.id}): ${describe(error)}${note}`;
     const logged = this.errorLogs.get(session) ?? 0;

@@ -3,6 +3,7 @@ import type {
   HeartbeatOptions,
   SimpleBrokerOptions,
   StompStatsOptions,
+  StompStatsOptions,
   StompEndpointOptions,
   StompLimits,
   StompModuleOptions,
@@ -27,6 +28,7 @@ const moduleKeys: EveryKey<StompModuleOptions> = {
   authenticate: true,
   serverName: true,
   stats: true,
+  stats: true,
   interceptors: true,
 };
 
@@ -48,6 +50,8 @@ const brokerKeys: EveryKey<SimpleBrokerOptions> = {
 };
 
 const interceptorKeys: EveryKey<ChannelInterceptorOptions> = { clientInbound: true, clientOutbound: true, broker: true };
+
+const statsKeys: EveryKey<StompStatsOptions> = { logInterval: true };
 
 const statsKeys: EveryKey<StompStatsOptions> = { logInterval: true };
 
@@ -82,6 +86,7 @@ export const OPTION_OBJECTS: readonly { path: string; keys: readonly string[] }[
   { path: 'broker', keys: Object.keys(brokerKeys) },
   { path: 'broker.heartbeat', keys: Object.keys(heartbeatKeys) },
   { path: 'limits', keys: Object.keys(limitKeys) },
+  { path: 'stats', keys: Object.keys(statsKeys) },
   { path: 'stats', keys: Object.keys(statsKeys) },
   { path: 'interceptors', keys: Object.keys(interceptorKeys) },
 ];

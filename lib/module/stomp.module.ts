@@ -14,6 +14,9 @@ import { ChannelInterceptors } from '../messaging/channel-interceptors.js';
 import { InboundDispatcher } from '../messaging/inbound-dispatcher.js';
 import { ErrorReplies } from '../messaging/error-replies.js';
 import { UnmappedDestinationReporter } from '../messaging/unmapped-destination-reporter.js';
+import { StompCounters } from '../stats/stomp-counters.js';
+import { StompMetrics } from '../stats/stomp-metrics.js';
+import { StompStats } from '../stats/stomp-stats.js';
 import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
 import { SessionRegistry } from '../transport/session-registry.js';
 import { WebSocketEndpoint } from '../transport/websocket-endpoint.js';
@@ -48,6 +51,10 @@ import type { StompModuleOptions } from './stomp-options.js';
     // lifecycle events (RxJS stream, bridged to @nestjs/event-emitter when the app has it)
     StompEvents,
     EventEmitterBridge,
+    // stats: counters the server increments, the snapshot, the OpenTelemetry instruments
+    StompCounters,
+    StompStats,
+    StompMetrics,
     // message channels: the interceptors of all three, and the one path to broker.publish
     ChannelInterceptors,
     BrokerChannel,
@@ -64,14 +71,19 @@ import type { StompModuleOptions } from './stomp-options.js';
     AnnotatedMessageHandler,
     { provide: APPLICATION_MESSAGE_HANDLER, useExisting: AnnotatedMessageHandler },
   ],
-  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry, StompMessagingTemplate, UserDestinationResolver, ChannelInterceptors, BrokerChannel, StompEvents],
+  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry, StompMessagingTemplate, UserDestinationResolver, ChannelInterceptors, BrokerChannel, StompEvents, StompStats],
 })
 export class StompModule extends StompConfigurableModule implements OnApplicationShutdown {
-  constructor(@Inject(MESSAGE_BROKER) private readonly broker: MessageBroker) {
+  constructor(
+    @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
+    private readonly events: StompEvents,
+  ) {
     super();
   }
 
+  /** After the providers' own hooks: the sessions are closed and their disconnect events sent. */
   async onApplicationShutdown(): Promise<void> {
     await this.broker.close();
+    this.events.complete();
   }
 }

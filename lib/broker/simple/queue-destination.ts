@@ -61,6 +61,10 @@ export class QueueDestination<S, M> {
     return this.backlog.length;
   }
 
+  get subscriberCount(): number {
+    return this.subscribers.length;
+  }
+
   /** Messages dropped because the backlog was full, since the last call. */
   takeDroppedCount(): number {
     const n = this.dropped;

@@ -8,6 +8,7 @@ import { messageSize } from '../message-size.js';
 import type {
   BrokerMessage,
   BrokerSession,
+  BrokerStats,
   BrokerSubscription,
   MessageBroker,
 } from '../message-broker.js';
@@ -228,16 +229,35 @@ export class SimpleBroker implements MessageBroker {
     this.held.bytes = 0;
   }
 
-  /** Subscriptions and held messages, for tests and monitoring. */
-  stats(): { sessions: number; topicSubscriptions: number; queues: number; heldMessages: number; heldBytes: number } {
+  /**
+   * What the broker holds now (see {@link BrokerStats}), for `StompStats`, the metrics and tests.
+   * Computed on demand, in time proportional to the sessions, queues and pattern subscriptions:
+   * nothing on the delivery path keeps these figures.
+   */
+  stats(): BrokerStats {
     let held = 0;
-    for (const q of this.queues.values()) held += q.heldCount;
+    let queueSubscriptions = 0;
+    for (const q of this.queues.values()) {
+      held += q.heldCount;
+      queueSubscriptions += q.subscriberCount;
+    }
+    let unackedMessages = 0;
+    let unackedBytes = 0;
+    for (const session of this.sessions.values()) {
+      unackedMessages += session.unacked?.size ?? 0;
+      unackedBytes += session.unackedBytes;
+    }
+    const topicSubscriptions = this.topics.size;
     return {
       sessions: this.sessions.size,
-      topicSubscriptions: this.topics.size,
+      destinations: this.topics.destinationCount + this.queues.size,
+      subscriptions: topicSubscriptions + queueSubscriptions,
+      topicSubscriptions,
       queues: this.queues.size,
       heldMessages: held,
       heldBytes: this.held.bytes,
+      unackedMessages,
+      unackedBytes,
     };
   }
 

@@ -137,6 +137,17 @@ export class SubscriptionRegistry<S> {
     return n;
   }
 
+  /** Distinct exact destinations and patterns with subscribers; walks the pattern trie. */
+  get destinationCount(): number {
+    let n = this.exact.size;
+    const stack: TrieNode<S>[] = [this.root];
+    for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+      if (node.subscribers !== undefined) n++;
+      if (node.children) for (const child of node.children.values()) stack.push(child);
+    }
+    return n;
+  }
+
   /** Puts `node` in play for this step, and its `**` child, which may match no segment at all. */
   private enter(node: TrieNode<S>, into: TrieNode<S>[], generation: number): void {
     for (let n: TrieNode<S> | undefined = node; n !== undefined && n.mark !== generation; n = n.children?.get(MULTI)) {
