@@ -3,6 +3,9 @@ import { StompModule } from '../lib/index.js';
 import { ChatController } from './chat/chat.controller.js';
 import { ChatRoomsService } from './chat/chat-rooms.service.js';
 import { GreetingController } from './greeting/greeting.controller.js';
+import { StatsController } from './stats/stats.controller.js';
+import { PresenceController } from './presence/presence.controller.js';
+import { PresenceService } from './presence/presence.service.js';
 import { parseSampleUsers, sampleAuthenticator } from './sample-users.js';
 import { PageController } from './web/page.controller.js';
 
@@ -17,7 +20,7 @@ import { PageController } from './web/page.controller.js';
       }),
     }),
   ],
-  controllers: [GreetingController, ChatController, PageController],
-  providers: [ChatRoomsService],
+  controllers: [GreetingController, ChatController, PresenceController, StatsController, PageController],
+  providers: [ChatRoomsService, PresenceService],
 })
 export class AppModule {}

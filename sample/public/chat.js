@@ -10,7 +10,16 @@
     $('disconnect').disabled = !connected;
     $('join').disabled = !connected;
     $('status').textContent = connected ? 'connected' : 'disconnected';
-    if (!connected) { $('text').disabled = true; $('send').disabled = true; }
+    if (!connected) { $('text').disabled = true; $('send').disabled = true; showOnline([]); }
+  }
+
+  // Who is online: a sorted array of user names (anonymous users are not listed).
+  function showOnline(names) {
+    $('online').replaceChildren(...names.map((name) => {
+      const li = document.createElement('li');
+      li.textContent = name;
+      return li;
+    }));
   }
 
   function show(message) {
@@ -38,6 +47,13 @@
       client.subscribe('/user/queue/errors', (m) => {
         const error = JSON.parse(m.body);
         $('errors').textContent = [].concat(error.message).join('; ');
+      });
+      // Changes as they happen, then the list as it is now (the @SubscribeMapping answers once);
+      // frames arrive in order, so the last list shown is the current one.
+      client.subscribe('/topic/presence', (m) => showOnline(JSON.parse(m.body)));
+      const now = client.subscribe('/app/presence', (m) => {
+        showOnline(JSON.parse(m.body));
+        now.unsubscribe();
       });
     };
     client.onStompError = (frame) => { $('errors').textContent = frame.headers.message; };

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { PresenceService } from '../../sample/presence/presence.service.js';
+import { connectAs, inboxOf, json } from '../support/handler-fixtures.js';
+import { RawStompClient, rawConnected } from '../support/raw-client.js';
+import { startSample, type RunningSample } from '../support/sample-app.js';
+import { Inbox, subscribeConfirmed, type TestClient } from '../support/stomp-client.js';
+
+/** The `n`-th list published on /topic/presence (1-based), once it arrived. */
+async function nthList(inbox: Inbox, n: number): Promise<string[]> {
+  const messages = await inbox.waitFor(n);
+  return json<string[]>(messages[n - 1]);
+}
+
+describe('the sample: presence from the lifecycle events', () => {
+  let sample: RunningSample;
+  let watcher: TestClient;
+  let presence: Inbox;
+
+  beforeAll(async () => {
+    sample = await startSample('ann:secret,bob:hunter2');
+    // Anonymous: it watches, and is never listed itself.
+    watcher = await connectAs(sample.url);
+    presence = await inboxOf(watcher, '/topic/presence');
+  });
+  afterAll(async () => {
+    await watcher?.disconnect();
+    await sample?.close();
+  });
+
+  it('lists both users after both connect, and only the one left after the other disconnects', async () => {
+    const ann = await connectAs(sample.url, 'ann', 'secret');
+    expect(await nthList(presence, 1)).toEqual(['ann']);
+    const bob = await connectAs(sample.url, 'bob', 'hunter2');
+    expect(await nthList(presence, 2)).toEqual(['ann', 'bob']);
+    expect(presence.messages[1].headers['content-type']).toBe('application/json');
+
+    await ann.disconnect();
+    expect(await nthList(presence, 3)).toEqual(['bob']);
+    await bob.disconnect();
+    expect(await nthList(presence, 4)).toEqual([]);
+    expect(sample.app.get(PresenceService).online()).toEqual([]);
+  });
+
+  it('counts a user with two sessions once, until the last one ends (here by a TCP reset); the list is sorted', async () => {
+    const start = presence.messages.length;
+    const zed = await connectAs(sample.url, 'zed', 'any');
+    expect(await nthList(presence, start + 1)).toEqual(['zed']);
+    const first = await rawConnected(sample.url, { 'accept-version': '1.2', host: 'localhost', login: 'ann', passcode: 'secret' });
+    expect(await nthList(presence, start + 2)).toEqual(['ann', 'zed']);
+    const second = await connectAs(sample.url, 'ann', 'secret');
+    expect(await nthList(presence, start + 3)).toEqual(['ann', 'zed']);
+
+    // A newcomer asks for the list as it is now: the @SubscribeMapping answers once.
+    const newcomer = await connectAs(sample.url);
+    expect(await nthList(presence, start + 4)).toEqual(['ann', 'zed']); // the newcomer's own connect (anonymous: not listed)
+    const now = new Inbox();
+    await subscribeConfirmed(newcomer.client, '/app/presence', now);
+    expect(json(now.messages[0])).toEqual(['ann', 'zed']);
+
+    await second.disconnect();
+    expect(await nthList(presence, start + 5)).toEqual(['ann', 'zed']); // ann still has a session
+    first.raw.ws.terminate(); // no DISCONNECT, no close frame
+    expect(await nthList(presence, start + 6)).toEqual(['zed']);
+
+    await zed.disconnect();
+    expect(await nthList(presence, start + 7)).toEqual([]);
+    await newcomer.disconnect();
+    expect(await nthList(presence, start + 8)).toEqual([]);
+  });
+
+  it('does not list, or publish for, a refused log-in', async () => {
+    const start = presence.messages.length;
+    const { raw } = await rawOpenConnect(sample.url, { 'accept-version': '1.2', host: 'localhost', login: 'ann', passcode: 'wrong' });
+    expect((await raw.expect('ERROR')).headers['message']).toBe('Wrong passcode for user ann');
+    await raw.waitClosed();
+    // The next list published is the next log-in's: nothing was published for the refused one.
+    const cy = await connectAs(sample.url, 'cy', 'any');
+    expect(await nthList(presence, start + 1)).toEqual(['cy']);
+    await cy.disconnect();
+    expect(await nthList(presence, start + 2)).toEqual([]);
+  });
+});
+
+async function rawOpenConnect(url: string, headers: Record<string, string>): Promise<{ raw: RawStompClient }> {
+  const raw = await RawStompClient.open(url);
+  raw.sendFrame('CONNECT', headers);
+  return { raw };
+}
