@@ -39,6 +39,9 @@ const BROWSER_TIMEOUT = 60_000;
 
       await alice.connect('alice');
       await bruno.connect('bruno');
+      // Presence: each page lists both (the one that connected first learnt of the other live).
+      await alice.waitForOnline(['alice', 'bruno']);
+      await bruno.waitForOnline(['alice', 'bruno']);
       await alice.join(room);
       await bruno.join(room);
 
@@ -71,6 +74,11 @@ const BROWSER_TIMEOUT = 60_000;
       expect(bruno.problems).toEqual([]);
 
       await bruno.page.screenshot({ path: '/tmp/chat.png', fullPage: true });
+
+      // Bruno leaves: Alice's page drops him from the list; his own page shows nobody.
+      await bruno.page.click('#disconnect');
+      await alice.waitForOnline(['alice']);
+      await bruno.waitForOnline([]);
     },
     BROWSER_TIMEOUT,
   );

@@ -89,6 +89,14 @@ export class ChatPage {
     );
   }
 
+  /** Waits until the page's "Online" list shows exactly `names`, in that order. */
+  async waitForOnline(names: string[]): Promise<void> {
+    await this.page.waitForFunction(
+      (expected) => JSON.stringify([...document.querySelectorAll('#online li')].map((li) => li.textContent)) === expected,
+      JSON.stringify(names),
+    );
+  }
+
   errorsText(): Promise<string> {
     return this.page.locator('#errors').innerText();
   }
