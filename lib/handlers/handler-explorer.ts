@@ -1,6 +1,5 @@
-import { Inject, Injectable, Scope } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService, ExternalContextCreator, MetadataScanner } from '@nestjs/core';
-import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import type { ErrorType } from './decorators/message-exception-handler.decorator.js';
@@ -13,6 +12,7 @@ import {
   SEND_TO_USER_METADATA,
   SUBSCRIBE_MAPPING_METADATA,
 } from './handler-metadata.constants.js';
+import { explorableInstance, scopedGlobalEnhancers, singletonScopeProblem, type NestInstanceWrapper } from './nest-compat.js';
 
 /** Where a method's return value goes; `undefined` fields mean "not annotated". */
 export interface ReturnTarget {
@@ -65,14 +65,14 @@ export class HandlerExplorer {
     const handlers: HandlerMethod[] = [];
     const scopeProblems: string[] = [];
     const seen = new Set<object>();
-    const wrappers: InstanceWrapper[] = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
+    const wrappers: NestInstanceWrapper[] = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
     for (const wrapper of wrappers) {
-      const instance: unknown = wrapper.instance;
-      if (wrapper.isAlias || !instance || typeof instance !== 'object' || seen.has(instance)) continue;
+      const instance = explorableInstance(wrapper);
+      if (!instance || seen.has(instance)) continue;
       seen.add(instance);
       const found = this.exploreInstance(instance);
       if (found.length === 0) continue;
-      const problem = scopeProblem(wrapper);
+      const problem = singletonScopeProblem(wrapper);
       if (problem) scopeProblems.push(`${found[0].label}: STOMP handlers must live in singleton-scoped classes, but ${problem}`);
       handlers.push(...found);
     }
@@ -82,15 +82,7 @@ export class HandlerExplorer {
   }
 
   private assertNoScopedGlobalEnhancers(label: string): void {
-    const config = (this.externalContextCreator as unknown as { guardsContextCreator?: { config?: GlobalRequestEnhancers } })
-      .guardsContextCreator?.config;
-    if (!config) return;
-    const scoped = [
-      ...(config.getGlobalRequestGuards?.() ?? []).map((w) => `guard ${w.name}`),
-      ...(config.getGlobalRequestInterceptors?.() ?? []).map((w) => `interceptor ${w.name}`),
-      ...(config.getGlobalRequestPipes?.() ?? []).map((w) => `pipe ${w.name}`),
-      ...(config.getGlobalRequestFilters?.() ?? []).map((w) => `filter ${w.name}`),
-    ];
+    const scoped = scopedGlobalEnhancers(this.externalContextCreator);
     if (scoped.length === 0) return;
     throw new Error(
       `STOMP handlers (${label}, …) cannot run with request- or transient-scoped global enhancers: ${scoped.join(', ')}. ` +
@@ -144,43 +136,4 @@ export class HandlerExplorer {
       sendToUser: Reflect.getMetadata(SEND_TO_USER_METADATA, target) as SendToUserMetadata | undefined,
     };
   }
-}
-
-/** The global enhancers Nest keeps per request (`ApplicationConfig`, Nest 11 and 12). */
-interface GlobalRequestEnhancers {
-  getGlobalRequestGuards?(): InstanceWrapper[];
-  getGlobalRequestInterceptors?(): InstanceWrapper[];
-  getGlobalRequestPipes?(): InstanceWrapper[];
-  getGlobalRequestFilters?(): InstanceWrapper[];
-}
-
-/** Why a class holding handlers cannot be a singleton, or `undefined` if it is one. */
-function scopeProblem(wrapper: InstanceWrapper): string | undefined {
-  if (wrapper.isTransient) {
-    return `${wrapper.name} is transient-scoped (Scope.TRANSIENT): its handlers would run on an instance without its dependencies`;
-  }
-  if (wrapper.isDependencyTreeStatic()) return undefined;
-  if (wrapper.scope === Scope.REQUEST) return `${wrapper.name} is request-scoped (Scope.REQUEST)`;
-  const chain = requestScopedChain(wrapper, new Set());
-  return chain
-    ? `${wrapper.name} is request-scoped through its dependency ${chain.slice(1).join(' → ')} (${chain[chain.length - 1]} is request-scoped)`
-    : `${wrapper.name} is request-scoped through one of its dependencies`;
-}
-
-/** The path from `wrapper` down to a request-scoped provider it depends on (constructor, property or enhancer). */
-function requestScopedChain(wrapper: InstanceWrapper, visited: Set<InstanceWrapper>): string[] | undefined {
-  if (visited.has(wrapper)) return undefined;
-  visited.add(wrapper);
-  if (wrapper.scope === Scope.REQUEST) return [String(wrapper.name)];
-  const dependencies = [
-    ...(wrapper.getCtorMetadata() ?? []),
-    ...(wrapper.getPropertiesMetadata() ?? []).map((p) => p.wrapper),
-    ...(wrapper.getEnhancersMetadata() ?? []),
-  ];
-  for (const dependency of dependencies) {
-    if (!dependency || dependency.isDependencyTreeStatic()) continue;
-    const chain = requestScopedChain(dependency, visited);
-    if (chain) return [String(wrapper.name), ...chain];
-  }
-  return undefined;
 }

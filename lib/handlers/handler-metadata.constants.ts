@@ -4,5 +4,3 @@ export const SUBSCRIBE_MAPPING_METADATA = 'nestjs-stomp:subscribe-mapping';
 export const SEND_TO_METADATA = 'nestjs-stomp:send-to';
 export const SEND_TO_USER_METADATA = 'nestjs-stomp:send-to-user';
 export const MESSAGE_EXCEPTION_HANDLER_METADATA = 'nestjs-stomp:message-exception-handler';
-/** Nest's key for parameter decorators (`ROUTE_ARGS_METADATA`), shared with `createParamDecorator`. */
-export const PARAM_ARGS_METADATA = '__routeArguments__';

@@ -1,13 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable } from '@nestjs/common';
 import { ExternalContextCreator, ModulesContainer } from '@nestjs/core';
-import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { isObservable } from 'rxjs';
-import { PARAM_ARGS_METADATA } from './handler-metadata.constants.js';
+import { contextModuleKey, exceptionFiltersOf, ROUTE_ARGS_METADATA, stompExternalContextCreator } from './nest-compat.js';
+import { STOMP_CONTEXT_TYPE, StompArgumentsHost } from './stomp-arguments-host.js';
 import { StompParamsFactory } from './stomp-params-factory.js';
 
-/** Handlers run in Nest's WebSocket execution context: `context.getType() === 'ws'`. */
-export const STOMP_CONTEXT_TYPE = 'ws';
+export { STOMP_CONTEXT_TYPE } from './stomp-arguments-host.js';
 
 export type HandlerProxy = (...args: unknown[]) => Promise<unknown>;
 
@@ -34,9 +33,6 @@ export type FilterOutcome =
  * client through `host.switchToWs().getClient()` (`emit(event, data)`, `send(data)`).
  */
 export type FilterProxy = (exception: unknown, args: unknown[], emit: (payload: unknown) => void) => Promise<FilterOutcome>;
-
-/** `@nestjs/common`'s `EXCEPTION_FILTERS_METADATA` (the same key on Nest 11 and 12). */
-const EXCEPTION_FILTERS_METADATA = '__exceptionFilters__';
 
 const currentOutcome = new AsyncLocalStorage<MethodOutcome>();
 
@@ -67,24 +63,6 @@ export class MethodOutcome {
   }
 }
 
-interface FilterMetadata {
-  func: (exception: unknown, host: ExecutionContextHost) => unknown;
-  exceptionMetatypes: Array<new (...args: never[]) => unknown>;
-}
-
-/** One exception filter that applies to a handler, with what the logs call it. */
-interface NamedFilter extends FilterMetadata {
-  name: string;
-  global: boolean;
-}
-
-/** The parts of Nest's filter context used here (public methods of `BaseExceptionFilterContext`). */
-interface FilterContext {
-  moduleContext?: string;
-  getGlobalMetadata(): unknown[];
-  createConcreteContext(metadata: unknown[]): FilterMetadata[];
-}
-
 /**
  * The client a filter sees: the session, plus the two ways Nest's WebSocket filters talk to a
  * client. `BaseWsExceptionFilter` calls `emit('exception', data)` (Nest 11 always; Nest 12 when the
@@ -111,24 +89,19 @@ function parseJsonOr(text: string): unknown {
   }
 }
 
-function filterName(filter: unknown): string {
-  if (typeof filter === 'function') return filter.name || 'anonymous filter';
-  const type = (filter as { constructor?: { name?: string } } | null)?.constructor;
-  return type?.name || 'anonymous filter';
-}
-
 /**
  * Wraps handler methods with Nest's own machinery, as `@nestjs/websockets` does for gateways:
  * guards, then interceptors, then pipes per parameter, then the method, through Nest's public
  * `ExternalContextCreator` in the `'ws'` context. Arguments are `[session, payload, context,
  * destination]`, so `switchToWs()` gives the session as client and the payload as data.
  *
- * Adjustments, all through public surfaces:
+ * Adjustments; the first three reach into Nest internals, all of them through `nest-compat.ts`
+ * (its header lists each touchpoint and why no public API does it):
  * - Nest collapses an Observable result to its last value; here the Observable is kept, so each
  *   emission (after interceptors) becomes one message.
  * - Exception filters are resolved by Nest's filter context (method, class, global), but offered
- *   the exception by the caller, so that one with no filter can fall back to STOMP's own answer
- *   instead of Nest's generic "log with stack trace and rethrow".
+ *   the exception by the caller, with a {@link StompArgumentsHost}, so that one with no filter can
+ *   fall back to STOMP's own answer instead of Nest's generic "log with stack trace and rethrow".
  * - Enhancers referenced by class are looked up in the controller's module (see `moduleKeyOf`).
  * - The method reports what it returned to a {@link MethodOutcome}, for ordering.
  */
@@ -141,10 +114,7 @@ export class StompContextCreator {
     private readonly externalContextCreator: ExternalContextCreator,
     private readonly modules: ModulesContainer,
   ) {
-    this.creator = Object.create(externalContextCreator, {
-      transformToResult: { value: async (result: unknown) => result },
-      getContextModuleKey: { value: (type?: Function) => this.moduleKeyOf(type) },
-    }) as ExternalContextCreator;
+    this.creator = stompExternalContextCreator(externalContextCreator, (type) => this.moduleKeyOf(type));
   }
 
   /**
@@ -153,12 +123,7 @@ export class StompContextCreator {
    * (`@UseGuards(AuthGuard)`, `ParseIntPipe`) would then be silently dropped.
    */
   private moduleKeyOf(type?: Function): string {
-    const key = this.externalContextCreator.getContextModuleKey(type);
-    if (key || !type) return key;
-    for (const [moduleKey, moduleRef] of this.modules.entries()) {
-      if (moduleRef.controllers.has(type)) return moduleKey;
-    }
-    return key;
+    return contextModuleKey(this.externalContextCreator, this.modules, type);
   }
 
   /** Guards, interceptors and pipes around a `@MessageMapping`/`@SubscribeMapping` method. */
@@ -177,32 +142,20 @@ export class StompContextCreator {
    * The first filter whose `@Catch()` types match gets the exception, as in Nest.
    */
   createFilters(instance: object, methodName: string): FilterProxy {
-    const context = (this.externalContextCreator as unknown as { filtersContextCreator: FilterContext }).filtersContextCreator;
-    const callback = (instance as Record<string, (...args: unknown[]) => unknown>)[methodName];
-    context.moduleContext = this.moduleKeyOf(instance.constructor);
-    const concrete = (metadata: unknown, global: boolean): NamedFilter[] =>
-      (Array.isArray(metadata) ? metadata : []).flatMap((filter) =>
-        context.createConcreteContext([filter]).map((f) => ({ ...f, name: filterName(filter), global })),
-      );
-    const filters = [
-      ...concrete(context.getGlobalMetadata(), true),
-      ...concrete(Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, instance.constructor), false),
-      ...concrete(Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, callback), false),
-    ].reverse();
+    const filters = exceptionFiltersOf(this.externalContextCreator, this.moduleKeyOf(instance.constructor), instance, methodName);
     return async (exception, args, emit) => {
       const filter = filters.find(
         (f) => f.exceptionMetatypes.length === 0 || f.exceptionMetatypes.some((t) => exception instanceof t),
       );
       if (!filter) return { kind: 'none' };
       let emitted = false;
-      const host = new ExecutionContextHost([
+      const host = new StompArgumentsHost([
         filterClient(args[0] as object, (payload) => {
           emitted = true;
           emit(payload);
         }),
         ...args.slice(1),
       ]);
-      host.setType(STOMP_CONTEXT_TYPE);
       let result: unknown;
       try {
         result = await filter.func(exception, host);
@@ -223,7 +176,7 @@ export class StompContextCreator {
       instance as never,
       callback,
       methodName,
-      PARAM_ARGS_METADATA,
+      ROUTE_ARGS_METADATA,
       this.paramsFactory,
       undefined,
       undefined,

@@ -1,5 +1,5 @@
 import type { ParamData } from '@nestjs/common';
-import type { ParamsFactory } from '@nestjs/core/helpers/external-context-creator.js';
+import type { ParamsFactory } from '@nestjs/core';
 import { StompMessageContext } from './stomp-message-context.js';
 
 /**

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { assignMetadata, createParamDecorator, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
 import type { StompHeaders } from '../../protocol/frame.js';
-import { PARAM_ARGS_METADATA } from '../handler-metadata.constants.js';
+import { ROUTE_ARGS_METADATA } from '../nest-compat.js';
 import { StompMessageContext } from '../stomp-message-context.js';
 import { StompParamtype } from '../stomp-params-factory.js';
 
@@ -22,9 +22,9 @@ export function Payload(property?: string | PipeLike, ...pipes: PipeLike[]): Par
   const data = typeof property === 'string' ? property : undefined;
   const allPipes = typeof property === 'string' || property === undefined ? pipes : [property, ...pipes];
   return (target, key, index) => {
-    const args = (Reflect.getMetadata(PARAM_ARGS_METADATA, target.constructor, key as string) ?? {}) as Record<string, unknown>;
+    const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, target.constructor, key as string) ?? {}) as Record<string, unknown>;
     Reflect.defineMetadata(
-      PARAM_ARGS_METADATA,
+      ROUTE_ARGS_METADATA,
       assignMetadata(args, StompParamtype.PAYLOAD as number, index, data, ...allPipes),
       target.constructor,
       key as string,
