@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Observable, Subject, filter } from 'rxjs';
 import type { StompSessionEvent, StompSessionEventType } from './stomp-events.js';
 
@@ -13,10 +13,13 @@ import type { StompSessionEvent, StompSessionEventType } from './stomp-events.js
  * ```
  *
  * Listeners run synchronously inside the server's handling of the frame or close that caused the
- * event; an error thrown by one is logged and does not reach the session or other listeners.
+ * event. An error thrown by an RxJS subscriber does not reach the session or other listeners, but
+ * RxJS reports it asynchronously as an uncaught exception (which ends a Node process by default):
+ * catch errors inside the listener. Errors of `@OnEvent` listeners (see `EventEmitterBridge`)
+ * are logged.
  */
 @Injectable()
-export class StompEvents {
+export class StompEvents implements OnApplicationShutdown {
   private readonly subject = new Subject<StompSessionEvent>();
 
   /** Every lifecycle event of every session, in order. Completes when the application closes. */
@@ -40,5 +43,13 @@ export class StompEvents {
   /** @internal */
   complete(): void {
     this.subject.complete();
+  }
+
+  /**
+   * Completes the stream once the application has closed (after `beforeApplicationShutdown`, in
+   * which every session is closed and its disconnect event emitted).
+   */
+  onApplicationShutdown(): void {
+    this.complete();
   }
 }
