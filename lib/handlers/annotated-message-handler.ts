@@ -234,7 +234,7 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     outcome: MethodOutcome,
   ): Promise<void> {
     // The session ended while the method ran: its Observable is not started.
-    if (hasEnded(context.session)) return Promise.resolve();
+    if (hasEnded(context.stompSession)) return Promise.resolve();
     return new Promise<void>((release) => {
       let sent: Promise<void> = Promise.resolve();
       void outcome.stream.then(() => release());
@@ -248,7 +248,7 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
           complete: () => void sent.then(() => release()),
         }),
       );
-      this.track(context.session, subscription, release);
+      this.track(context.stompSession, subscription, release);
     });
   }
 
@@ -280,9 +280,9 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
       if (exceptionHandler) {
         const result = await exceptionHandler.invoke(error, context, context.destination);
         if (isObservable(result)) {
-          if (hasEnded(context.session)) return;
+          if (hasEnded(context.stompSession)) return;
           const subscription = result.subscribe({ next: (v) => void this.send(v, exceptionHandler.method, context) });
-          this.track(context.session, subscription);
+          this.track(context.stompSession, subscription);
         } else {
           await this.returnValues.handle(result, exceptionHandler.method, context);
         }
@@ -291,21 +291,21 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     } catch (secondary) {
       // The error handling failed itself: report that error to the client instead.
       this.report(secondary, context, `handling an error of ${handler.method.label}`);
-      await this.sendError(context.session, this.errorReply(secondary, context));
+      await this.sendError(context.stompSession, this.errorReply(secondary, context));
       return;
     }
     const emitted: Promise<void>[] = [];
-    const filtered = await handler.filters(error, args, (payload) => emitted.push(this.sendError(context.session, payload)));
+    const filtered = await handler.filters(error, args, (payload) => emitted.push(this.sendError(context.stompSession, payload)));
     await Promise.all(emitted);
     if (filtered.kind === 'answered') {
-      if (filtered.result !== undefined) await this.sendError(context.session, filtered.result);
+      if (filtered.result !== undefined) await this.sendError(context.stompSession, filtered.result);
       return;
     }
     if (filtered.kind === 'silent') return;
     if (filtered.kind === 'failed') this.filterFailed(filtered, context);
     const note = filtered.kind === 'unanswered' ? ` (exception filter ${filtered.filter} returned nothing and sent nothing)` : '';
     this.report(error, context, handler.method.label, note);
-    await this.sendError(context.session, this.errorReply(error, context));
+    await this.sendError(context.stompSession, this.errorReply(error, context));
   }
 
   /**
@@ -358,7 +358,7 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
    */
   private report(error: unknown, context: StompMessageContext, where: string, note = ''): void {
     this.counters.handlerErrors++;
-    const session = context.session;
+    const session = context.stompSession;
     const line = `${where} (${logValue(context.destination)}, session ${session.id}): ${describe(error)}${note}`;
     const logged = this.errorLogs.get(session) ?? 0;
     if (logged >= ERROR_LOGS_PER_SESSION) {

@@ -1,6 +1,7 @@
 import type { StompFrame, StompHeaders } from '../protocol/frame.js';
 import type { SessionSubscription } from '../transport/session-subscription.js';
 import type { StompSession } from '../transport/stomp-session.js';
+import type { StompSessionInfo } from '../transport/stomp-session-info.js';
 
 /**
  * Everything known about the message a handler is invoked for. It travels in the handler's
@@ -13,7 +14,8 @@ export class StompMessageContext {
   exception?: unknown;
 
   constructor(
-    readonly session: StompSession,
+    /** @internal The session itself, for the server's own replies. */
+    readonly stompSession: StompSession,
     readonly frame: StompFrame,
     /** The full destination, e.g. `/app/chat/lobby`. */
     readonly destination: string,
@@ -25,6 +27,11 @@ export class StompMessageContext {
     /** For `@SubscribeMapping`: the subscription being created. */
     readonly subscription?: SessionSubscription,
   ) {}
+
+  /** The session that sent the frame, read-only. */
+  get session(): StompSessionInfo {
+    return this.stompSession.info;
+  }
 
   get headers(): Readonly<StompHeaders> {
     return this.frame.headers;

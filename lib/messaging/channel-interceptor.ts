@@ -89,3 +89,4 @@ export function applyInterceptors(
   }
   return current;
 }
+

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { MESSAGE_BROKER, type AckMode, type MessageBroker } from '../broker/message-broker.js';
 import { findPrefix } from '../broker/destination-prefixes.js';
-import { messageSize } from '../broker/message-size.js';
 import { createHeaders, type StompFrame, type StompHeaders } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
@@ -11,7 +10,8 @@ import { SessionSubscription } from '../transport/session-subscription.js';
 import { UserDestinationResolver } from '../user/user-destination-resolver.js';
 import { UnmappedDestinationReporter } from './unmapped-destination-reporter.js';
 import { BrokerChannel } from './broker-channel.js';
-import type { StompFrameHandler, StompSession } from '../transport/stomp-session.js';
+import type { ClientInboundHandler, StompSession } from '../transport/stomp-session.js';
+import { TransactionBuffer } from './transaction-buffer.js';
 import {
   APPLICATION_MESSAGE_HANDLER,
   type ApplicationMessageHandler,
@@ -65,16 +65,10 @@ function required(frame: StompFrame, name: string): string {
  * here, for every destination: SEND, ACK and NACK inside a transaction wait for COMMIT.
  */
 @Injectable()
-export class InboundDispatcher implements StompFrameHandler {
+export class InboundDispatcher implements ClientInboundHandler {
   private readonly logger = new Logger('StompInboundDispatcher');
-  /**
-   * SEND/ACK/NACK frames each session holds in its open transactions, all together, and their
-   * bytes ({@link messageSize}): running counts, so a transactional frame costs the same however
-   * many transactions are open.
-   */
-  private readonly heldFrames = new WeakMap<StompSession, { frames: number; bytes: number }>();
-  /** Bytes of each open transaction's frames, taken off the session's count when it ends. */
-  private readonly transactionBytes = new WeakMap<StompFrame[], number>();
+  /** Each session's open transactions, created on its first BEGIN. */
+  private readonly transactions = new WeakMap<StompSession, TransactionBuffer>();
 
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
@@ -94,46 +88,28 @@ export class InboundDispatcher implements StompFrameHandler {
       case 'ACK':
       case 'NACK': {
         const tx = frame.headers['transaction'];
-        if (tx !== undefined) {
-          const buffered = this.openTransaction(session, tx);
-          const size = messageSize(frame.headers, frame.body);
-          const held = this.assertTransactionRoom(session, size);
-          buffered.push(frame);
-          held.frames++;
-          held.bytes += size;
-          this.transactionBytes.set(buffered, (this.transactionBytes.get(buffered) ?? 0) + size);
-          return;
-        }
+        if (tx !== undefined) return this.transactionsOf(session, true).add(tx, frame);
         return this.apply(session, frame);
       }
       case 'SUBSCRIBE':
         return this.subscribe(session, frame);
       case 'UNSUBSCRIBE':
         return this.unsubscribe(session, frame);
-      case 'BEGIN': {
-        const tx = required(frame, 'transaction');
-        const open = session.transactions;
-        if (open.has(tx)) {
-          throw new StompProtocolError('DUPLICATE_TRANSACTION', `Transaction ${JSON.stringify(tx)} is already open`);
-        }
-        const max = this.options.limits.maxTransactionsPerSession;
-        if (open.size >= max) {
-          throw new StompProtocolError(
-            'TOO_MANY_TRANSACTIONS',
-            `Session already has ${max} open transactions (limits.maxTransactionsPerSession); COMMIT or ABORT one first`,
-          );
-        }
-        // The session may have dropped its transactions itself (on close): nothing is held then.
-        if (open.size === 0) this.heldFrames.delete(session);
-        open.set(tx, []);
-        return;
-      }
+      case 'BEGIN':
+        return this.transactionsOf(session, true).begin(required(frame, 'transaction'));
       case 'COMMIT': {
         // Committed frames are applied in order, each waiting for the one before.
-        return inOrder(this.takeTransaction(session, frame), (f) => this.apply(session, f));
+        const frames = this.transactionsOf(session, false).take(required(frame, 'transaction'));
+        return inOrder(frames, (f) => this.apply(session, f));
       }
       case 'ABORT':
-        this.takeTransaction(session, frame);
+        this.transactionsOf(session, false).take(required(frame, 'transaction'));
+        return;
+      // The simple broker has nothing to do for CONNECT (the session answers CONNECTED) or for
+      // DISCONNECT (the session closes after its RECEIPT).
+      case 'CONNECT':
+      case 'STOMP':
+      case 'DISCONNECT':
         return;
       default:
         throw new StompProtocolError('UNKNOWN_COMMAND', `Unexpected ${frame.command} frame`);
@@ -145,8 +121,7 @@ export class InboundDispatcher implements StompFrameHandler {
   }
 
   sessionClosed(session: StompSession): void {
-    session.clearTransactions();
-    this.heldFrames.delete(session);
+    this.transactions.delete(session);
     session.subscriptions.clear();
     this.users.sessionClosed(session);
     this.application?.sessionClosed?.(session);
@@ -156,51 +131,15 @@ export class InboundDispatcher implements StompFrameHandler {
     }
   }
 
-  /**
-   * Open transactions hold frames in memory; their total per session is bounded in count
-   * (`limits.maxTransactionFrames`) and in bytes (`limits.maxTransactionBytes`). Returns the
-   * session's running counts, for the caller to add the frame of `size` bytes to.
-   */
-  private assertTransactionRoom(session: StompSession, size: number): { frames: number; bytes: number } {
-    let held = this.heldFrames.get(session);
-    if (!held) this.heldFrames.set(session, (held = { frames: 0, bytes: 0 }));
-    const { maxTransactionFrames, maxTransactionBytes } = this.options.limits;
-    if (held.frames >= maxTransactionFrames) {
-      throw new StompProtocolError(
-        'TRANSACTION_TOO_LARGE',
-        `Open transactions exceed the limit of ${maxTransactionFrames} frames (limits.maxTransactionFrames); COMMIT or ABORT sooner`,
-      );
+  /** The session's open transactions; without `create`, an empty set when it never began one. */
+  private transactionsOf(session: StompSession, create: boolean): TransactionBuffer {
+    let buffer = this.transactions.get(session);
+    if (buffer === undefined) {
+      buffer = new TransactionBuffer(this.options.limits);
+      if (create) this.transactions.set(session, buffer);
     }
-    if (held.bytes + size > maxTransactionBytes) {
-      throw new StompProtocolError(
-        'TRANSACTION_TOO_LARGE',
-        `Open transactions would hold ${held.bytes + size} bytes, more than limits.maxTransactionBytes (${maxTransactionBytes}); COMMIT or ABORT sooner`,
-      );
-    }
-    return held;
+    return buffer;
   }
-
-  private openTransaction(session: StompSession, tx: string): StompFrame[] {
-    const frames = session.transactions.get(tx);
-    if (!frames) {
-      throw new StompProtocolError('UNKNOWN_TRANSACTION', `Unknown transaction ${JSON.stringify(tx)}`);
-    }
-    return frames;
-  }
-
-  private takeTransaction(session: StompSession, frame: StompFrame): StompFrame[] {
-    const tx = required(frame, 'transaction');
-    const frames = this.openTransaction(session, tx);
-    session.transactions.delete(tx);
-    const held = this.heldFrames.get(session);
-    if (held) {
-      held.frames -= frames.length;
-      held.bytes -= this.transactionBytes.get(frames) ?? 0;
-      if (held.frames <= 0) this.heldFrames.delete(session);
-    }
-    return frames;
-  }
-
 
   private apply(session: StompSession, frame: StompFrame): void | Promise<void> {
     if (frame.command === 'ACK') return this.broker.ack(session, frame.headers);

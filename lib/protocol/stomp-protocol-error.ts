@@ -41,6 +41,7 @@ export type StompErrorCode =
   | 'TOO_MANY_DESTINATIONS'
   | 'TOO_MANY_UNACKED'
   | 'FORBIDDEN_DESTINATION'
+  | 'MESSAGE_REFUSED'
   | 'QUEUE_FULL';
 
 export class StompProtocolError extends Error {

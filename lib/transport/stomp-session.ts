@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { Logger } from '@nestjs/common';
-import type { WebSocket } from 'ws';
 import type { BrokerSession, BrokerSubscription } from '../broker/message-broker.js';
-import { isClientCommand, type StompFrame, type StompVersion } from '../protocol/frame.js';
+import type { StompEvents } from '../events/stomp-events.service.js';
+import {
+  applyInterceptors,
+  type ChannelInterceptorContext,
+  type StompChannelInterceptor,
+} from '../messaging/channel-interceptor.js';
+import { createHeaders, isClientCommand, type StompFrame, type StompVersion } from '../protocol/frame.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { encodeFrame, HEARTBEAT_EOL, type HeaderEntries } from '../protocol/frame-encoder.js';
 import {
@@ -14,233 +18,168 @@ import {
   parseHeartbeat,
   type NegotiatedHeartbeat,
 } from '../protocol/heartbeat.js';
-import { FRAME_TERMINATOR, type OutboundMessage } from '../protocol/message-frame.js';
-import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
+import { FRAME_TERMINATOR, isTextBody, passThroughHeaders, type OutboundMessage } from '../protocol/message-frame.js';
+import { StompProtocolError, type StompErrorCode } from '../protocol/stomp-protocol-error.js';
 import { negotiateVersion } from '../protocol/version.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
-import type { StompConnectDecision } from '../module/stomp-options.js';
+import type { StompCounters } from '../stats/stomp-counters.js';
+import { HeartbeatScheduler, type HeartbeatTarget } from './heartbeat-scheduler.js';
+import { OrderedInbound, type OrderedInboundSink } from './ordered-inbound.js';
+import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
+import type { SessionState, StompHandshake, StompSessionInfo, StompSubscriptionInfo } from './stomp-session-info.js';
 import type { SessionSubscription } from './session-subscription.js';
 
-/** What a session needs from the layer above it: the router of inbound frames. */
-export interface StompFrameHandler {
-  /** Handles SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT, ABORT. */
+/**
+ * The router behind the client inbound channel: what a session hands each client frame to once
+ * the inbound interceptors let it pass (CONNECT and DISCONNECT included), and whom it tells when
+ * it connects and ends.
+ */
+export interface ClientInboundHandler {
+  /** Routes one frame of `session`. A Promise holds the session's later frames until it settles. */
   handle(session: StompSession, frame: StompFrame): void | Promise<void>;
   /** CONNECTED was sent: the session has its version and user. */
   sessionConnected?(session: StompSession): void;
   /**
    * The session is gone or closing: abort its transactions, drop its subscriptions. Called once,
-   * when closing starts (or when the socket drops without a close).
+   * when closing starts (or when the connection drops without a close).
    */
   sessionClosed(session: StompSession): void;
 }
 
-export type SessionState = 'connecting' | 'connected' | 'closing' | 'closed';
-
-/**
- * What a session keeps of its WebSocket handshake. The full request (headers, cookies) is seen by
- * `authenticate`, which can name the user from it; keeping it for the session's lifetime would
- * cost about 1 KiB per idle connection.
- */
-export interface StompHandshake {
-  /** Request URL: path and query string. */
-  url: string;
-  remoteAddress: string | undefined;
+/** The interceptor lists a session runs (see `ChannelInterceptors`). */
+export interface SessionInterceptors {
+  readonly clientInbound: readonly StompChannelInterceptor[];
+  readonly clientOutbound: readonly StompChannelInterceptor[];
 }
 
-const SESSION = Symbol('nestjs-stomp:session');
-type SessionSocket = WebSocket & { [SESSION]: StompSession };
-
-function sessionOf(socket: WebSocket): StompSession {
-  return (socket as SessionSocket)[SESSION];
-}
-
-function onSocketMessage(this: WebSocket, data: Buffer): void {
-  sessionOf(this).onData(data);
-}
-
-function onSocketClose(this: WebSocket): void {
-  sessionOf(this).cleanup();
-}
-
-function onSocketError(this: WebSocket, err: Error): void {
-  StompSession.debug(`Session ${sessionOf(this).id}: ${err.message}`);
-}
-
-/**
- * The event-loop turn, advanced by one shared `setImmediate` per turn in which any session handled
- * a frame: each session may handle `limits.inboundFramesPerTurn` frames per turn, then yields.
- */
-let loopTurn = 0;
-let turnScheduled = false;
-
-function advanceTurn(): void {
-  loopTurn++;
-  turnScheduled = false;
-}
-
-function currentTurn(): number {
-  if (!turnScheduled) {
-    turnScheduled = true;
-    setImmediate(advanceTurn);
-  }
-  return loopTurn;
-}
-
-function drainSession(session: StompSession): void {
-  session.drainTurn();
-}
-
-function closeSlowConsumer(session: StompSession): void {
-  session.close(CLOSE_POLICY, 'Send buffer limit exceeded');
+/** What a session works with besides its connection: one shared set per server. */
+export interface SessionServices {
+  readonly handler: ClientInboundHandler;
+  readonly interceptors: SessionInterceptors;
+  readonly events: StompEvents;
+  readonly counters: StompCounters;
 }
 
 /** A user name goes into CONNECTED's `user-name`, which is never escaped. */
 // eslint-disable-next-line no-control-regex
 const UNWRITABLE_IN_CONNECTED = /[\r\n\0]/;
 
-const TEXT = { binary: false } as const;
-const BINARY = { binary: true } as const;
-/** The fragments of a MESSAGE whose body is shared (see {@link OutboundMessage.sharesBody}). */
-const TEXT_PART = { binary: false, fin: false } as const;
-const TEXT_LAST = { binary: false, fin: true } as const;
-const BINARY_PART = { binary: true, fin: false } as const;
-const BINARY_LAST = { binary: true, fin: true } as const;
+const NO_SUBSCRIPTION_INFO: ReadonlyMap<string, StompSubscriptionInfo> = new Map();
 
-/**
- * Sessions that wrote during the current tick (their TCP socket corked, their tick's byte count
- * running), uncorked and reset together once it ends: every frame written to one socket in one tick (the MESSAGEs of several SENDs read in one
- * chunk, a MESSAGE and the RECEIPT of the SEND that caused it) leaves in one system call instead
- * of one each.
- */
-const corkedSessions: StompSession[] = [];
-
-function uncorkSessions(): void {
-  for (const session of corkedSessions) session.uncork();
-  corkedSessions.length = 0;
-}
-
-/** WebSocket close codes. */
-const CLOSE_NORMAL = 1000;
-const CLOSE_PROTOCOL_ERROR = 1002;
-const CLOSE_POLICY = 1008;
-const CLOSE_TOO_BIG = 1009;
-
-function closeCodeFor(error: StompProtocolError): number {
-  switch (error.code) {
-    case 'FRAME_TOO_LARGE':
-    case 'BODY_TOO_LARGE':
-    case 'TOO_MANY_HEADERS':
-    case 'HEADER_LINE_TOO_LONG':
-      return CLOSE_TOO_BIG;
-    case 'CONNECT_REJECTED':
-    case 'INVALID_USER_NAME':
-      return CLOSE_POLICY;
-    default:
-      return CLOSE_PROTOCOL_ERROR;
+/** The read-only face of a session that handlers, guards, interceptors and listeners get. */
+class SessionView implements StompSessionInfo {
+  constructor(private readonly session: StompSession) {}
+  get id(): string {
+    return this.session.id;
+  }
+  get user(): string | undefined {
+    return this.session.user;
+  }
+  get version(): StompVersion {
+    return this.session.version;
+  }
+  get state(): SessionState {
+    return this.session.state;
+  }
+  get handshake(): StompHandshake {
+    return this.session.handshake;
+  }
+  get subscriptions(): ReadonlyMap<string, StompSubscriptionInfo> {
+    return this.session.subscriptions;
+  }
+  toJSON(): object {
+    return { id: this.id, user: this.user, version: this.version, state: this.state, handshake: this.handshake };
   }
 }
 
+/** An outbound frame (or a step) waiting behind an asynchronous outbound interceptor. */
+type OutboundItem = { frame: StompFrame; binary: boolean } | (() => void);
+
 /**
- * One STOMP connection over one WebSocket: decoding with limits, the CONNECT handshake,
- * heart-beats, ordered handling of inbound frames, receipts, and ERROR-then-close.
+ * The STOMP protocol of one client connection (the role of Spring's `StompSubProtocolHandler`):
+ * the CONNECT handshake, the client inbound channel (every client frame passes the inbound
+ * interceptors, then the {@link ClientInboundHandler}), receipts, the client outbound channel
+ * (every frame to the client passes the outbound interceptors before it is encoded),
+ * ERROR-then-close, lifecycle events and counters. The bytes travel over a
+ * {@link StompConnection}; the inbound order is kept by {@link OrderedInbound}; heart-beats are
+ * timed by {@link HeartbeatScheduler}.
  *
  * Ordering: frames of one session are handled strictly in the order received. A frame whose
- * handling returns a Promise holds back the following frames of that session (and only that
- * session) until it settles. Outbound frames are written to the socket in the order they are
- * produced; `ws` keeps that order.
+ * handling (interceptors included) returns a Promise holds back the following frames of that
+ * session, and only that session, until it settles. Outbound frames are written in the order
+ * they are produced; an asynchronous outbound interceptor holds back the frames after it.
  */
-export class StompSession implements BrokerSession {
+export class StompSession implements BrokerSession, OrderedInboundSink, StompConnectionHandler, HeartbeatTarget {
   private static readonly logger = new Logger('StompSession');
 
-  /** @internal */
-  static debug(message: string): void {
-    StompSession.logger.debug(message);
-  }
-
   readonly id = randomUUID();
+  /** The session's subscriptions by id; kept by the inbound handler. */
   readonly subscriptions = new Map<string, SessionSubscription>();
-  /** What is kept of the WebSocket handshake for the session's lifetime. */
+  /** What is kept of the handshake for the session's lifetime. */
   readonly handshake: StompHandshake;
+  /** The read-only view of this session given to application code. */
+  readonly info: StompSessionInfo = new SessionView(this);
 
   private _state: SessionState = 'connecting';
   private _version: StompVersion = '1.2';
   private _user: string | undefined;
   private heartbeat: NegotiatedHeartbeat = NO_HEARTBEAT;
   private readonly decoder: FrameDecoder;
-  /** Frames waiting for an earlier one's handling; created when first needed. */
-  private pending?: StompFrame[];
-  /** Bytes received but not yet decoded (the decoder paused at the high-water mark), in order. */
-  private input?: Buffer[];
-  private busy = false;
-  /** A decoding error found while earlier frames still wait: reported once they are handled. */
-  private decodeError?: unknown;
-  /** Set when the session was found to be a slow consumer; it is closed in the next turn. */
-  private slowConsumer = false;
-  private drainScheduled = false;
-  /** The {@link loopTurn} this session last handled a frame in, and how many it handled then. */
-  private turn = -1;
-  private turnFrames = 0;
-  private detached = false;
-  private paused = false;
-  private readSinceCheck = false;
-  private wroteSinceTick = false;
-  /** The socket corked by this tick's writes, and the bytes written to it since. */
-  private corkedSocket?: Duplex;
-  private tickBytes = 0;
-  /** Whether this session is in {@link corkedSessions} (it wrote during the current tick). */
-  private inTick = false;
-  private timers?: NodeJS.Timeout[];
-  private _transactions?: Map<string, StompFrame[]>;
-  /** The full upgrade request, for `authenticate`; dropped once CONNECT is decided. */
+  private readonly inbound: OrderedInbound;
+  private readonly heartbeats: HeartbeatScheduler;
+  private connectTimer?: NodeJS.Timeout;
+  /** The frame being handled, as the interceptors left it; `null` when one dropped it. */
+  private routed?: StompFrame | null;
+  /** For an UNSUBSCRIBE being handled: the destination of the subscription it ends. */
+  private unsubscribing?: string;
+  /** The user an inbound interceptor named during CONNECT. */
+  private connectUser?: string;
+  /** The full upgrade request, for CONNECT interceptors; dropped once CONNECT is decided. */
   private upgradeRequest?: IncomingMessage;
+  /** Frames waiting behind an asynchronous outbound interceptor, in order. */
+  private outboundQueue?: OutboundItem[];
+  private detached = false;
+  private closeReason?: SessionCloseReason;
+  private closeErrorCode?: StompErrorCode;
+  private closeCode?: number;
   private closedPromise?: Promise<void>;
   private markClosed?: () => void;
 
   constructor(
-    private readonly socket: WebSocket,
+    private readonly connection: StompConnection,
     request: IncomingMessage,
     private readonly options: ResolvedStompOptions,
-    private readonly handler: StompFrameHandler,
+    private readonly services: SessionServices,
     private readonly subprotocolVersion: StompVersion | undefined,
   ) {
     this.upgradeRequest = request;
-    this.handshake = { url: request.url ?? '/', remoteAddress: request.socket.remoteAddress };
-    this.decoder = new FrameDecoder(options.limits, {
-      onFrame: (frame) => this.onFrame(frame),
-    });
-    // One set of listener functions for all sessions (no closures per connection).
-    (socket as SessionSocket)[SESSION] = this;
-    socket.on('message', onSocketMessage);
-    socket.on('close', onSocketClose);
-    socket.on('error', onSocketError);
-    // Counts until CONNECTED is sent, including while an asynchronous `authenticate` runs.
-    const connectTimer = setTimeout(() => {
+    this.handshake = {
+      url: request.url ?? '/',
+      remoteAddress: connection.remoteAddress,
+      endpoint: connection.endpoint,
+      transport: connection.transport,
+    };
+    this.decoder = new FrameDecoder(options.limits, { onFrame: (frame) => this.inbound.onFrame(frame) });
+    this.inbound = new OrderedInbound(this.decoder, this, options.limits);
+    this.heartbeats = new HeartbeatScheduler(this, options.heartbeat.tolerance);
+    connection.bind(this);
+    // Counts until CONNECTED is sent, including while asynchronous CONNECT interceptors run.
+    this.connectTimer = setTimeout(() => {
       if (this._state !== 'connecting') return;
       const timeout = options.limits.connectTimeout;
       this.fail(
         new StompProtocolError(
           'CONNECT_TIMEOUT',
-          this.busy
+          this.inbound.isBusy
             ? `CONNECT not completed within ${timeout} ms: authentication did not answer in time`
             : `No CONNECT frame received within ${timeout} ms`,
         ),
       );
     }, options.limits.connectTimeout);
-    connectTimer.unref();
-    (this.timers ??= []).push(connectTimer);
+    this.connectTimer.unref();
   }
 
-  /** Open transactions: their SEND/ACK/NACK frames, replayed on COMMIT. Created on first use. */
-  get transactions(): Map<string, StompFrame[]> {
-    return (this._transactions ??= new Map());
-  }
-
-  /** Aborts every open transaction. */
-  clearTransactions(): void {
-    this._transactions = undefined;
-  }
-
-  /** Settles once the WebSocket is closed and the session cleaned up. */
+  /** Settles once the connection is closed and the session cleaned up. */
   get closed(): Promise<void> {
     if (this._state === 'closed') return Promise.resolve();
     return (this.closedPromise ??= new Promise<void>((resolve) => (this.markClosed = resolve)));
@@ -263,272 +202,185 @@ export class StompSession implements BrokerSession {
     return this.heartbeat;
   }
 
-  // ---- outbound -------------------------------------------------------------------------
+  // ---- connection events ------------------------------------------------------------------
 
-  deliver(subscription: BrokerSubscription, message: OutboundMessage, ackId?: string): void {
-    const sub = subscription as SessionSubscription;
-    // A user-destination subscription shows the client the destination it asked for (Spring's way).
-    const outbound = sub.clientDestination === sub.destination ? message : message.withDestination(sub.clientDestination);
-    if (!outbound.sharesBody) {
-      this.write(outbound.frameFor(sub.framePrefix, this._version, ackId), outbound.binary);
-      return;
-    }
-    // A large body is not copied per subscriber: the MESSAGE goes out as three fragments of one
-    // WebSocket message (headers, the body every subscriber shares, the NUL). `ws` writes a
-    // server's (unmasked) data to the socket as given, so every queued delivery points at the
-    // same bytes. The three sends are synchronous: nothing can come between them.
-    const head = outbound.headFor(sub.framePrefix, this._version, ackId);
-    if (!this.admit(head.length + outbound.body.length + 1)) return;
-    this.socket.send(head, outbound.binary ? BINARY_PART : TEXT_PART);
-    this.socket.send(outbound.body, outbound.binary ? BINARY_PART : TEXT_PART);
-    this.socket.send(FRAME_TERMINATOR, outbound.binary ? BINARY_LAST : TEXT_LAST);
-  }
-
-  /** Sends one frame built from parts; headers are escaped for this session's version. */
-  sendFrame(command: string, headers: HeaderEntries, body?: Buffer | string, binary = false): void {
-    this.write(encodeFrame(command, headers, body, this._version), binary);
-  }
-
-  private write(data: Buffer, binary: boolean): void {
-    if (this.admit(data.length)) this.socket.send(data, binary ? BINARY : TEXT);
-  }
-
-  /**
-   * Whether `bytes` more may be queued to the socket now; counts them if so. Otherwise the session
-   * is a slow consumer and is closed (see `limits.sendBufferSizeLimit`): more than the limit is
-   * still unsent after the socket had a chance to take it.
-   *
-   * This tick's writes are corked and have had no such chance yet, so they do not count: a
-   * healthy client receiving a burst is not cut off. But once they reach the limit they are
-   * flushed at once, and what the socket cannot take then counts as unsent. So one SEND fanned
-   * out to many subscriptions of a session that stopped reading cannot queue more than about
-   * twice the limit to it, however many subscriptions it holds.
-   */
-  private admit(bytes: number): boolean {
-    if (this._state === 'closed' || this.slowConsumer || this.socket.readyState !== this.socket.OPEN) return false;
-    const limit = this.options.limits.sendBufferSizeLimit;
-    if (this.tickBytes > 0 && this.tickBytes + bytes > limit) this.flushTick();
-    if (this.socket.bufferedAmount - this.tickBytes > limit) {
-      StompSession.logger.warn(
-        `Session ${this.id} is a slow consumer: more than ${limit} bytes unsent; disconnecting it`,
-      );
-      // The close frame (1008) queues behind the unsent bytes: a client that reads again within
-      // limits.closeTimeout sees it; one that does not is dropped then (and sees 1006).
-      // Closed in the next turn, not inside this write: closing requeues the session's
-      // unacknowledged messages, which would be written to the next consumer from here, which
-      // may be slow as well, and so on, one stack frame chain per session. Until then nothing
-      // more is written to it.
-      this.slowConsumer = true;
-      setImmediate(closeSlowConsumer, this);
-      return false;
-    }
-    if (!this.inTick) {
-      this.inTick = true;
-      // `ws` does not expose its socket; without one, frames simply go out one write each.
-      const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
-      if (raw) {
-        raw.cork();
-        this.corkedSocket = raw;
-      }
-      if (corkedSessions.push(this) === 1) process.nextTick(uncorkSessions);
-    }
-    this.tickBytes += bytes;
-    this.wroteSinceTick = true;
-    return true;
-  }
-
-  /**
-   * Writes this tick's corked frames to the socket now (what the kernel takes leaves at once; the
-   * rest stays buffered and from now on counts as unsent), and corks again for the rest of the tick.
-   */
-  private flushTick(): void {
-    const raw = this.corkedSocket;
-    if (raw) {
-      raw.uncork();
-      raw.cork();
-    }
-    this.tickBytes = 0;
-  }
-
-  /** @internal End of tick: lets this tick's writes go out together. */
-  uncork(): void {
-    this.corkedSocket?.uncork();
-    this.corkedSocket = undefined;
-    this.tickBytes = 0;
-    this.inTick = false;
-  }
-
-  // ---- inbound --------------------------------------------------------------------------
-
-  /** @internal Bytes from the socket. */
+  /** @internal Bytes from the connection. */
   onData(data: Buffer): void {
-    this.readSinceCheck = true;
-    // Bytes behind a backlog wait their turn, so frames stay in order.
-    if (this.input !== undefined) this.input.push(data);
-    else this.decode(data);
+    this.heartbeats.read = true;
+    this.inbound.push(data);
   }
 
-  /** Decodes until the chunk ends or the decoder pauses at the high-water mark (rest kept first). */
-  private decode(data: Buffer): void {
-    let consumed: number;
+  /** @internal The connection is closed. */
+  onClose(code: number): void {
+    if (this._state === 'closed') return;
+    this._state = 'closed';
+    this.inbound.stop();
+    this.stopTimers();
+    this.upgradeRequest = undefined;
+    this.outboundQueue = undefined;
+    this.detach();
+    this.emitDisconnect(code);
+    this.markClosed?.();
+  }
+
+  /** @internal Outbound data did not drain. */
+  onSlowConsumer(): void {
+    if (this._state === 'closing' || this._state === 'closed') return;
+    StompSession.logger.warn(
+      `Session ${this.id} is a slow consumer: more than ${this.options.limits.sendBufferSizeLimit} bytes unsent; disconnecting it`,
+    );
+    this.close('slow-consumer', undefined, 'Send buffer limit exceeded');
+  }
+
+  /** @internal */
+  get readingPaused(): boolean {
+    return this.inbound.isPaused;
+  }
+
+  /** @internal */
+  sendHeartbeat(): void {
+    this.connection.send(HEARTBEAT_EOL, false);
+  }
+
+  /** @internal */
+  heartbeatExpired(window: number): void {
+    StompSession.logger.debug(`Session ${this.id}: no heart-beat for ${window} ms, closing`);
+    this.fail(new StompProtocolError('HEARTBEAT_TIMEOUT', `No heart-beat received for ${window} ms`));
+  }
+
+  /** @internal */
+  pauseReading(): void {
+    this.connection.pause();
+  }
+
+  /** @internal */
+  resumeReading(): void {
+    this.connection.resume();
+  }
+
+  // ---- client inbound channel --------------------------------------------------------------
+
+  /** @internal One decoded frame, in order: checked against the session's state, intercepted, routed. */
+  handle(frame: StompFrame): void | Promise<void> {
+    if (this._state === 'closing' || this._state === 'closed') return;
+    const command = frame.command;
+    if (command === 'CONNECT' || command === 'STOMP') {
+      if (this._state !== 'connecting') {
+        throw new StompProtocolError('ALREADY_CONNECTED', 'This session is already connected');
+      }
+      this.negotiate(frame);
+    } else {
+      if (!isClientCommand(command)) {
+        throw new StompProtocolError('UNKNOWN_COMMAND', `Unknown command ${JSON.stringify(command.slice(0, 32))}`);
+      }
+      if (this._state !== 'connected') {
+        throw new StompProtocolError('NOT_CONNECTED', `Expected a CONNECT or STOMP frame, got ${command}`);
+      }
+      // Nothing after DISCONNECT is read.
+      if (command === 'DISCONNECT') this.decoder.stop();
+    }
+    this.services.counters.frameIn(command);
+    const interceptors = this.services.interceptors.clientInbound;
+    if (interceptors.length === 0) return this.route(frame);
+    let result: StompFrame | null | Promise<StompFrame | null>;
     try {
-      consumed = this.decoder.push(data);
+      result = applyInterceptors(interceptors, frame, this.inboundContext(command));
     } catch (err) {
-      if (this.busy || (this.pending?.length ?? 0) > 0) {
-        // Frames decoded before the faulty one are still handled, in order, and the ERROR
-        // follows them (see pump); what came after it is dropped with the failed decoder.
-        this.decodeError = err;
-        this.input = undefined;
-        if (!this.busy) this.scheduleDrain();
-        return;
-      }
-      this.fail(err);
-      return;
-    }
-    if (consumed < data.length && !this.decoder.isStopped) {
-      (this.input ??= []).unshift(data.subarray(consumed));
-      this.pauseReading();
-    }
-  }
-
-  private onFrame(frame: StompFrame): void {
-    if (this.busy || (this.pending !== undefined && this.pending.length > 0) || !this.withinTurnBudget()) {
-      const pending = (this.pending ??= []);
-      pending.push(frame);
-      if (pending.length >= this.options.limits.inboundHighWaterMark) {
-        // Stop mid-message: what is not decoded yet costs its bytes, not a frame object each.
-        this.decoder.pause();
-        this.pauseReading();
-      }
-      if (!this.busy) this.scheduleDrain();
-      return;
-    }
-    this.process(frame);
-  }
-
-  /** Counts one frame against this turn's budget; false once the budget is spent. */
-  private withinTurnBudget(): boolean {
-    const turn = currentTurn();
-    if (turn !== this.turn) {
-      this.turn = turn;
-      this.turnFrames = 0;
-    }
-    return ++this.turnFrames <= this.options.limits.inboundFramesPerTurn;
-  }
-
-  private scheduleDrain(): void {
-    if (this.drainScheduled) return;
-    this.drainScheduled = true;
-    setImmediate(drainSession, this);
-  }
-
-  /** @internal A later turn of the event loop: carry on with the backlog, with a fresh budget. */
-  drainTurn(): void {
-    this.drainScheduled = false;
-    this.turn = loopTurn;
-    this.turnFrames = 0;
-    this.pump();
-  }
-
-  private pauseReading(): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.socket.pause();
-  }
-
-  /**
-   * Handles queued frames, then decodes held bytes, until the session waits for a handler's
-   * Promise, the turn's budget is spent (it continues in a later turn), or nothing is left.
-   */
-  private pump(): void {
-    while (!this.busy && (this._state === 'connecting' || this._state === 'connected')) {
-      const pending = this.pending;
-      if (pending !== undefined && pending.length > 0) {
-        if (!this.withinTurnBudget()) {
-          this.scheduleDrain();
-          return;
-        }
-        this.process(pending.shift() as StompFrame);
-        continue;
-      }
-      if (this.decodeError !== undefined) {
-        const err = this.decodeError;
-        this.decodeError = undefined;
-        this.fail(err);
-        return;
-      }
-      const input = this.input;
-      if (input === undefined) break;
-      const data = input.shift() as Buffer;
-      if (input.length === 0) this.input = undefined;
-      this.decode(data);
-      // Frames the decoder handed over beyond the budget wait for the scheduled drain.
-      if (this.drainScheduled) return;
-    }
-    const waiting = this.pending?.length ?? 0;
-    if (this.paused && this.input === undefined && waiting < this.options.limits.inboundHighWaterMark / 2) {
-      this.paused = false;
-      this.socket.resume();
-    }
-  }
-
-  private process(frame: StompFrame): void {
-    let result: void | Promise<void>;
-    try {
-      result = this.dispatch(frame);
-    } catch (err) {
-      this.fail(err, frame);
-      return;
+      throw this.refusal(err, command);
     }
     if (result instanceof Promise) {
-      this.busy = true;
-      result.then(
-        () => {
-          this.busy = false;
-          this.afterFrame(frame);
-          this.pump();
-        },
+      return result.then(
+        (f) => this.routeIntercepted(f),
         (err: unknown) => {
-          this.busy = false;
-          this.fail(err, frame);
+          throw this.refusal(err, command);
         },
       );
-      return;
     }
-    this.afterFrame(frame);
+    return this.routeIntercepted(result);
   }
 
-  private afterFrame(frame: StompFrame): void {
-    const receipt = frame.headers['receipt'];
-    if (receipt !== undefined && frame.command !== 'CONNECT' && frame.command !== 'STOMP') {
+  private routeIntercepted(frame: StompFrame | null): void | Promise<void> {
+    if (frame === null) {
+      this.routed = null;
+      return;
+    }
+    return this.route(frame);
+  }
+
+  private route(frame: StompFrame): void | Promise<void> {
+    this.routed = frame;
+    const command = frame.command;
+    if (command === 'CONNECT' || command === 'STOMP') return this.connect(frame);
+    if (command === 'UNSUBSCRIBE') {
+      const id = frame.headers['id'] ?? (this._version === '1.0' ? frame.headers['destination'] : undefined);
+      this.unsubscribing = id === undefined ? undefined : this.subscriptions.get(id)?.clientDestination;
+    }
+    return this.services.handler.handle(this, frame);
+  }
+
+  /** @internal `frame` was handled: its events, its RECEIPT, and the close after DISCONNECT. */
+  handled(frame: StompFrame): void {
+    const routed = this.routed;
+    this.routed = undefined;
+    if (routed === null) return;
+    const done = routed ?? frame;
+    switch (done.command) {
+      case 'SUBSCRIBE':
+        this.emitSubscribe(done);
+        break;
+      case 'UNSUBSCRIBE':
+        this.emitUnsubscribe(done);
+        break;
+    }
+    const receipt = done.headers['receipt'];
+    if (receipt !== undefined && done.command !== 'CONNECT' && done.command !== 'STOMP') {
       this.sendFrame('RECEIPT', { 'receipt-id': receipt });
     }
-    if (frame.command === 'DISCONNECT') this.close(CLOSE_NORMAL, 'DISCONNECT');
+    if (done.command === 'DISCONNECT') this.close('client-disconnect', undefined, 'DISCONNECT');
   }
 
-  private dispatch(frame: StompFrame): void | Promise<void> {
-    const command = frame.command;
-    if (this._state === 'closing' || this._state === 'closed') return;
-    if (command === 'CONNECT' || command === 'STOMP') return this.connect(frame);
-    if (!isClientCommand(command)) {
-      throw new StompProtocolError('UNKNOWN_COMMAND', `Unknown command ${JSON.stringify(command.slice(0, 32))}`);
-    }
-    if (this._state !== 'connected') {
-      throw new StompProtocolError('NOT_CONNECTED', `Expected a CONNECT or STOMP frame, got ${command}`);
-    }
-    if (command === 'DISCONNECT') {
-      this.decoder.stop();
-      return;
-    }
-    return this.handler.handle(this, frame);
+  /** @internal Handling or decoding failed. */
+  failed(err: unknown, frame?: StompFrame): void {
+    this.fail(err, frame);
+  }
+
+  /** An interceptor's refusal, as the ERROR the client gets. */
+  private refusal(err: unknown, command: string): StompProtocolError {
+    if (err instanceof StompProtocolError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    return command === 'CONNECT' || command === 'STOMP'
+      ? new StompProtocolError('CONNECT_REJECTED', message)
+      : new StompProtocolError('MESSAGE_REFUSED', message);
+  }
+
+  private inboundContext(command: string): ChannelInterceptorContext {
+    if (command !== 'CONNECT' && command !== 'STOMP') return { channel: 'clientInbound', session: this.info };
+    return {
+      channel: 'clientInbound',
+      session: this.info,
+      connect: {
+        request: this.upgradeRequest as IncomingMessage,
+        setUser: (name: string) => {
+          if (typeof name !== 'string' || UNWRITABLE_IN_CONNECTED.test(name)) {
+            // CONNECTED is never escaped: such a name would inject headers into it.
+            StompSession.logger.warn(
+              `Session ${this.id}: authentication named the user ${JSON.stringify(name)}, which cannot be sent in CONNECTED's user-name header (it contains CR, LF or NUL, or is not a string); refusing the CONNECT`,
+            );
+            throw new StompProtocolError(
+              'INVALID_USER_NAME',
+              'The user name given by authentication contains CR, LF or NUL and cannot be sent in CONNECTED',
+            );
+          }
+          this.connectUser = name;
+        },
+      },
+    };
   }
 
   // ---- CONNECT --------------------------------------------------------------------------
 
-  private connect(frame: StompFrame): void | Promise<void> {
-    if (this._state !== 'connecting') {
-      throw new StompProtocolError('ALREADY_CONNECTED', 'This session is already connected');
-    }
+  /** Version and heart-beats, decided before the interceptors see the CONNECT. */
+  private negotiate(frame: StompFrame): void {
     const headers = frame.headers;
     this._version = negotiateVersion(headers['accept-version'], this.subprotocolVersion);
     // Frames after CONNECT in the same chunk must be decoded with this version's escaping.
@@ -538,95 +390,189 @@ export class StompSession implements BrokerSession {
       this._version === '1.0'
         ? NO_HEARTBEAT
         : negotiateHeartbeat(parseHeartbeat(headers['heart-beat']), this.options.heartbeat.floor, this.options.heartbeat.ceiling);
-
-    const authenticate = this.options.authenticate;
-    if (!authenticate) return this.connected(undefined);
-    const rejected = (err: unknown) =>
-      new StompProtocolError('CONNECT_REJECTED', err instanceof Error ? err.message : String(err));
-    let decision: StompConnectDecision | Promise<StompConnectDecision>;
-    try {
-      decision = authenticate({
-        sessionId: this.id,
-        headers,
-        login: headers['login'],
-        passcode: headers['passcode'],
-        request: this.upgradeRequest as IncomingMessage,
-      });
-    } catch (err) {
-      throw rejected(err);
-    }
-    // A synchronous decision completes the CONNECT at once; only a Promise holds the session.
-    if (!(decision instanceof Promise)) return this.decided(decision);
-    return decision.then(
-      (d) => this.decided(d),
-      (err: unknown) => {
-        throw rejected(err);
-      },
-    );
   }
 
-  private decided(decision: StompConnectDecision | undefined): void {
-    if (decision?.reject !== undefined) throw new StompProtocolError('CONNECT_REJECTED', decision.reject);
-    const user = decision?.user;
-    if (user !== undefined && (typeof user !== 'string' || UNWRITABLE_IN_CONNECTED.test(user))) {
-      // CONNECTED is never escaped: such a name would inject headers into it.
-      StompSession.logger.warn(
-        `Session ${this.id}: authenticate named the user ${JSON.stringify(user)}, which cannot be sent in CONNECTED's user-name header (it contains CR, LF or NUL, or is not a string); refusing the CONNECT`,
-      );
-      throw new StompProtocolError(
-        'INVALID_USER_NAME',
-        'The user name given by authentication contains CR, LF or NUL and cannot be sent in CONNECTED',
-      );
-    }
-    this.connected(user);
+  private connect(frame: StompFrame): void | Promise<void> {
+    this.emit({ type: 'connect', session: this.info, timestamp: Date.now(), headers: frame.headers });
+    const routed = this.services.handler.handle(this, frame);
+    if (routed instanceof Promise) return routed.then(() => this.connected());
+    this.connected();
   }
 
-  private connected(user: string | undefined): void {
+  private connected(): void {
     if (this._state !== 'connecting') return;
     this.upgradeRequest = undefined;
-    this._user = user;
+    this._user = this.connectUser;
     this._state = 'connected';
     this.sendFrame('CONNECTED', {
       version: this._version,
       'heart-beat': formatHeartbeat(this.heartbeat),
       server: this.options.serverName,
       session: this.id,
-      'user-name': user,
+      'user-name': this._user,
     });
-    this.clearTimers();
-    this.startHeartbeats();
-    this.handler.sessionConnected?.(this);
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.heartbeats.start(this.heartbeat);
+    this.services.handler.sessionConnected?.(this);
+    this.emit({ type: 'connected', session: this.info, timestamp: Date.now() });
   }
 
-  private startHeartbeats(): void {
-    const { serverToClient, clientToServer } = this.heartbeat;
-    if (serverToClient > 0) {
-      // Ticking at half the interval keeps every silence shorter than the promised interval;
-      // one check per interval would allow almost two intervals after a write just past a tick.
-      const timer = setInterval(() => {
-        if (!this.wroteSinceTick) this.write(HEARTBEAT_EOL, false);
-        this.wroteSinceTick = false;
-      }, Math.max(1, Math.floor(serverToClient / 2)));
-      timer.unref();
-      (this.timers ??= []).push(timer);
+  // ---- client outbound channel -------------------------------------------------------------
+
+  /** Sends a MESSAGE for one of this session's subscriptions, in call order. */
+  deliver(subscription: BrokerSubscription, message: OutboundMessage, ackId?: string): void {
+    const sub = subscription as SessionSubscription;
+    // A user-destination subscription shows the client the destination it asked for (Spring's way).
+    const outbound = sub.clientDestination === sub.destination ? message : message.withDestination(sub.clientDestination);
+    this.services.counters.messagesOut++;
+    if (this.services.interceptors.clientOutbound.length > 0 || this.outboundQueue !== undefined) {
+      this.intercepted(messageFrame(sub.id, outbound, ackId), outbound.binary);
+      return;
     }
-    if (clientToServer > 0) {
-      const window = Math.round(clientToServer * this.options.heartbeat.tolerance);
-      this.readSinceCheck = false;
-      const timer = setInterval(() => {
-        // While the session holds back reading (a slow handler), the client is not the silent one.
-        if (this.readSinceCheck || this.paused) {
-          this.readSinceCheck = false;
-          return;
-        }
-        StompSession.logger.debug(`Session ${this.id}: no heart-beat for ${window} ms, closing`);
-        this.fail(
-          new StompProtocolError('HEARTBEAT_TIMEOUT', `No heart-beat received for ${window} ms`),
-        );
-      }, window);
-      timer.unref();
-      (this.timers ??= []).push(timer);
+    if (!outbound.sharesBody) {
+      this.write(outbound.frameFor(sub.framePrefix, this._version, ackId), outbound.binary);
+      return;
     }
+    // A large body is not copied per subscriber: the MESSAGE goes out as parts of one message
+    // (headers, the body every subscriber shares, the NUL).
+    if (this.connection.sendParts(outbound.headFor(sub.framePrefix, this._version, ackId), outbound.body, FRAME_TERMINATOR, outbound.binary)) {
+      this.heartbeats.wrote = true;
+    }
+  }
+
+  /**
+   * Sends one frame built from parts (CONNECTED, RECEIPT, ERROR); headers are escaped for this
+   * session's version.
+   */
+  sendFrame(command: string, headers: HeaderEntries, body?: Buffer | string, binary = false): void {
+    this.services.counters.frameOut(command);
+    if (this.services.interceptors.clientOutbound.length > 0 || this.outboundQueue !== undefined) {
+      const frameHeaders = createHeaders();
+      for (const name in headers) {
+        const value = headers[name];
+        if (value !== undefined) frameHeaders[name] = value;
+      }
+      const payload = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+      this.intercepted({ command, headers: frameHeaders, body: payload }, binary);
+      return;
+    }
+    this.write(encodeFrame(command, headers, body, this._version), binary);
+  }
+
+  private write(data: Buffer, binary: boolean): void {
+    if (this.connection.send(data, binary)) this.heartbeats.wrote = true;
+  }
+
+  /** Runs the outbound interceptors on `frame`, keeping order behind any that is asynchronous. */
+  private intercepted(frame: StompFrame, binary: boolean): void {
+    if (this.outboundQueue !== undefined) {
+      this.outboundQueue.push({ frame, binary });
+      return;
+    }
+    this.interceptOutbound(frame, binary);
+  }
+
+  private interceptOutbound(frame: StompFrame, binary: boolean): void {
+    let result: StompFrame | null | Promise<StompFrame | null>;
+    try {
+      result = applyInterceptors(this.services.interceptors.clientOutbound, frame, { channel: 'clientOutbound', session: this.info });
+    } catch (err) {
+      this.outboundRefused(frame, err);
+      return;
+    }
+    if (!(result instanceof Promise)) {
+      this.writeFrame(result, binary);
+      return;
+    }
+    this.outboundQueue = [];
+    result.then(
+      (f) => this.writeFrame(f, binary),
+      (err: unknown) => this.outboundRefused(frame, err),
+    ).finally(() => this.drainOutbound());
+  }
+
+  /** Carries on with the frames (and steps) that waited behind an asynchronous interceptor. */
+  private drainOutbound(): void {
+    const queue = this.outboundQueue;
+    this.outboundQueue = undefined;
+    if (queue === undefined) return;
+    for (let i = 0; i < queue.length; i++) {
+      const item = queue[i];
+      if (typeof item === 'function') item();
+      else this.interceptOutbound(item.frame, item.binary);
+      const waiting = this.waitingOutbound();
+      if (waiting !== undefined) {
+        // Asynchronous again: the rest waits behind it.
+        waiting.push(...queue.slice(i + 1));
+        return;
+      }
+    }
+  }
+
+  private waitingOutbound(): OutboundItem[] | undefined {
+    return this.outboundQueue;
+  }
+
+  private writeFrame(frame: StompFrame | null, binary: boolean): void {
+    if (frame === null) return;
+    const isBinary = frame.command === 'MESSAGE' ? binary && !isTextBody(frame.headers['content-type'], frame.body) : binary;
+    this.write(encodeFrame(frame.command, frame.headers, frame.body, this._version), isBinary);
+  }
+
+  private outboundRefused(frame: StompFrame, err: unknown): void {
+    StompSession.logger.warn(
+      `Session ${this.id}: an outbound interceptor refused a ${frame.command} frame: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+
+  /** Runs `step` after the frames already on their way out (an asynchronous interceptor may hold them). */
+  private afterOutbound(step: () => void): void {
+    if (this.outboundQueue !== undefined) this.outboundQueue.push(step);
+    else step();
+  }
+
+  // ---- events -----------------------------------------------------------------------------
+
+  private emit(event: Parameters<StompEvents['emit']>[0]): void {
+    try {
+      this.services.events.emit(event);
+    } catch (err) {
+      StompSession.logger.error(`A ${event.type} event listener failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private emitSubscribe(frame: StompFrame): void {
+    const id = frame.headers['id'] ?? (this._version === '1.0' ? frame.headers['destination'] : undefined);
+    const subscription = id === undefined ? undefined : this.subscriptions.get(id);
+    if (subscription === undefined) return;
+    this.emit({
+      type: 'subscribe',
+      session: this.info,
+      timestamp: Date.now(),
+      subscriptionId: subscription.id,
+      destination: subscription.clientDestination,
+      headers: frame.headers,
+    });
+  }
+
+  private emitUnsubscribe(frame: StompFrame): void {
+    const destination = this.unsubscribing;
+    this.unsubscribing = undefined;
+    const id = frame.headers['id'] ?? (this._version === '1.0' ? frame.headers['destination'] : undefined);
+    if (id === undefined || destination === undefined) return;
+    this.emit({ type: 'unsubscribe', session: this.info, timestamp: Date.now(), subscriptionId: id, destination });
+  }
+
+  private emitDisconnect(code: number): void {
+    this.emit({
+      type: 'disconnect',
+      session: this.info,
+      timestamp: Date.now(),
+      reason: this.closeReason ?? 'socket-closed',
+      closeCode: this.closeCode ?? code,
+      errorCode: this.closeErrorCode,
+    });
   }
 
   // ---- closing --------------------------------------------------------------------------
@@ -647,7 +593,8 @@ export class StompSession implements BrokerSession {
     } else {
       StompSession.logger.debug(`Session ${this.id}: ${error.code}: ${error.message}`);
     }
-    this.decoder.stop();
+    this.inbound.stop();
+    this.services.counters.errorSent(error.code);
     this.sendFrame(
       'ERROR',
       {
@@ -658,74 +605,67 @@ export class StompSession implements BrokerSession {
       },
       frame ? `${error.message}\n\nOffending frame: ${frame.command}\n` : `${error.message}\n`,
     );
-    this.close(closeCodeFor(error), error.code);
+    this.close(error.code === 'HEARTBEAT_TIMEOUT' ? 'heartbeat-timeout' : 'error', error.code, error.code);
   }
 
   /**
-   * Closes the WebSocket after everything already sent; the close handshake follows. A peer that
-   * has not completed it within `limits.closeTimeout` ms is dropped.
+   * Closes the connection after everything already sent, for `reason` (the transport picks the
+   * close code). A peer that has not completed the close within `limits.closeTimeout` ms is
+   * dropped.
    */
-  close(code = CLOSE_NORMAL, reason = ''): void {
+  close(reason: SessionCloseReason, errorCode?: StompErrorCode, message = ''): void {
     if (this._state === 'closing' || this._state === 'closed') return;
     this._state = 'closing';
-    this.decoder.stop();
-    this.clearTimers();
-    this.pending = undefined;
-    this.input = undefined;
-    // Read again (the decoder is stopped, so frames are ignored): a socket paused at the inbound
-    // high-water mark would not see the peer's close frame, and closing would wait for closeTimeout.
-    if (this.paused) {
-      this.paused = false;
-      this.socket.resume();
-    }
-    this.socket.close(code, reason.slice(0, 120));
-    const timeout = this.options.limits.closeTimeout;
-    const dropTimer = setTimeout(() => {
-      if (this._state === 'closed') return;
-      StompSession.logger.debug(`Session ${this.id}: close handshake not completed within ${timeout} ms; dropping the connection`);
-      this.socket.terminate();
-    }, timeout);
-    dropTimer.unref();
-    (this.timers ??= []).push(dropTimer);
+    this.closeReason = reason;
+    this.closeErrorCode = errorCode;
+    this.inbound.stop();
+    this.stopTimers();
+    this.afterOutbound(() => {
+      this.closeCode = this.connection.close(reason, errorCode, message);
+    });
     this.detach();
   }
 
   /** Drops the connection at once, without a close handshake. */
   terminate(): void {
-    this.socket.terminate();
+    this.connection.terminate();
   }
 
-  private clearTimers(): void {
-    for (const timer of this.timers ?? []) clearTimeout(timer);
-    this.timers = undefined;
-  }
-
-  /** @internal The socket closed. */
-  cleanup(): void {
-    if (this._state === 'closed') return;
-    this._state = 'closed';
-    this.decoder.stop();
-    this.clearTimers();
-    this.pending = undefined;
-    this.input = undefined;
-    this.upgradeRequest = undefined;
-    this.detach();
-    this.markClosed?.();
+  private stopTimers(): void {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.heartbeats.stop();
   }
 
   /**
    * Tells the layer above, once, that this session is gone. Called as soon as closing starts, so
-   * the broker stops routing messages to a socket that will not carry them and releases what the
-   * session had not acknowledged, without waiting for the peer's close handshake.
+   * the broker stops routing messages to a connection that will not carry them and releases what
+   * the session had not acknowledged, without waiting for the peer's close handshake.
    */
   private detach(): void {
     if (this.detached) return;
     this.detached = true;
-    this._transactions = undefined;
     try {
-      this.handler.sessionClosed(this);
+      this.services.handler.sessionClosed(this);
     } catch (err) {
       StompSession.logger.error(`Session ${this.id} cleanup failed: ${String(err)}`);
     }
   }
 }
+
+/** A MESSAGE as a frame, for the outbound interceptors: what the encoded one would carry. */
+function messageFrame(subscriptionId: string, message: OutboundMessage, ackId: string | undefined): StompFrame {
+  const headers = createHeaders();
+  headers['subscription'] = subscriptionId;
+  headers['destination'] = message.destination;
+  headers['message-id'] = message.messageId;
+  if (ackId !== undefined) headers['ack'] = ackId;
+  if (message.redelivered) headers['redelivered'] = 'true';
+  const contentType = message.headers['content-type'];
+  if (contentType !== undefined) headers['content-type'] = contentType;
+  const passed = passThroughHeaders(message.headers);
+  for (const name in passed) if (headers[name] === undefined) headers[name] = passed[name];
+  return { command: 'MESSAGE', headers, body: message.body };
+}
+
+export type { SessionState, StompHandshake } from './stomp-session-info.js';

@@ -13,9 +13,13 @@ import { SUBPROTOCOL_VERSIONS } from '../protocol/frame.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { InboundDispatcher } from '../messaging/inbound-dispatcher.js';
+import { ChannelInterceptors } from '../messaging/channel-interceptors.js';
+import { StompEvents } from '../events/stomp-events.service.js';
+import { StompCounters } from '../stats/stomp-counters.js';
 import { isOriginAllowed, originRefusal } from './allowed-origins.js';
 import { SessionRegistry } from './session-registry.js';
-import { StompSession } from './stomp-session.js';
+import { StompSession, type SessionServices } from './stomp-session.js';
+import { WebSocketConnection } from './websocket-connection.js';
 import { pathnameOf, UpgradeDispatcher } from './upgrade-dispatcher.js';
 
 /** Highest STOMP version first: the order in which a client's sub-protocols are considered. */
@@ -41,14 +45,19 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
   private wss?: WebSocketServer;
   private upgrades?: UpgradeDispatcher;
   private accepting = false;
+  private readonly services: SessionServices;
 
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
     private readonly adapterHost: HttpAdapterHost,
-    private readonly dispatcher: InboundDispatcher,
+    dispatcher: InboundDispatcher,
     private readonly sessions: SessionRegistry,
+    events: StompEvents,
+    counters: StompCounters,
+    interceptors: ChannelInterceptors,
   ) {
     this.endpoints = new Map(options.endpoints.map((e) => [e.path, e]));
+    this.services = { handler: dispatcher, interceptors, events, counters };
   }
 
   onApplicationBootstrap(): void {
@@ -83,7 +92,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     this.upgrades?.detach();
     this.upgrades = undefined;
     const open = [...this.sessions.all()];
-    for (const session of open) session.close(1001, 'Server shutting down');
+    for (const session of open) session.close('server-shutdown', undefined, 'Server shutting down');
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(open.map((s) => s.closed)),
@@ -105,18 +114,17 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
       refuse(socket, '403 Forbidden');
       return;
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request));
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, request, endpoint.path));
   }
 
-  private accept(ws: WebSocket, request: IncomingMessage): void {
-    const session = new StompSession(
-      ws,
-      request,
-      this.options,
-      this.dispatcher,
-      SUBPROTOCOL_VERSIONS[ws.protocol],
-    );
+  /**
+   * `socket` is the upgrade's TCP socket, which `ws` writes to: handed to the connection so it
+   * can cork it for a tick's writes (`ws` keeps its own reference private).
+   */
+  private accept(ws: WebSocket, socket: Duplex, request: IncomingMessage, path: string): void {
+    const connection = new WebSocketConnection(ws, socket, path, request.socket.remoteAddress, this.options.limits);
+    const session = new StompSession(connection, request, this.options, this.services, SUBPROTOCOL_VERSIONS[ws.protocol]);
     this.sessions.add(session);
-    ws.once('close', () => this.sessions.remove(session));
+    void session.closed.then(() => this.sessions.remove(session));
   }
 }

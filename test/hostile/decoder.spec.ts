@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller } from '@nestjs/common';
 import WebSocket from 'ws';
+import { WebSocketConnection } from '../../lib/transport/websocket-connection.js';
 import { MESSAGE_BROKER, MessageMapping, Payload, SessionRegistry, STOMP_OPTIONS, StompSession } from '../../lib/index.js';
 import { InboundDispatcher } from '../../lib/messaging/inbound-dispatcher.js';
 import { frame, rawConnected, type RawStompClient } from '../support/raw-client.js';
@@ -55,8 +56,9 @@ describe('hostile framing', () => {
   function serverSide(connected: { headers: Record<string, string> }): { session: StompSession; socket: { bytesRead: number } | undefined } {
     const session = running.app.get(SessionRegistry).get(connected.headers['session'] ?? '');
     if (!session) throw new Error('session not found');
-    const ws = Object.values(session).find((v): v is WebSocket => v instanceof WebSocket);
-    const socket = (ws as unknown as { _socket?: { bytesRead: number } } | undefined)?._socket;
+    // The session's connection holds the TCP socket of the upgrade (a test may look; the server never reads private fields).
+    const connection = Object.values(session).find((v): v is WebSocketConnection => v instanceof WebSocketConnection);
+    const socket = (connection as unknown as { socket?: { bytesRead: number } } | undefined)?.socket;
     return { session, socket };
   }
 

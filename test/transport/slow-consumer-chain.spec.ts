@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { resolveStompOptions } from '../../lib/module/resolve-options.js';
-import { StompSession, type StompFrameHandler } from '../../lib/transport/stomp-session.js';
+import { StompSession, type ClientInboundHandler } from '../../lib/transport/stomp-session.js';
+import { WebSocketConnection } from '../../lib/transport/websocket-connection.js';
+import { fakeRequest, sessionServices } from '../support/fake-connection.js';
 
 /** A WebSocket whose peer stopped reading long ago: everything written stays buffered. */
 class StalledSocket {
@@ -24,6 +26,9 @@ class StalledSocket {
   }
 }
 
+/** The TCP socket under it, which the connection corks per tick. */
+const tcp = { cork(): void {}, uncork(): void {} } as unknown as Duplex;
+
 describe('slow consumers closing one after another', () => {
   beforeAll(() => Logger.overrideLogger(false));
   afterAll(() => Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose', 'fatal']));
@@ -34,18 +39,19 @@ describe('slow consumers closing one after another', () => {
     const sessions: StompSession[] = [];
     // As the broker does when a client-ack consumer ends: its unacknowledged messages go to the
     // next consumer, i.e. are written to the next session, from inside the first one's close.
-    const handler: StompFrameHandler = {
+    const handler: ClientInboundHandler = {
       handle: () => undefined,
       sessionClosed: (session) => {
         const next = sessions[sessions.indexOf(session) + 1];
         next?.sendFrame('MESSAGE', { destination: '/queue/chain' }, 'requeued');
       },
     };
-    const request = { url: '/ws', socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
+    const services = sessionServices(handler);
     for (let i = 0; i < 5000; i++) {
       const socket = new StalledSocket();
       sockets.push(socket);
-      sessions.push(new StompSession(socket as unknown as WebSocket, request, options, handler, '1.2'));
+      const connection = new WebSocketConnection(socket as unknown as WebSocket, tcp, '/ws', '127.0.0.1', options.limits);
+      sessions.push(new StompSession(connection, fakeRequest, options, services, '1.2'));
     }
     expect(() => sessions[0].sendFrame('MESSAGE', { destination: '/queue/chain' }, 'first')).not.toThrow();
     for (let turn = 0; turn < 20_000 && sockets.some((s) => s.closes.length === 0); turn++) {
@@ -55,6 +61,6 @@ describe('slow consumers closing one after another', () => {
     expect(new Set(sockets.map((s) => JSON.stringify(s.closes)))).toEqual(
       new Set([JSON.stringify([{ code: 1008, reason: 'Send buffer limit exceeded' }])]),
     );
-    for (const session of sessions) session.cleanup();
+    for (const session of sessions) session.onClose(1008);
   });
 });
