@@ -6,6 +6,7 @@ import type { InterceptorRef } from '../module/stomp-options.js';
 import { AuthenticateInterceptor } from './authenticate-interceptor.js';
 import type { StompChannel, StompChannelInterceptor } from './channel-interceptor.js';
 import { interceptedChannels } from './channel-interceptor.decorator.js';
+import { explorableInstance, singletonScopeProblem } from '../handlers/nest-compat.js';
 
 /** A readable name for start-up errors. */
 function nameOf(ref: InterceptorRef): string {
@@ -67,19 +68,16 @@ export class ChannelInterceptors implements OnModuleInit {
       }
     }
     for (const wrapper of this.discovery.getProviders()) {
-      if (wrapper.isAlias) continue;
-      const instance: unknown = wrapper.instance;
-      // A class provider's class; for `useValue` and `useFactory`, the class of what they gave.
-      const type = wrapper.metatype && !wrapper.inject ? wrapper.metatype : (instance as object | undefined)?.constructor;
-      const channels = interceptedChannels(type);
-      if (channels.length === 0) continue;
-      if (wrapper.isTransient || !wrapper.isDependencyTreeStatic()) {
-        problems.push(
-          `@StompChannelInterceptor: ${String(wrapper.name)} is request- or transient-scoped (or depends on a request-scoped provider); channel interceptors run without an HTTP request and must be singletons`,
-        );
+      const instance = explorableInstance(wrapper);
+      // The class of what the provider gave (`useClass`, `useValue`, `useFactory` alike).
+      const channels = interceptedChannels(instance?.constructor);
+      if (!instance || channels.length === 0) continue;
+      const scope = singletonScopeProblem(wrapper);
+      if (scope !== undefined) {
+        problems.push(`@StompChannelInterceptor: channel interceptors run without an HTTP request and must be singletons, but ${scope}`);
         continue;
       }
-      if (!instance || typeof (instance as Partial<StompChannelInterceptor>).preSend !== 'function') {
+      if (typeof (instance as Partial<StompChannelInterceptor>).preSend !== 'function') {
         problems.push(`@StompChannelInterceptor: ${String(wrapper.name)} has no preSend(frame, context) method`);
         continue;
       }
@@ -97,11 +95,11 @@ export class ChannelInterceptors implements OnModuleInit {
     created: Map<Type<StompChannelInterceptor>, StompChannelInterceptor>,
   ): Promise<StompChannelInterceptor> {
     for (const wrapper of this.discovery.getProviders()) {
-      if (wrapper.token !== type || wrapper.isAlias) continue;
-      if (wrapper.isTransient || !wrapper.isDependencyTreeStatic()) {
-        throw new Error('it is request- or transient-scoped; channel interceptors run without an HTTP request and must be singletons');
-      }
-      return wrapper.instance as StompChannelInterceptor;
+      const provided = explorableInstance(wrapper);
+      if (provided?.constructor !== type) continue;
+      const scope = singletonScopeProblem(wrapper);
+      if (scope !== undefined) throw new Error(`channel interceptors run without an HTTP request and must be singletons, but ${scope}`);
+      return provided as StompChannelInterceptor;
     }
     let instance = created.get(type);
     if (!instance) {
@@ -110,7 +108,7 @@ export class ChannelInterceptors implements OnModuleInit {
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         throw new Error(
-          `${reason.trim()} (a class listed in interceptors is created in StompModule's scope: make its dependencies global, import their module with StompModule.forRootAsync({ imports }), or list the class in the providers of a module that has them)`,
+          `${reason.trim()} (a class listed in interceptors and provided by no module is created in StompModule's scope: make its dependencies global, import their module with StompModule.forRootAsync({ imports }), or list the class in the providers of a module that has them)`,
         );
       }
       created.set(type, instance);

@@ -556,7 +556,9 @@ describe('channel interceptor registration errors', () => {
 
   it('a request-scoped decorated interceptor is a start-up error: STOMP frames have no HTTP request', async () => {
     const error = await startupError({}, { providers: [RequestScopedInterceptor] });
-    expect(error.message).toContain('@StompChannelInterceptor: RequestScopedInterceptor is request- or transient-scoped');
+    expect(error.message).toContain(
+      '@StompChannelInterceptor: channel interceptors run without an HTTP request and must be singletons, but RequestScopedInterceptor is request-scoped (Scope.REQUEST)',
+    );
   });
 
   it('the decorator refuses an unknown channel when it is applied', () => {
