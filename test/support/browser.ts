@@ -91,9 +91,10 @@ export class ChatPage {
 
   /** Waits until the page's "Online" list shows exactly `names`, in that order. */
   async waitForOnline(names: string[]): Promise<void> {
+    // A page-side expression (this project's TypeScript has no DOM types), polled by Playwright.
+    const expected = JSON.stringify(JSON.stringify(names));
     await this.page.waitForFunction(
-      (expected) => JSON.stringify([...document.querySelectorAll('#online li')].map((li) => li.textContent)) === expected,
-      JSON.stringify(names),
+      `JSON.stringify([...document.querySelectorAll('#online li')].map((li) => li.textContent)) === ${expected}`,
     );
   }
 
