@@ -121,7 +121,10 @@ describe('simple broker specifics', () => {
       await inbox.waitForBody('sentinel');
       expect(inbox.bodies()).toEqual(['m2', 'm3', 'm4', 'sentinel']);
       // Two messages were dropped, but the overflow is reported once, not once per message.
-      expect(running.logs.at('warn').filter((w) => w.includes(dest) && w.includes('dropping the oldest'))).toHaveLength(1);
+      const warnings = running.logs.at('warn').filter((w) => w.includes(dest) && w.includes('dropping the oldest'));
+      expect(warnings).toHaveLength(1);
+      // Logged under the library's one logger prefix, Stomp*, like every other library line.
+      expect(warnings[0]).toMatch(/ StompSimpleBroker$/);
       await pub.disconnect();
       await sub.disconnect();
     });

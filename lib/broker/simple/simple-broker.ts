@@ -107,7 +107,7 @@ interface SessionState {
  * - topic message NACKed or unacked at the end: dropped, since nobody else subscribed to that copy.
  */
 export class SimpleBroker implements MessageBroker {
-  private readonly logger = new Logger('SimpleBroker');
+  private readonly logger = new Logger('StompSimpleBroker');
   private readonly topics: SubscriptionRegistry<SubscriptionState>;
   private readonly queues = new Map<string, QueueDestination<SubscriptionState, MessageRecord>>();
   private readonly sessions = new Map<string, SessionState>();
