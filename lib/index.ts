@@ -89,8 +89,14 @@ export { SimpleBroker, type SimpleBrokerConfig } from './broker/simple/simple-br
 
 // Sessions
 export { SessionRegistry } from './transport/session-registry.js';
-export { StompSession, type SessionState, type StompHandshake } from './transport/stomp-session.js';
-export { SessionSubscription } from './transport/session-subscription.js';
+export type {
+  SessionState,
+  StompHandshake,
+  StompSessionInfo,
+  StompSubscriptionInfo,
+} from './transport/stomp-session-info.js';
+// The transport seam (SockJS and custom transports implement it)
+export type { StompConnection, StompConnectionHandler } from './transport/stomp-connection.js';
 
 // Protocol
 export { StompProtocolError, type StompErrorCode } from './protocol/stomp-protocol-error.js';

@@ -11,7 +11,7 @@ import {
   Payload,
   Principal,
   SendTo,
-  StompSession,
+  type StompSessionInfo,
   type StompHeaders,
   type StompPrincipal,
 } from '../../lib/index.js';
@@ -48,14 +48,14 @@ class MappingController {
 
   @MessageMapping('/whoami/{tag}')
   @SendTo('/topic/whoami/{tag}')
-  whoami(@ConnectedSession() session: StompSession, @Principal() principal: StompPrincipal | undefined) {
+  whoami(@ConnectedSession() session: StompSessionInfo, @Principal() principal: StompPrincipal | undefined) {
     return { sessionId: session.id, user: session.user ?? null, principal: principal ?? null };
   }
 
   /** Nest's own WebSocket decorators work on STOMP handlers as well. */
   @MessageMapping('/nest-style/{tag}')
   @SendTo('/topic/nest-style/{tag}')
-  nestStyle(@MessageBody() body: { name: string }, @MessageBody('name') name: string, @ConnectedSocket() socket: StompSession) {
+  nestStyle(@MessageBody() body: { name: string }, @MessageBody('name') name: string, @ConnectedSocket() socket: StompSessionInfo) {
     return { body, name, sessionId: socket.id };
   }
 

@@ -26,7 +26,7 @@ import {
   MessageMapping,
   Payload,
   SendToUser,
-  StompSession,
+  type StompSessionInfo,
 } from '../../lib/index.js';
 import { barrier, connectAs, hasStack, inboxOf, json, jsonBodies, logLines, sendAndWait } from '../support/handler-fixtures.js';
 import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
@@ -129,7 +129,7 @@ class PaymentFilter implements ExceptionFilter {
       filteredBy: 'PaymentFilter',
       message: error.message,
       contextType: host.getType(),
-      session: ws.getClient<StompSession>().id,
+      session: ws.getClient<StompSessionInfo>().id,
       data: ws.getData<unknown>(),
     };
   }
@@ -254,7 +254,7 @@ class ShopController {
   /** Declared first on purpose: a catch-all must not shadow a handler for a specific type. */
   @MessageExceptionHandler()
   @SendToUser('/queue/shop-errors', { broadcast: false })
-  catchAll(@MessageException() error: Error, @Payload() payload: unknown, @ConnectedSession() session: StompSession) {
+  catchAll(@MessageException() error: Error, @Payload() payload: unknown, @ConnectedSession() session: StompSessionInfo) {
     return { handledBy: 'catchAll', name: error.name, message: error.message, payload, session: session.id };
   }
 

@@ -6,7 +6,7 @@ import {
   Payload,
   SendToUser,
   StompMessagingTemplate,
-  StompSession,
+  type StompSessionInfo,
 } from '../../lib/index.js';
 import { barrier, connectAs, inboxOf, json, jsonBodies, postJson, sendAndWait } from '../support/handler-fixtures.js';
 import { startStompApp, type RunningApp } from '../support/stomp-app.js';
@@ -18,13 +18,13 @@ class UserRepliesController {
 
   @MessageMapping('/to-user/all')
   @SendToUser('/queue/replies')
-  all(@Payload() payload: { n: number }, @ConnectedSession() session: StompSession) {
+  all(@Payload() payload: { n: number }, @ConnectedSession() session: StompSessionInfo) {
     return { n: payload.n, from: session.id, broadcast: true };
   }
 
   @MessageMapping('/to-user/me')
   @SendToUser('/queue/replies', { broadcast: false })
-  me(@Payload() payload: { n: number }, @ConnectedSession() session: StompSession) {
+  me(@Payload() payload: { n: number }, @ConnectedSession() session: StompSessionInfo) {
     return { n: payload.n, from: session.id, broadcast: false };
   }
 

@@ -5,7 +5,7 @@ import {
   DestinationVariable,
   Header,
   SendTo,
-  StompSession,
+  type StompSessionInfo,
   SubscribeMapping,
 } from '../../lib/index.js';
 import { barrier, connectAs, inboxOf, json, jsonBodies, sleep } from '../support/handler-fixtures.js';
@@ -17,7 +17,7 @@ class SnapshotController {
   calls = 0;
 
   @SubscribeMapping('/snapshot/{id}')
-  snapshot(@DestinationVariable('id') id: string, @ConnectedSession() session: StompSession, @Header('x-view') view: string | undefined) {
+  snapshot(@DestinationVariable('id') id: string, @ConnectedSession() session: StompSessionInfo, @Header('x-view') view: string | undefined) {
     this.calls++;
     return { id, session: session.id, view: view ?? null };
   }

@@ -4,7 +4,8 @@
 // proportional; in every case other clients keep publishing and receiving, and nothing surfaces as
 // an internal error (a 4,000-deep pattern used to make later publishes throw RangeError).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { MESSAGE_BROKER, SessionRegistry, STOMP_OPTIONS, StompSession } from '../../lib/index.js';
+import { MESSAGE_BROKER, SessionRegistry, STOMP_OPTIONS } from '../../lib/index.js';
+import { StompSession } from '../../lib/transport/stomp-session.js';
 import { rawConnected } from '../support/raw-client.js';
 import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
 import {

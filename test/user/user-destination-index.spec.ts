@@ -6,6 +6,8 @@ import { SimpleBroker } from '../../lib/broker/simple/simple-broker.js';
 import type { BrokerSubscription } from '../../lib/broker/message-broker.js';
 import { createHeaders, type StompFrame, type StompHeaders } from '../../lib/protocol/frame.js';
 import type { OutboundMessage } from '../../lib/protocol/message-frame.js';
+import { BrokerChannel } from '../../lib/messaging/broker-channel.js';
+import { ChannelInterceptors } from '../../lib/messaging/channel-interceptors.js';
 import { InboundDispatcher } from '../../lib/messaging/inbound-dispatcher.js';
 import type { UnmappedDestinationReporter } from '../../lib/messaging/unmapped-destination-reporter.js';
 import { resolveStompOptions } from '../../lib/module/resolve-options.js';
@@ -60,7 +62,8 @@ function setup() {
   const registry = new SessionRegistry();
   const users = new UserDestinationResolver(options, broker, registry);
   const unmapped = { report: () => Promise.resolve() } as unknown as UnmappedDestinationReporter;
-  const dispatcher = new InboundDispatcher(options, broker, registry, users, unmapped);
+  const brokerChannel = new BrokerChannel(broker, users, registry, new ChannelInterceptors(options, undefined as never, undefined as never));
+  const dispatcher = new InboundDispatcher(options, broker, registry, users, unmapped, brokerChannel);
   let n = 0;
   const open = (user: string | undefined): FakeSession => {
     const session: FakeSession = {
