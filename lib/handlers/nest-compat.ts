@@ -36,11 +36,12 @@ import type { DiscoveryService, ExternalContextCreator, ModulesContainer } from 
  *    `getGlobalRequestGuards/Interceptors/Pipes/Filters()`: request-scoped global enhancers, which
  *    Nest skips for anything without an HTTP request (a guard bypass), become a start-up error.
  *    `ApplicationConfig` is a public class but not an injectable provider.
- * 6. `InstanceWrapper` members beyond `instance`: `isAlias`, `isTransient`, `scope`, `name`,
- *    `isDependencyTreeStatic()`, `getCtorMetadata()`, `getPropertiesMetadata()`,
- *    `getEnhancersMetadata()`. The class is internal (12 exports it only from
- *    `@nestjs/core/internal`); its type is reached as {@link NestInstanceWrapper}. Used to skip
- *    alias providers and to name why a handler class is not a singleton.
+ * 6. `InstanceWrapper` members beyond `instance` and `name` (what Nest's DiscoveryService docs
+ *    show of an entry): `isAlias`, `isTransient`, `scope`, `isDependencyTreeStatic()`,
+ *    `getCtorMetadata()`, `getPropertiesMetadata()`, `getEnhancersMetadata()`. The class is
+ *    internal (12 exports it only from `@nestjs/core/internal`); its type is reached as
+ *    {@link NestInstanceWrapper}. Used to skip alias providers and to name why a class holding
+ *    handlers or channel interceptors is not a singleton.
  */
 
 /** Touchpoint 1: Nest's `ROUTE_ARGS_METADATA` (`@nestjs/websockets`' `PARAM_ARGS_METADATA`). */
