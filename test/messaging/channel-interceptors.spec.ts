@@ -389,7 +389,7 @@ describe('client channel interceptors', () => {
       const error = await raw.expect('ERROR');
       expect(error.headers['message']).toBe('SEND to /topic/forbidden is not allowed');
       expect(error.headers['receipt-id']).toBe('r-forbidden');
-      await raw.waitClosed();
+      expect((await raw.waitClosed()).code).toBe(1008);
       expect(logLines(running.logs, 'is not allowed', 'error')).toEqual([]);
 
       other.sendFrame('SUBSCRIBE', { id: 's1', destination: '/topic/still', receipt: 'r-sub' });
