@@ -300,6 +300,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   }
 
   private routeIntercepted(frame: StompFrame | null): void | Promise<void> {
+    // An asynchronous interceptor may answer after the session ended (a connect timeout).
+    if (this._state === 'closing' || this._state === 'closed') return;
     if (frame === null) {
       this.routed = null;
       return;
