@@ -56,7 +56,8 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
         if (left > 0) this.users.set(user, left);
         else this.users.delete(user);
       }
-      this.publish();
+      // On app.close() every session goes at once and nobody is left to tell.
+      if (event.reason !== 'server-shutdown') this.publish();
     }
   }
 
