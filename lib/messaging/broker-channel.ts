@@ -4,7 +4,7 @@ import { createHeaders, type StompFrame } from '../protocol/frame.js';
 import { SessionRegistry } from '../transport/session-registry.js';
 import type { StompSessionInfo } from '../transport/stomp-session-info.js';
 import { UserDestinationResolver } from '../user/user-destination-resolver.js';
-import { applyInterceptors, type ChannelInterceptorContext } from './channel-interceptor.js';
+import { applyInterceptors, type ChannelInterceptorContext, type StompChannelInterceptor } from './channel-interceptor.js';
 import { ChannelInterceptors } from './channel-interceptors.js';
 
 /** A user name written into a user destination: `/` becomes `%2F`, the only escape Spring reads back. */
@@ -92,14 +92,20 @@ export class BrokerChannel {
     return this.broker.publish(message, from);
   }
 
-  private async intercepted(
+  private intercepted(message: BrokerMessage, written: string, target: Target, session: StompSessionInfo | undefined): Promise<void> {
+    const interceptors = this.interceptors.broker;
+    // No interceptor: no frame is built, straight on to resolution and the broker.
+    if (interceptors.length === 0) return this.route(message, written, target);
+    return this.interceptThenRoute(interceptors, message, written, target, session);
+  }
+
+  private async interceptThenRoute(
+    interceptors: readonly StompChannelInterceptor[],
     message: BrokerMessage,
     written: string,
     target: Target,
     session: StompSessionInfo | undefined,
   ): Promise<void> {
-    const interceptors = this.interceptors.broker;
-    if (interceptors.length === 0) return this.route(message, written, target);
     const headers = createHeaders();
     headers['destination'] = written;
     for (const name in message.headers) if (name !== 'destination') headers[name] = message.headers[name];
