@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { AuthenticateInterceptor } from '../../lib/messaging/authenticate-interceptor.js';
+import type { ChannelInterceptorContext } from '../../lib/messaging/channel-interceptor.js';
+import type { StompConnectDecision, StompConnectRequest } from '../../lib/module/stomp-options.js';
+import { createHeaders, type StompFrame } from '../../lib/protocol/frame.js';
+import { StompProtocolError } from '../../lib/protocol/stomp-protocol-error.js';
+import type { StompSessionInfo } from '../../lib/transport/stomp-session-info.js';
+import { CapturingLogger } from '../support/stomp-app.js';
+
+const request = { url: '/ws?token=t' } as IncomingMessage;
+const session = { id: 'session-1' } as StompSessionInfo;
+
+function frame(command: string, headers: Record<string, string> = {}): StompFrame {
+  return { command, headers: Object.assign(createHeaders(), headers), body: Buffer.alloc(0) };
+}
+
+/** A CONNECT context that records the names given to setUser. */
+function connectContext(): { context: ChannelInterceptorContext; users: string[] } {
+  const users: string[] = [];
+  return { users, context: { channel: 'clientInbound', session, connect: { request, setUser: (name) => users.push(name) } } };
+}
+
+/** Runs `decide` as `authenticate` on a CONNECT; resolves with what setUser got, or the error. */
+async function outcome(decide: (r: StompConnectRequest) => StompConnectDecision | Promise<StompConnectDecision>) {
+  const { context, users } = connectContext();
+  try {
+    await new AuthenticateInterceptor(decide).preSend(frame('CONNECT', { login: 'ann', passcode: 'pw' }), context);
+    return { users };
+  } catch (err) {
+    return { users, error: err as StompProtocolError };
+  }
+}
+
+describe('AuthenticateInterceptor (the authenticate option as the first CONNECT interceptor)', () => {
+  const logs = new CapturingLogger();
+  beforeAll(() => Logger.overrideLogger(logs));
+  afterAll(() => {
+    Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose', 'fatal']);
+    logs.assertNoUnexpectedErrors();
+  });
+
+  it('passes the session id, the CONNECT headers, login, passcode and the upgrade request, and names the user synchronously', () => {
+    const seen: StompConnectRequest[] = [];
+    const { context, users } = connectContext();
+    const connect = frame('STOMP', { login: 'ann', passcode: 'pw', authorization: 'Bearer x' });
+    const result = new AuthenticateInterceptor((r) => {
+      seen.push(r);
+      return { user: r.login };
+    }).preSend(connect, context);
+    // A synchronous decision does not hold the session with a Promise.
+    expect(result).toBeUndefined();
+    expect(users).toEqual(['ann']);
+    expect(seen).toEqual([{ sessionId: 'session-1', headers: connect.headers, login: 'ann', passcode: 'pw', request }]);
+  });
+
+  it('lets every other frame pass without calling authenticate', () => {
+    let calls = 0;
+    const interceptor = new AuthenticateInterceptor(() => {
+      calls++;
+      return {};
+    });
+    for (const command of ['SEND', 'SUBSCRIBE', 'DISCONNECT']) {
+      expect(interceptor.preSend(frame(command), { channel: 'clientInbound', session })).toBeUndefined();
+    }
+    expect(calls).toBe(0);
+  });
+
+  it('accepts anonymously on {}: setUser is not called', async () => {
+    expect(await outcome(() => ({}))).toEqual({ users: [] });
+    expect(await outcome(async () => ({}))).toEqual({ users: [] });
+  });
+
+  it('names the user from an asynchronous decision', async () => {
+    expect(await outcome(async (r) => ({ user: `${r.login}!` }))).toEqual({ users: ['ann!'] });
+  });
+
+  it.each([
+    ['a { reject } answer', () => ({ reject: 'Wrong passcode for user ann' }), 'Wrong passcode for user ann'],
+    ['an asynchronous { reject }', async () => ({ reject: 'Try later' }), 'Try later'],
+    [
+      'a throw',
+      () => {
+        throw new Error('Directory down');
+      },
+      'Directory down',
+    ],
+    ['a rejected Promise', () => Promise.reject(new Error('Token expired')), 'Token expired'],
+  ])('refuses with CONNECT_REJECTED and the message on %s', async (_what, decide, message) => {
+    const { users, error } = await outcome(decide as () => StompConnectDecision);
+    expect(users).toEqual([]);
+    expect(error).toBeInstanceOf(StompProtocolError);
+    expect(error?.code).toBe('CONNECT_REJECTED');
+    expect(error?.message).toBe(message);
+  });
+
+  it.each([['bob\nx-injected:1'], ['bob\r'], ['bob\0'], [42]])(
+    'refuses a user name CONNECTED cannot carry (%j) with INVALID_USER_NAME, never naming it',
+    async (user) => {
+      const { users, error } = await outcome(() => ({ user }) as StompConnectDecision);
+      expect(users).toEqual([]);
+      expect(error?.code).toBe('INVALID_USER_NAME');
+      expect(error?.message).toBe('The user name given by authentication contains CR, LF or NUL and cannot be sent in CONNECTED');
+      // One warning (context StompSession, as before authenticate became an interceptor), the value
+      // JSON-escaped so the log line itself cannot be forged.
+      expect(logs.expect('warn', `authenticate named the user ${JSON.stringify(user)}`)).toEqual([
+        `Session session-1: authenticate named the user ${JSON.stringify(user)}, which cannot be sent in CONNECTED's user-name header (it contains CR, LF or NUL, or is not a string); refusing the CONNECT StompSession`,
+      ]);
+    },
+  );
+});
