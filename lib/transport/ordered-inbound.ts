@@ -135,7 +135,7 @@ export class OrderedInbound {
         if (!this.busy) this.scheduleDrain();
         return;
       }
-      this.sink.failed(err);
+      this.fail(err);
       return;
     }
     if (consumed < data.length && !this.decoder.isStopped) {
@@ -192,7 +192,7 @@ export class OrderedInbound {
       if (this.decodeError !== undefined) {
         const err = this.decodeError;
         this.decodeError = undefined;
-        this.sink.failed(err);
+        this.fail(err);
         return;
       }
       const input = this.input;
@@ -210,12 +210,18 @@ export class OrderedInbound {
     }
   }
 
+  /** Stops the queue (what follows a failure is never handled), then reports the failure. */
+  private fail(err: unknown, frame?: StompFrame): void {
+    this.stop();
+    this.sink.failed(err, frame);
+  }
+
   private process(frame: StompFrame): void {
     let result: void | Promise<void>;
     try {
       result = this.sink.handle(frame);
     } catch (err) {
-      this.sink.failed(err, frame);
+      this.fail(err, frame);
       return;
     }
     if (result instanceof Promise) {
@@ -229,7 +235,7 @@ export class OrderedInbound {
         },
         (err: unknown) => {
           this.busy = false;
-          if (!this.stopped) this.sink.failed(err, frame);
+          if (!this.stopped) this.fail(err, frame);
         },
       );
       return;
