@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
-import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
+import { BrokerChannel } from './broker-channel.js';
+import { MessageConverter } from './message-converter.js';
 import type { StompSession } from '../transport/stomp-session.js';
 
 /** A client-chosen string as it goes into a log line: quoted (no line breaks) and cut to 200 characters. */
@@ -24,10 +25,11 @@ export function hasEnded(session: StompSession): boolean {
 @Injectable()
 export class ErrorReplies {
   private readonly logger = new Logger('StompErrorReplies');
+  private readonly converter = new MessageConverter();
 
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
-    private readonly template: StompMessagingTemplate,
+    private readonly channel: BrokerChannel,
   ) {}
 
   /** False with `errorDestination: false`: errors are only logged. */
@@ -38,8 +40,12 @@ export class ErrorReplies {
   async send(session: StompSession, payload: unknown): Promise<void> {
     const destination = this.options.errorDestination;
     if (destination === false || hasEnded(session)) return;
-    await this.template.convertAndSendToSession(session.id, destination, payload).catch((err: unknown) => {
+    try {
+      // Through the broker channel, whose interceptors see the session whose frame failed.
+      const { headers, body } = this.converter.toMessage(payload);
+      await this.channel.sendToSession(session.id, { destination, headers, body }, session.info);
+    } catch (err) {
       this.logger.warn(`Sending an error reply to session ${session.id} failed: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    }
   }
 }

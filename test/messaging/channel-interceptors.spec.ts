@@ -245,6 +245,9 @@ describe('broker channel interceptors', () => {
     await sendAndWait(bob, '/app/echo-refused', { n: 4 });
     const [error] = await errors.waitFor(1);
     expect(json(error)).toMatchObject({ status: 'error', message: 'Refused by policy: /topic/echo/refused-ws', destination: '/app/echo-refused' });
+    // The error reply passed the broker channel too, seen with the failing session.
+    expect(error.headers['x-stamp']).toBe('stamped');
+    expect(audit.of('/user/bob/queue/errors').at(-1)).toMatchObject({ by: 'decorated', session: bob.connected.headers['session'], user: 'bob' });
     expect(running.logs.expect('warn', 'Refused by policy: /topic/echo/refused-ws')).toHaveLength(1);
   });
 
