@@ -257,11 +257,15 @@ export interface ChannelInterceptorOptions {
   /**
    * Every frame a client sends (CONNECT/STOMP, SUBSCRIBE, UNSUBSCRIBE, SEND, ACK, NACK, BEGIN,
    * COMMIT, ABORT, DISCONNECT), before it is routed. A throw answers the frame with an ERROR
-   * carrying the error's message (and `receipt-id` when asked), then the connection closes (1008
-   * for a CONNECT). When `authenticate` is set, it runs first, as a CONNECT interceptor.
+   * carrying the error's message (and `receipt-id` when asked), then the connection closes with
+   * 1008 (`CONNECT_REJECTED` for a CONNECT, `MESSAGE_REFUSED` otherwise). When `authenticate` is
+   * set, it runs first, as a CONNECT interceptor.
    */
   clientInbound?: InterceptorRef[];
-  /** Every frame to a client (CONNECTED, MESSAGE, RECEIPT, ERROR), before it is encoded. */
+  /**
+   * Every frame to a client (CONNECTED, MESSAGE, RECEIPT, ERROR), before it is encoded. A throw
+   * drops that frame and logs a warning.
+   */
   clientOutbound?: InterceptorRef[];
   /**
    * Every message server code sends (`StompMessagingTemplate`, `@SendTo`, `@SendToUser`), as a
