@@ -15,6 +15,10 @@
  *   --reference <js>    A/B mode: run this server script in place of the ceiling, e.g. the
  *                       sample-server.js of another build of the library (ratios are then
  *                       this build / that build)
+ *   --interleave        fanout and pairs only: both servers up at once, each with its own
+ *                       clients; after a warm-up of both, --rounds (default 6) measured phases
+ *                       of each, alternating ABBA; figures are medians, with each round's
+ *                       ratio of server CPU per delivery (median and range)
  *   --help
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -49,12 +53,13 @@ const { values: opts } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     reference: { type: 'string' },
     'ceiling-cork': { type: 'boolean', default: false },
+    interleave: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (opts.help) {
   console.log(
-    'npm run bench -- [--scenario fanout,pairs,idle,connect] [--quick] [--rounds N] [--paced-rate N] [--no-pin] [--cpu-prof] [--ceiling-cork] [--reference other-build/sample-server.js]',
+    'npm run bench -- [--scenario fanout,pairs,idle,connect] [--quick] [--rounds N] [--paced-rate N] [--no-pin] [--cpu-prof] [--ceiling-cork] [--interleave] [--reference other-build/sample-server.js]',
   );
   process.exit(0);
 }
@@ -66,9 +71,15 @@ const SCRIPTS: Record<ServerKind | 'generator', string> = {
 const scenarios: Scenario[] = selectNames(opts.scenario, SCENARIOS, 'scenario');
 const config: BenchConfig = structuredClone(opts.quick ? QUICK : FULL);
 const pacedRateOption = opts['paced-rate'] === undefined ? undefined : Number(opts['paced-rate']);
-const rounds = opts.rounds === undefined ? (opts.quick ? 1 : 2) : Number(opts.rounds);
-if (!Number.isInteger(rounds) || rounds < 1 || rounds > 10) {
-  console.error('--rounds must be an integer from 1 to 10');
+const interleave = opts.interleave;
+const rounds = opts.rounds === undefined ? (interleave ? 6 : opts.quick ? 1 : 2) : Number(opts.rounds);
+const maxRounds = interleave ? 40 : 10;
+if (!Number.isInteger(rounds) || rounds < 1 || rounds > maxRounds) {
+  console.error(`--rounds must be an integer from 1 to ${maxRounds}`);
+  process.exit(2);
+}
+if (interleave && scenarios.some((s) => s !== 'fanout' && s !== 'pairs')) {
+  console.error('--interleave measures the fanout and pairs scenarios only: add --scenario fanout,pairs');
   process.exit(2);
 }
 if (pacedRateOption !== undefined && !(pacedRateOption > 0)) {
@@ -331,6 +342,141 @@ const RUNNERS: Record<Scenario, (server: ServerHandle, gen: RpcClient) => Promis
   connect: runConnect,
 };
 
+// ---- interleaved mode (--interleave) --------------------------------------------------------
+
+/** One measured phase per server and round, in the order they ran. */
+type InterleavedResult = Record<ServerKind, Measured<PhaseResult>[]>;
+
+/**
+ * Both servers up at once (both pinned to the server CPU; the one not being measured is idle),
+ * each with its own set of generator clients. Both are warmed up, twice each, then measured
+ * alternately, ABBA, so that drift on the machine (another process starting, thermal state) falls
+ * on both alike, and each round's two phases are close in time: their ratio is the figure.
+ */
+async function runInterleaved(scenario: 'fanout' | 'pairs', gen: RpcClient): Promise<InterleavedResult> {
+  const out: InterleavedResult = { ceiling: [], sample: [] };
+  const servers: Partial<Record<ServerKind, ServerHandle>> = {};
+  try {
+    for (const kind of SERVERS) {
+      const server = (servers[kind] = await startServer(kind, scenario, 0));
+      if (scenario === 'fanout') {
+        const c = config.fanout;
+        await gen.call<OpenResult>(
+          'fanout.setup',
+          { url: server.url, subscribers: c.subscribers, destination: c.destination, bodySize: c.bodySize, concurrency: config.openConcurrency, key: kind },
+          120_000,
+        );
+      } else {
+        const c = config.pairs;
+        await gen.call<OpenResult>(
+          'pairs.setup',
+          { url: server.url, pairs: c.pairs, bodySize: c.bodySize, concurrency: config.openConcurrency, destinationPrefix: c.destinationPrefix, key: kind },
+          120_000,
+        );
+      }
+    }
+    const phase = (kind: ServerKind, durationMs: number) =>
+      scenario === 'fanout'
+        ? gen.call<PhaseResult>(
+            'fanout.run',
+            { mode: 'max', durationMs, window: config.fanout.window, maxMessages: config.fanout.maxMessages, key: kind },
+            durationMs + 30_000,
+          )
+        : gen.call<PhaseResult>(
+            'pairs.run',
+            { durationMs, window: config.pairs.window, maxMessages: config.pairs.maxMessages, key: kind },
+            durationMs + 30_000,
+          );
+    const { warmupMs, durationMs } = config[scenario];
+    for (let i = 0; i < 2; i++) for (const kind of SERVERS) await phase(kind, warmupMs);
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 === 1 ? SERVERS : [...SERVERS].reverse();
+      for (const kind of order) {
+        const server = servers[kind] as ServerHandle;
+        out[kind].push(await measured(server, gen, () => phase(kind, durationMs)));
+      }
+      process.stdout.write('.');
+    }
+  } finally {
+    for (const kind of SERVERS) await servers[kind]?.rpc.stop();
+    await gen.call('close', undefined, 30_000).catch(() => undefined);
+  }
+  return out;
+}
+
+function median(values: number[]): number | undefined {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/** Server CPU time per delivery, µs. */
+const cpuPerDelivery = (p: Measured<PhaseResult>) => p.cpu.serverMicros / Math.max(1, p.received);
+
+/** Median, lowest and highest of each round's sample / ceiling ratio of `get`. */
+function roundRatios(r: InterleavedResult, get: (p: Measured<PhaseResult>) => number) {
+  const ratios = r.sample.map((s, i) => get(s) / get(r.ceiling[i])).filter(Number.isFinite);
+  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), n: ratios.length };
+}
+
+function interleavedRows(scenario: 'fanout' | 'pairs', r: InterleavedResult): Row[] {
+  const name =
+    scenario === 'fanout'
+      ? `fanout ${config.fanout.subscribers} subs, max (window ${config.fanout.window})`
+      : `pairs ${config.pairs.pairs} (window ${config.pairs.window})`;
+  const med = (list: Measured<PhaseResult>[], get: (p: Measured<PhaseResult>) => number) => median(list.map(get));
+  const medianCpu = (list: Measured<PhaseResult>[]): CpuUse | undefined =>
+    list.length === 0
+      ? undefined
+      : {
+          server: median(list.map((p) => p.cpu.server)) ?? 0,
+          serverMicros: median(list.map((p) => p.cpu.serverMicros)) ?? 0,
+          generator: median(list.map((p) => p.cpu.generator)) ?? 0,
+          other: median(list.map((p) => p.cpu.other ?? NaN)),
+        };
+  const pair = (get: (p: Measured<PhaseResult>) => number) => [med(r.ceiling, get), med(r.sample, get)] as const;
+  return [
+    row(name, 'deliveries/s', '/s', ...pair((p) => p.deliveriesPerSecond), undefined, {
+      ceiling: medianCpu(r.ceiling),
+      sample: medianCpu(r.sample),
+    }),
+    row(name, 'server CPU per delivery', 'µs', ...pair(cpuPerDelivery), { kind: 'max', ratio: 1.1 }),
+    row(name, 'latency p50', 'ms', ...pair((p) => p.latency.p50)),
+    row(name, 'latency p99', 'ms', ...pair((p) => p.latency.p99)),
+  ];
+}
+
+async function interleavedMain(generator: Child): Promise<{ rows: Row[]; results: Partial<Record<Scenario, InterleavedResult>>; notes: string[] }> {
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const results: Partial<Record<Scenario, InterleavedResult>> = {};
+  for (const scenario of scenarios as ('fanout' | 'pairs')[]) {
+    const t0 = Date.now();
+    process.stdout.write(`  ${scenario}, ceiling and sample interleaved, ${rounds} rounds `);
+    const r = await runInterleaved(scenario, generator.rpc);
+    console.log(` done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    results[scenario] = r;
+    rows.push(...interleavedRows(scenario, r));
+    const cpu = roundRatios(r, cpuPerDelivery);
+    const rate = roundRatios(r, (p) => p.deliveriesPerSecond);
+    const f = (v: number | undefined) => (v === undefined ? '—' : `${v.toFixed(2)}×`);
+    notes.push(
+      `${scenario}: per-round server CPU per delivery ratio median ${f(cpu.median)} (range ${f(cpu.min)}–${f(cpu.max)}, ${cpu.n} rounds); ` +
+        `deliveries/s ratio median ${f(rate.median)} (range ${f(rate.min)}–${f(rate.max)})`,
+    );
+    for (const kind of SERVERS) {
+      r[kind].forEach((p, i) => {
+        if (p.stalled || p.missing > 0 || p.clientErrors > 0) notes.push(`warning: ${scenario} × ${kind} round ${i + 1}: stalled ${p.stalled}, missing ${p.missing}, client errors ${p.clientErrors}`);
+        if (p.cpu.other !== undefined && p.cpu.other > 0.15) {
+          notes.push(`warning: ${scenario} × ${kind} round ${i + 1}: other processes used ${Math.round(p.cpu.other * 100)}% of a core meanwhile`);
+        }
+      });
+    }
+  }
+  return { rows, results, notes };
+}
+
 // ---- report ---------------------------------------------------------------------------------
 
 type Outcome = ScenarioResult | { error: string };
@@ -458,6 +604,35 @@ async function main(): Promise<void> {
   const load = os.loadavg()[0];
   if (load > 0.5) console.log(`  note: load average ${load.toFixed(2)} before starting; other work on this machine skews figures`);
   const generator = spawnChild('generator', SCRIPTS.generator, ['--expose-gc', '--max-old-space-size=2048'], GENERATOR_CPU);
+  if (interleave) {
+    let out: Awaited<ReturnType<typeof interleavedMain>>;
+    try {
+      out = await interleavedMain(generator);
+    } finally {
+      await generator.rpc.stop();
+    }
+    console.log('');
+    console.log(formatTable(out.rows));
+    console.log('');
+    console.log(
+      `figures are medians of ${rounds} interleaved rounds (ABBA) after a warm-up; ratio = sample / ceiling. ` +
+        'cpu% = server/generator/other processes, % of one core.',
+    );
+    for (const n of out.notes) console.log(n);
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = `${RESULTS_DIR}${runStamp}.json`;
+    writeFileSync(
+      file,
+      JSON.stringify(
+        { startedAt: startedAt.toISOString(), interleave: true, rounds, node: process.version, pinning, reference: opts.reference, ceilingCork: opts['ceiling-cork'], config, rows: out.rows, notes: out.notes, results: out.results },
+        null,
+        2,
+      ),
+    );
+    console.log(`results: ${file}`);
+    console.log(`total ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`);
+    return;
+  }
   const results: Results = {};
   const warnings: string[] = [];
   try {

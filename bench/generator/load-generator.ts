@@ -106,7 +106,11 @@ interface FanoutState {
   bodySize: number;
 }
 
-let fanout: FanoutState | undefined;
+/**
+ * Set-ups by key: the runner's interleaved mode (`--interleave`) keeps one set of clients per
+ * server open at once and alternates the measured phases between them.
+ */
+const fanouts = new Map<string, FanoutState>();
 
 async function fanoutSetup(args: {
   url: string;
@@ -114,17 +118,18 @@ async function fanoutSetup(args: {
   destination: string;
   bodySize: number;
   concurrency: number;
+  key?: string;
 }): Promise<OpenResult> {
   const { opened, result } = await openSessions(args.url, args.subscribers, args.concurrency, () => args.destination);
   if (result.failed > 0) throw new Error(`fan-out set-up: ${result.failed} subscribers failed: ${result.firstError}`);
   const publisher = await LiteClient.connect(args.url, CONNECT_TIMEOUT_MS);
   clients.push(publisher);
-  fanout = {
+  fanouts.set(args.key ?? '', {
     publisher,
     subscribers: opened,
     template: new SendTemplate(args.destination, args.bodySize),
     bodySize: args.bodySize,
-  };
+  });
   return result;
 }
 
@@ -139,8 +144,9 @@ async function fanoutRun(args: {
   window: number;
   rate?: number;
   maxMessages: number;
+  key?: string;
 }): Promise<PhaseResult> {
-  const state = fanout;
+  const state = fanouts.get(args.key ?? '');
   if (!state) throw new Error('fan-out not set up');
   const { publisher, subscribers, template, bodySize } = state;
   const expected = subscribers.length;
@@ -228,7 +234,8 @@ interface Pair {
   template: SendTemplate;
 }
 
-let pairs: { list: Pair[]; bodySize: number } | undefined;
+/** Set-ups by key, as {@link fanouts}. */
+const pairSets = new Map<string, { list: Pair[]; bodySize: number }>();
 
 async function pairsSetup(args: {
   url: string;
@@ -236,26 +243,27 @@ async function pairsSetup(args: {
   bodySize: number;
   concurrency: number;
   destinationPrefix: string;
+  key?: string;
 }): Promise<OpenResult> {
   const destination = (i: number) => `${args.destinationPrefix}${i}`;
   const subs = await openSessions(args.url, args.pairs, args.concurrency, destination);
   const pubs = await openSessions(args.url, args.pairs, args.concurrency);
   const failed = subs.result.failed + pubs.result.failed;
   if (failed > 0) throw new Error(`pairs set-up: ${failed} sessions failed: ${subs.result.firstError ?? pubs.result.firstError}`);
-  pairs = {
+  pairSets.set(args.key ?? '', {
     bodySize: args.bodySize,
     list: subs.opened.map((subscriber, i) => ({
       subscriber,
       publisher: pubs.opened[i],
       template: new SendTemplate(destination(i), args.bodySize),
     })),
-  };
+  });
   return subs.result;
 }
 
 /** Every publisher keeps `window` messages in flight to its own subscriber. */
-async function pairsRun(args: { durationMs: number; window: number; maxMessages: number }): Promise<PhaseResult> {
-  const state = pairs;
+async function pairsRun(args: { durationMs: number; window: number; maxMessages: number; key?: string }): Promise<PhaseResult> {
+  const state = pairSets.get(args.key ?? '');
   if (!state) throw new Error('pairs not set up');
   const { list, bodySize } = state;
   const histogram = new Histogram();
@@ -336,8 +344,8 @@ async function connectRun(args: { url: string; count: number; concurrency: numbe
 async function closeAll(): Promise<{ closed: number }> {
   const list = clients;
   clients = [];
-  fanout = undefined;
-  pairs = undefined;
+  fanouts.clear();
+  pairSets.clear();
   await Promise.race([Promise.all(list.map((c) => c.terminate())), sleep(10_000)]);
   (globalThis as { gc?: () => void }).gc?.();
   return { closed: list.length };
