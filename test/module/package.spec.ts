@@ -50,6 +50,14 @@ describe('peer dependencies', () => {
     }
   });
 
+  it('declare @nestjs/event-emitter an optional peer (npm installs no optional peer) whose range holds the tested version', () => {
+    const meta = (pkg as unknown as { peerDependenciesMeta?: Record<string, { optional?: boolean }> }).peerDependenciesMeta;
+    expect(meta?.['@nestjs/event-emitter']).toEqual({ optional: true });
+    const installed = JSON.parse(readFileSync(join(ROOT, 'node_modules/@nestjs/event-emitter/package.json'), 'utf8')) as { version: string };
+    expect(semver.satisfies(installed.version, pkg.peerDependencies['@nestjs/event-emitter'])).toBe(true);
+    expect(pkg.dependencies['@nestjs/event-emitter']).toBeUndefined();
+  });
+
   it('accept both Nest majors the library is tested on', () => {
     for (const nest of ['@nestjs/common', '@nestjs/core', '@nestjs/websockets']) {
       expect(semver.satisfies('11.0.0', pkg.peerDependencies[nest])).toBe(true);
