@@ -6,8 +6,6 @@ import { contextModuleKey, exceptionFiltersOf, ROUTE_ARGS_METADATA, stompExterna
 import { STOMP_CONTEXT_TYPE, StompArgumentsHost } from './stomp-arguments-host.js';
 import { StompParamsFactory } from './stomp-params-factory.js';
 
-export { STOMP_CONTEXT_TYPE } from './stomp-arguments-host.js';
-
 export type HandlerProxy = (...args: unknown[]) => Promise<unknown>;
 
 /**
