@@ -77,6 +77,25 @@ function reportSlowConsumer(connection: WebSocketConnection): void {
   connection.handler?.onSlowConsumer();
 }
 
+/** Bytes of UTF-8 a close frame's reason may hold (RFC 6455 §5.5: 125 payload bytes, 2 of them the code). */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * `message` cut to what a close frame carries, on a character boundary: `ws` throws a RangeError
+ * for a longer reason, and a cut in the middle of a character would not be valid UTF-8.
+ */
+function closeReason(message: string): string {
+  if (Buffer.byteLength(message) <= MAX_CLOSE_REASON_BYTES) return message;
+  let reason = '';
+  let size = 0;
+  for (const char of message) {
+    size += Buffer.byteLength(char);
+    if (size > MAX_CLOSE_REASON_BYTES) break;
+    reason += char;
+  }
+  return reason;
+}
+
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 const TEXT_PART = { binary: false, fin: false } as const;
@@ -234,7 +253,7 @@ export class WebSocketConnection implements StompConnection {
     }
     // The close frame queues behind what is unsent: a client that reads again within the close
     // timeout sees it; one that does not is dropped then (and sees 1006).
-    this.ws.close(code, message.slice(0, 120));
+    this.ws.close(code, closeReason(message));
     const timeout = this.limits.closeTimeout;
     this.dropTimer = setTimeout(() => {
       if (this.isClosed) return;
