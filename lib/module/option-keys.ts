@@ -3,7 +3,6 @@ import type {
   HeartbeatOptions,
   SimpleBrokerOptions,
   StompStatsOptions,
-  StompStatsOptions,
   StompEndpointOptions,
   StompLimits,
   StompModuleOptions,
@@ -28,7 +27,6 @@ const moduleKeys: EveryKey<StompModuleOptions> = {
   authenticate: true,
   serverName: true,
   stats: true,
-  stats: true,
   interceptors: true,
 };
 
@@ -50,8 +48,6 @@ const brokerKeys: EveryKey<SimpleBrokerOptions> = {
 };
 
 const interceptorKeys: EveryKey<ChannelInterceptorOptions> = { clientInbound: true, clientOutbound: true, broker: true };
-
-const statsKeys: EveryKey<StompStatsOptions> = { logInterval: true };
 
 const statsKeys: EveryKey<StompStatsOptions> = { logInterval: true };
 
@@ -86,7 +82,6 @@ export const OPTION_OBJECTS: readonly { path: string; keys: readonly string[] }[
   { path: 'broker', keys: Object.keys(brokerKeys) },
   { path: 'broker.heartbeat', keys: Object.keys(heartbeatKeys) },
   { path: 'limits', keys: Object.keys(limitKeys) },
-  { path: 'stats', keys: Object.keys(statsKeys) },
   { path: 'stats', keys: Object.keys(statsKeys) },
   { path: 'interceptors', keys: Object.keys(interceptorKeys) },
 ];

@@ -45,7 +45,6 @@ export interface ResolvedStompOptions {
   ) => StompConnectDecision | Promise<StompConnectDecision>;
   serverName: string;
   stats: { logInterval: number };
-  stats: { logInterval: number };
   /** Interceptors listed in options, per channel (`[]` when none); `ChannelInterceptors` resolves them. */
   interceptors: Readonly<Record<'clientInbound' | 'clientOutbound' | 'broker', readonly InterceptorRef[]>>;
 }
@@ -253,7 +252,6 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   }
   const interceptors = channelInterceptors(options.interceptors, problems);
   const stats = statsOptions(options.stats, problems);
-  const stats = statsOptions(options.stats, problems);
   if (problems.length > 0) {
     throw new Error(`Invalid StompModule options:\n  - ${problems.join('\n  - ')}`);
   }
@@ -282,7 +280,6 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     limits,
     authenticate: options.authenticate,
     serverName: options.serverName ?? `nestjs-stomp/${LIBRARY_VERSION}`,
-    stats,
     stats,
     interceptors,
   };
@@ -331,22 +328,6 @@ function isInterceptorClass(entry: unknown): entry is Type<StompChannelIntercept
 
 function isInterceptorObject(entry: unknown): entry is StompChannelInterceptor {
   return typeof entry === 'object' && entry !== null && typeof (entry as { preSend?: unknown }).preSend === 'function';
-}
-
-/** `stats`: `logInterval` a whole number of ms from 0 (off) to Node's longest timer; default 30 min (Spring's). */
-function statsOptions(value: StompModuleOptions['stats'], problems: string[]): ResolvedStompOptions['stats'] {
-  const fallback = { logInterval: 1_800_000 };
-  if (value === undefined) return fallback;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    problems.push(`stats must be an object such as { logInterval: 60000 }, got ${shown(value)}`);
-    return fallback;
-  }
-  const logInterval = value.logInterval ?? fallback.logInterval;
-  if (!Number.isInteger(logInterval) || logInterval < 0 || logInterval > MAX_TIMER_DELAY) {
-    problems.push(`stats.logInterval must be a whole number of milliseconds from 0 (off) to ${MAX_TIMER_DELAY}, got ${shown(logInterval)}`);
-    return fallback;
-  }
-  return { logInterval };
 }
 
 /** `stats`: `logInterval` a whole number of ms from 0 (off) to Node's longest timer; default 30 min (Spring's). */

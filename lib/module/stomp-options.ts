@@ -209,17 +209,6 @@ export interface StompStatsOptions {
   logInterval?: number;
 }
 
-/** `StompStats` (the injectable stats snapshot, Spring's `WebSocketMessageBrokerStats`). */
-export interface StompStatsOptions {
-  /**
-   * Every this many ms, the stats line (`StompStats.toString()`) is logged at `log` level under
-   * the Logger context `StompStats`, as Spring logs `WebSocketMessageBrokerStats`. Default
-   * 1800000 (30 min, Spring's default); `0` turns the line off. At most 2147483647 (Node's
-   * longest timer). The timer does not keep the process alive and stops on `app.close()`.
-   */
-  logInterval?: number;
-}
-
 /** What the `authenticate` hook sees of a CONNECT. */
 export interface StompConnectRequest {
   sessionId: string;
@@ -325,8 +314,6 @@ export interface StompModuleOptions {
   ) => StompConnectDecision | Promise<StompConnectDecision>;
   /** The `server` header of CONNECTED. Default `nestjs-stomp/<version>`. */
   serverName?: string;
-  /** Stats: the periodic log line. Default `{ logInterval: 1800000 }`. */
-  stats?: StompStatsOptions;
   /** Stats: the periodic log line. Default `{ logInterval: 1800000 }`. */
   stats?: StompStatsOptions;
   /**
