@@ -1,4 +1,4 @@
-import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import {
   metrics,
   ValueType,
@@ -46,18 +46,20 @@ type InstrumentKey = keyof typeof INSTRUMENTS;
  * everything here is a no-op. All instruments are asynchronous (observable): one batch callback
  * takes one {@link StompStats.snapshot} per collection, so the hot path pays nothing for them.
  *
- * The meter is taken when the module initialises: register the SDK's global `MeterProvider`
- * before creating the Nest application (OpenTelemetry's usual `--import ./otel.js` set-up).
+ * The meter is taken once, at application bootstrap (`app.init()`/`app.listen()`, after every
+ * provider's `onModuleInit`): `@opentelemetry/api` has no stand-in that would pick up a provider
+ * registered later, so register the SDK's global `MeterProvider` before that (OpenTelemetry's
+ * usual `node --import ./otel.js`, before `NestFactory.create`, or in a provider's `onModuleInit`).
  */
 @Injectable()
-export class StompMetrics implements OnModuleInit, OnApplicationShutdown {
+export class StompMetrics implements OnApplicationBootstrap, OnApplicationShutdown {
   private meter: Meter | undefined;
   private observables: Record<InstrumentKey, Observable> | undefined;
   private readonly callback: BatchObservableCallback = (result) => this.observe(result);
 
   constructor(private readonly stats: StompStats) {}
 
-  onModuleInit(): void {
+  onApplicationBootstrap(): void {
     const meter = metrics.getMeter(STOMP_METER_NAME, LIBRARY_VERSION);
     const observables = {} as Record<InstrumentKey, Observable>;
     for (const key of Object.keys(INSTRUMENTS) as InstrumentKey[]) {

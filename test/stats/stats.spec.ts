@@ -217,9 +217,11 @@ describe('OpenTelemetry metrics', () => {
   it('report the stats figures on the nestjs-stomp meter at collection time', async () => {
     const reader = new TestReader();
     provider = new MeterProvider({ readers: [reader] });
-    // Registered before the app is created, as an SDK set-up would be.
-    expect(metrics.setGlobalMeterProvider(provider)).toBe(true);
-    running = await startStompApp({}, { controllers: [FailingController] });
+    // Registered after the app is created and before it initialises: the meter is taken at bootstrap.
+    let registered = false;
+    const sdk = provider;
+    running = await startStompApp({}, { controllers: [FailingController], configure: () => void (registered = metrics.setGlobalMeterProvider(sdk)) });
+    expect(registered).toBe(true);
     const stats = running.app.get(StompStats);
 
     const collect = async (): Promise<Map<string, MetricData>> => {
