@@ -103,6 +103,11 @@ export class ChannelInterceptors implements OnModuleInit {
     }
     let instance = created.get(type);
     if (!instance) {
+      // Without a class decorator TypeScript emits no constructor types, and Nest would inject
+      // `undefined` for every parameter without a word.
+      if (type.length > 0 && Reflect.getMetadata('design:paramtypes', type) === undefined) {
+        throw new Error('its constructor takes parameters but the class has no @Injectable() decorator, so their types are unknown');
+      }
       try {
         instance = await this.moduleRef.create(type);
       } catch (err) {

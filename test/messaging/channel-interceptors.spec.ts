@@ -502,6 +502,12 @@ class NeedsHidden implements StompChannelInterceptor {
   preSend(): void {}
 }
 
+/** Forgot @Injectable(): TypeScript emitted no constructor types. */
+class Undecorated implements StompChannelInterceptor {
+  constructor(readonly audit: AuditService) {}
+  preSend(): void {}
+}
+
 @Injectable({ scope: Scope.REQUEST })
 @StompChannelInterceptor('clientInbound')
 class RequestScopedInterceptor implements StompChannelInterceptor {
@@ -555,6 +561,13 @@ describe('channel interceptor registration errors', () => {
     } finally {
       await running.close();
     }
+  });
+
+  it('a class in options with constructor parameters but no @Injectable() is a start-up error, not undefined dependencies', async () => {
+    const error = await startupError({ interceptors: { clientOutbound: [Undecorated] } }, { imports: [AuditModule] });
+    expect(error.message).toContain(
+      'interceptors.clientOutbound: Undecorated could not be created: its constructor takes parameters but the class has no @Injectable() decorator',
+    );
   });
 
   it('a request-scoped decorated interceptor is a start-up error: STOMP frames have no HTTP request', async () => {
