@@ -627,6 +627,26 @@ describe('StompSession over a fake connection', () => {
       expect(events[0]).toMatchObject({ reason: 'error', errorCode: 'CONNECT_REJECTED', closeCode: 1008 });
     });
 
+    it('a SUBSCRIBE whose asynchronous interceptor answers after the connection dropped is not routed (no subscription leaks)', async () => {
+      const gate = deferred();
+      const authorize = interceptor(async (f) => {
+        if (f.command === 'SUBSCRIBE') await gate.promise;
+      });
+      const { conn, session, handler, events } = start({}, { clientInbound: [authorize] });
+      conn.receive(CONNECT);
+      await settle();
+      conn.receive(frame('SUBSCRIBE', { id: 's', destination: '/topic/t', receipt: 'r-1' }));
+      await settle();
+      conn.end(1006);
+      expect(handler.closed).toBe(1);
+      gate.resolve();
+      await settle();
+      expect(handler.routed).toEqual(['CONNECT']);
+      expect(session.subscriptions.size).toBe(0);
+      expect(events.map((e) => e.type)).toEqual(['connect', 'connected', 'disconnect']);
+      expect(written(conn).map((f) => f.command)).toEqual(['CONNECTED']);
+    });
+
     it('a StompProtocolError thrown by an interceptor keeps its own code', () => {
       const refuse = interceptor(() => {
         throw new StompProtocolError('FORBIDDEN_DESTINATION', 'Not yours');
@@ -751,6 +771,28 @@ describe('StompSession over a fake connection', () => {
       await settle();
       jest.advanceTimersByTime(3_000);
       expect(written(conn)[0].headers['message']).toBe('CONNECT not completed within 3000 ms: authentication did not answer in time');
+    });
+
+    it('a CONNECT interceptor answering after the timeout: no CONNECTED, no connect event, CONNECT not routed', async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+      const gate = deferred();
+      const late = interceptor(async (f, context) => {
+        await gate.promise;
+        context.connect?.setUser('late');
+        return f;
+      });
+      const { conn, handler, events } = start({ limits: { connectTimeout: 3000 } }, { clientInbound: [late] });
+      conn.receive(CONNECT);
+      await settle();
+      jest.advanceTimersByTime(3_000);
+      expect(conn.closes[0]).toMatchObject({ errorCode: 'CONNECT_TIMEOUT' });
+      conn.end(1002);
+      gate.resolve();
+      await settle();
+      expect(written(conn).map((f) => f.command)).toEqual(['ERROR']);
+      expect(handler.routed).toEqual([]);
+      expect(handler.connected).toBe(0);
+      expect(events.map((e) => e.type)).toEqual(['disconnect']);
     });
 
     it('CONNECTED in time stops the timer', () => {
