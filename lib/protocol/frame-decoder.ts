@@ -138,6 +138,13 @@ export class FrameDecoder {
     let pos = 0;
     this.lookAheadFrom = -1;
     while (pos < length && !this.stopped && !this.paused) {
+      if (this.state === State.Command && this.lineLength === 0) {
+        const next = this.wholeFrame(chunk, pos);
+        if (next !== -1) {
+          pos = next;
+          continue;
+        }
+      }
       switch (this.state) {
         case State.Command:
         case State.Header: {
@@ -231,6 +238,100 @@ export class FrameDecoder {
       }
     }
     return pos;
+  }
+
+  /**
+   * The fast path for the common case: a whole frame at `chunk[pos]` with plain headers. When
+   * the command line, the headers, the body and its NUL are all in `chunk`, the header block is
+   * ASCII with LF line ends and has no backslash, NUL or other irregularity, and no limit is
+   * reached, the frame is decoded with one string conversion for the whole header block (instead
+   * of one per line), emitted, and the position after its NUL is returned. Otherwise nothing is
+   * changed and -1 is returned: the general path then decodes the same bytes, with all its
+   * checks and error messages. So this path only ever accepts what the general path accepts, and
+   * builds the same frame (same command, headers in the same order with the first of repeated
+   * names winning, and a body that owns its bytes).
+   *
+   * It looks at the same bytes the general path would for that frame and gives up at the first
+   * line that is not plain, so trying costs at most one more scan of the frame's header lines.
+   */
+  private wholeFrame(chunk: Buffer, pos: number): number {
+    const length = chunk.length;
+    const first = chunk[pos];
+    if (first === LF || first === CR) return -1; // heart-beats and CRLF frames: general path
+    const { maxHeaderLineLength, maxHeaders, maxFrameSize, maxBodyLength } = this.limits;
+    // The blank line that ends the header block, found line by line as the general path does.
+    let lineStart = pos;
+    let lines = 0;
+    let blank = -1;
+    while (lineStart < length) {
+      const lf = chunk.indexOf(LF, lineStart);
+      if (lf === -1) return -1;
+      if (lf === lineStart) {
+        blank = lf;
+        break;
+      }
+      if (lf - lineStart > maxHeaderLineLength || chunk[lf - 1] === CR) return -1;
+      // The command line and at most maxHeaders header lines.
+      if (++lines > maxHeaders + 1) return -1;
+      lineStart = lf + 1;
+    }
+    if (blank === -1) return -1;
+    const bodyStart = blank + 1;
+    const headBytes = bodyStart - pos;
+    if (headBytes > maxFrameSize) return -1;
+    const head = chunk.toString('utf8', pos, blank);
+    // As many UTF-16 units as bytes and no U+FFFD: every byte was ASCII, so string offsets are
+    // byte offsets and the line limits checked above hold for the string too.
+    if (
+      head.length !== blank - pos ||
+      head.includes('\uFFFD') ||
+      head.includes('\\') ||
+      head.includes('\0')
+    ) {
+      return -1;
+    }
+    let eol = head.indexOf('\n');
+    if (eol === -1) eol = head.length;
+    const command = head.slice(0, eol);
+    const headers = createHeaders();
+    for (let start = eol + 1; start < head.length; start = eol + 1) {
+      eol = head.indexOf('\n', start);
+      if (eol === -1) eol = head.length;
+      const colon = head.indexOf(':', start);
+      if (colon <= start || colon >= eol) return -1; // empty name or no colon: general path
+      const name = head.slice(start, colon);
+      if (!(name in headers)) headers[name] = head.slice(colon + 1, eol);
+    }
+    let body: Buffer;
+    let next: number;
+    const declared = headers['content-length'];
+    if (declared !== undefined) {
+      const size = decimal(declared);
+      if (size < 0 || size > maxBodyLength || headBytes + size > maxFrameSize) return -1;
+      const end = bodyStart + size;
+      if (end >= length || chunk[end] !== NUL) return -1;
+      if (size === 0) body = EMPTY_BODY;
+      else {
+        // Not from the shared pool, as in startBody.
+        body = Buffer.allocUnsafeSlow(size);
+        chunk.copy(body, 0, bodyStart, end);
+      }
+      next = end + 1;
+    } else {
+      const nul = chunk.indexOf(NUL, bodyStart);
+      if (nul === -1 || nul - bodyStart > maxBodyLength || headBytes + (nul - bodyStart) > maxFrameSize) return -1;
+      body = ownedBody(chunk.subarray(bodyStart, nul));
+      next = nul + 1;
+    }
+    if (body.length > 0 && !mayHaveBody(command) && isKnownCommand(command)) return -1;
+    // As in emit: between frames before the handler runs.
+    this.command = command;
+    this.state = State.Command;
+    this.lookAheadFrom = -1;
+    this.frameSize = 0;
+    this.headers = NO_HEADERS;
+    this.handlers.onFrame({ command, headers, body });
+    return next;
   }
 
   /**
@@ -422,6 +523,22 @@ export class FrameDecoder {
     }
     return text;
   }
+}
+
+/**
+ * The value of a content-length of 1 to 15 decimal digits (leading zeros allowed), or -1 for
+ * anything else (left to the general path, which refuses it or finds it over the limits).
+ */
+function decimal(text: string): number {
+  const n = text.length;
+  if (n === 0 || n > MAX_CONTENT_LENGTH_DIGITS) return -1;
+  let value = 0;
+  for (let i = 0; i < n; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 /**
