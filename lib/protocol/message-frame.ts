@@ -27,9 +27,10 @@ export const RESERVED_MESSAGE_HEADERS: ReadonlySet<string> = new Set([
  */
 export function isPassThroughHeader(name: string): boolean {
   if (name === 'content-type') return true;
-  if (name === '') return false;
+  // The names every SEND carries (destination, content-length) are refused without lower-casing.
+  if (name === '' || RESERVED_MESSAGE_HEADERS.has(name)) return false;
   const lower = name.toLowerCase();
-  return !RESERVED_MESSAGE_HEADERS.has(lower) && lower !== 'content-type';
+  return lower === name || (!RESERVED_MESSAGE_HEADERS.has(lower) && lower !== 'content-type');
 }
 
 /** The sender headers that reach subscribers (see {@link isPassThroughHeader}), in their order. */

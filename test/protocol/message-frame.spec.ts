@@ -71,7 +71,7 @@ describe('sender headers that pass through (issue 7, item 12)', () => {
     expect(isPassThroughHeader(name)).toBe(false);
   });
 
-  it.each(['content-type', 'x-custom', 'priority', 'persistent', 'expires', 'reply-to', 'correlation-id'])('keeps %j', (name) => {
+  it.each(['content-type', 'x-custom', 'X-Custom', 'Priority', 'priority', 'persistent', 'expires', 'reply-to', 'correlation-id'])('keeps %j', (name) => {
     expect(isPassThroughHeader(name)).toBe(true);
   });
 
