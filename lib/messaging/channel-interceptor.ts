@@ -37,7 +37,9 @@ export interface ChannelInterceptorContext {
 /**
  * What `preSend` may return: the frame to carry on with (the same object, changed in place, or a
  * new one), `undefined` for "unchanged", or `null` to drop the frame silently (Spring's `null`
- * from `preSend`: no ERROR, no RECEIPT, nothing routed or sent).
+ * from `preSend`: no ERROR, no RECEIPT, nothing routed or sent). A CONNECT cannot be dropped
+ * (the client would wait for CONNECTED until the connect timeout): `null` refuses it, with
+ * ERROR `CONNECT_REJECTED` "CONNECT refused".
  */
 export type ChannelInterceptorResult = StompFrame | null | undefined | void;
 

@@ -276,8 +276,6 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       if (this._state !== 'connected') {
         throw new StompProtocolError('NOT_CONNECTED', `Expected a CONNECT or STOMP frame, got ${command}`);
       }
-      // Nothing after DISCONNECT is read.
-      if (command === 'DISCONNECT') this.decoder.stop();
     }
     this.services.counters.frameIn(command);
     const interceptors = this.services.interceptors.clientInbound;
@@ -303,6 +301,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     // An asynchronous interceptor may answer after the session ended (a connect timeout).
     if (this._state === 'closing' || this._state === 'closed') return;
     if (frame === null) {
+      // A CONNECT must be answered: dropping it would leave the client waiting for the timeout.
+      if (this._state === 'connecting') throw new StompProtocolError('CONNECT_REJECTED', 'CONNECT refused');
       this.routed = null;
       return;
     }
@@ -313,6 +313,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     this.routed = frame;
     const command = frame.command;
     if (command === 'CONNECT' || command === 'STOMP') return this.connect(frame);
+    // Nothing after a DISCONNECT that goes through is read.
+    if (command === 'DISCONNECT') this.decoder.stop();
     if (command === 'UNSUBSCRIBE') {
       const id = frame.headers['id'] ?? (this._version === '1.0' ? frame.headers['destination'] : undefined);
       this.unsubscribing = id === undefined ? undefined : this.subscriptions.get(id)?.clientDestination;
@@ -622,9 +624,24 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     this.closeErrorCode = errorCode;
     this.inbound.stop();
     this.stopTimers();
-    this.afterOutbound(() => {
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const closeConnection = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
       this.closeCode = this.connection.close(reason, errorCode, message);
-    });
+    };
+    this.afterOutbound(closeConnection);
+    if (!done) {
+      // An outbound interceptor still holds frames: they may go out first, but an interceptor
+      // that never answers does not keep the connection open past limits.closeTimeout.
+      timer = setTimeout(() => {
+        this.outboundQueue = undefined;
+        closeConnection();
+      }, this.options.limits.closeTimeout);
+      timer.unref();
+    }
     this.detach();
   }
 

@@ -11,11 +11,13 @@ export const CLOSE_PROTOCOL_ERROR = 1002;
 export const CLOSE_ABNORMAL = 1006;
 export const CLOSE_POLICY = 1008;
 export const CLOSE_TOO_BIG = 1009;
+export const CLOSE_INTERNAL_ERROR = 1011;
 
 /**
  * The WebSocket close code for a session's end. Oversized input is 1009 ("message too big"),
- * refusals of the client (authentication, a slow consumer) 1008 ("policy violation"), other
- * protocol errors 1002; DISCONNECT closes normally, `app.close()` with 1001 ("going away").
+ * refusals of the client (authentication, an interceptor, a slow consumer) 1008 ("policy
+ * violation"), a failure of the server's own code 1011 ("internal error"), other protocol errors
+ * 1002; DISCONNECT closes normally, `app.close()` with 1001 ("going away").
  */
 export function webSocketCloseCode(reason: SessionCloseReason, errorCode?: StompErrorCode): number {
   switch (reason) {
@@ -39,6 +41,8 @@ export function webSocketCloseCode(reason: SessionCloseReason, errorCode?: Stomp
         case 'INVALID_USER_NAME':
         case 'MESSAGE_REFUSED':
           return CLOSE_POLICY;
+        case 'INTERNAL_ERROR':
+          return CLOSE_INTERNAL_ERROR;
         default:
           return CLOSE_PROTOCOL_ERROR;
       }

@@ -405,7 +405,7 @@ describe('StompSession over a fake connection', () => {
       expect(error.headers['message']).toBe('Internal server error');
       expect(error.headers['receipt-id']).toBe('r-1');
       expect(JSON.stringify(error)).not.toContain('database');
-      expect(conn.closes[0]).toMatchObject({ reason: 'error', errorCode: 'INTERNAL_ERROR', code: 1002 });
+      expect(conn.closes[0]).toMatchObject({ reason: 'error', errorCode: 'INTERNAL_ERROR', code: 1011 });
       const lines = logs.expect('error', 'database is down at 10.1.2.3');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain(`Session ${session.id}`);
@@ -575,6 +575,41 @@ describe('StompSession over a fake connection', () => {
       await settle();
       expect(shown()).toEqual(['CONNECTED', 'MESSAGE one', 'RECEIPT r-1', 'MESSAGE two', 'RECEIPT bye']);
       expect(conn.closes.map((c) => c.reason)).toEqual(['client-disconnect']);
+    });
+  });
+
+  describe('interceptors that drop or never answer', () => {
+    it('an outbound interceptor that never answers holds the close only until limits.closeTimeout', async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+      const never = interceptor((f) => (f.command === 'RECEIPT' ? new Promise<undefined>(() => undefined) : undefined));
+      const { conn } = connected({ limits: { closeTimeout: 2000 } }, { clientOutbound: [never] });
+      conn.receive(frame('DISCONNECT', { receipt: 'bye' }));
+      await settle();
+      expect(conn.closes).toEqual([]);
+      jest.advanceTimersByTime(1999);
+      expect(conn.closes).toEqual([]);
+      jest.advanceTimersByTime(1);
+      expect(conn.closes.map((c) => c.reason)).toEqual(['client-disconnect']);
+    });
+
+    it('a DISCONNECT an inbound interceptor drops (null) leaves the session working: later frames are handled', () => {
+      const keepOpen = interceptor((f) => (f.command === 'DISCONNECT' ? null : undefined));
+      const { conn, session } = connected({}, { clientInbound: [keepOpen] });
+      conn.receive(frame('DISCONNECT', { receipt: 'bye' }) + frame('SEND', { destination: '/queue/a', receipt: 'after' }));
+      expect(written(conn).map((f) => `${f.command} ${f.headers['receipt-id'] ?? ''}`)).toEqual(['CONNECTED ', 'RECEIPT after']);
+      expect(conn.closes).toEqual([]);
+      expect(session.state).toBe('connected');
+    });
+
+    it('a CONNECT an inbound interceptor drops (null) is refused at once, not left to the connect timeout', () => {
+      const dropConnect = interceptor((f) => (f.command === 'CONNECT' ? null : undefined));
+      const { conn, events } = start({}, { clientInbound: [dropConnect] });
+      conn.receive(CONNECT);
+      const [error] = written(conn);
+      expect(error.command).toBe('ERROR');
+      expect(error.headers['message']).toBe('CONNECT refused');
+      expect(conn.closes).toMatchObject([{ reason: 'error', errorCode: 'CONNECT_REJECTED', code: 1008 }]);
+      expect(events.map((e) => e.type)).toEqual([]);
     });
   });
 
