@@ -2,6 +2,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { FrameDecoder } from '../../lib/protocol/frame-decoder.js';
 import type { StompFrame } from '../../lib/protocol/frame.js';
+import { messageSize } from '../../lib/broker/message-size.js';
 import { GENEROUS_LIMITS, bytewise, decode, expectProtocolError } from './helpers.js';
 
 describe('FrameDecoder errors keep the receipt of the frame that caused them', () => {
@@ -91,6 +92,16 @@ describe('FrameDecoder refuses NUL in header values (a NUL ends a frame for ever
 });
 
 describe('FrameDecoder bodies own their memory (what is held is what is counted)', () => {
+  /**
+   * A small body lives in a 512-byte slab shared with other small bodies: what it keeps alive is
+   * at most twice what the byte bounds count for its message (messageSize: 256 bytes of overhead
+   * plus body and headers), and never Node's 8 KiB pool slab.
+   */
+  const expectHeldAtMostTwiceCounted = (frame: StompFrame) => {
+    expect(frame.body.buffer.byteLength).toBeLessThanOrEqual(512);
+    expect(frame.body.buffer.byteLength).toBeLessThanOrEqual(2 * messageSize(frame.headers, frame.body));
+  };
+
   const big = (body: string, extra = 4 * 1024 * 1024): Buffer =>
     Buffer.concat([Buffer.from(`SEND\ndestination:/queue/a\n\n${body}\0`), Buffer.alloc(extra, '\n')]);
 
@@ -101,7 +112,7 @@ describe('FrameDecoder bodies own their memory (what is held is what is counted)
     const body = frames[0].body;
     expect(body.toString()).toBe('x');
     expect(body.buffer).not.toBe(chunk.buffer);
-    expect(body.buffer.byteLength).toBeLessThanOrEqual(2);
+    expectHeldAtMostTwiceCounted(frames[0]);
   });
 
   it('the reported shape: two ~4 MiB SENDs then a 1-byte SEND in one 8 MiB message', () => {
@@ -114,7 +125,7 @@ describe('FrameDecoder bodies own their memory (what is held is what is counted)
     const { frames, error } = decode([chunk]);
     expect(error).toBeUndefined();
     expect(frames).toHaveLength(3);
-    expect(frames[2].body.buffer.byteLength).toBeLessThanOrEqual(2);
+    expectHeldAtMostTwiceCounted(frames[2]);
     // Each 4 MiB body owns at least half of what it keeps alive (here it is a copy of its own).
     for (const frame of frames.slice(0, 2)) {
       expect(frame.body.buffer.byteLength).toBeLessThanOrEqual(2 * frame.body.length);
@@ -124,13 +135,30 @@ describe('FrameDecoder bodies own their memory (what is held is what is counted)
   it('a small sized body does not hold a slab of the shared Buffer pool', () => {
     const { frames } = decode(['SEND\ndestination:/queue/a\ncontent-length:1\n\ny\0']);
     expect(frames[0].body.toString()).toBe('y');
-    expect(frames[0].body.buffer.byteLength).toBe(1);
+    expect(frames[0].body.buffer.byteLength).toBeLessThan(Buffer.poolSize);
+    expectHeldAtMostTwiceCounted(frames[0]);
+  });
+
+  it('small bodies never share bytes: each is a region of its own, whole frame or trickled', () => {
+    const chunk = Buffer.from('SEND\ndestination:/q\ncontent-length:3\n\nabc\0SEND\ndestination:/q\n\nxyz\0'.repeat(100));
+    const frames = [...decode([chunk]).frames, ...decode(bytewise('SEND\ndestination:/q\ncontent-length:2\n\nhi\0')).frames];
+    expect(frames).toHaveLength(201);
+    for (const f of frames) expectHeldAtMostTwiceCounted(f);
+    // Each body still holds its own bytes once all are decoded.
+    expect(frames.map((f) => f.body.toString())).toEqual([...Array.from({ length: 100 }, () => ['abc', 'xyz']).flat(), 'hi']);
+    const regions = frames.map((f) => [f.body.buffer, f.body.byteOffset, f.body.byteOffset + f.body.length] as const);
+    for (let i = 0; i < regions.length; i++) {
+      for (let j = i + 1; j < regions.length; j++) {
+        const [a, b] = [regions[i], regions[j]];
+        if (a[0] === b[0]) expect(a[2] <= b[1] || b[2] <= a[1]).toBe(true);
+      }
+    }
   });
 
   it('a small body split across chunks (held in a growable buffer) is copied out to its size', () => {
     const { frames } = decode(bytewise('SEND\ndestination:/queue/a\n\nabc\0'));
     expect(frames[0].body.toString()).toBe('abc');
-    expect(frames[0].body.buffer.byteLength).toBeLessThanOrEqual(6);
+    expectHeldAtMostTwiceCounted(frames[0]);
   });
 
   it('a large unsized body that is most of its chunk is handed on without a copy', () => {
