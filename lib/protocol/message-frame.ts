@@ -78,6 +78,8 @@ export class OutboundMessage {
    */
   readonly sharesBody: boolean;
   private readonly shared: Partial<Record<StompVersion, Buffer>> = {};
+  /** {@link headers} once filtered; unset while {@link given} is a sender's own (see {@link fromSender}). */
+  private passThrough: StompHeaders | undefined;
 
   constructor(
     readonly destination: string,
@@ -87,13 +89,36 @@ export class OutboundMessage {
      * or `isWritableHeaderName` (empty, `:`, CR, LF, NUL) refuse are not written, whoever built
      * the message.
      */
-    readonly headers: StompHeaders,
+    private readonly given: StompHeaders,
     readonly body: Buffer,
     /** Adds `redelivered:true` (the broker's word that an earlier delivery went unsettled). */
     readonly redelivered = false,
   ) {
-    this.binary = !isTextBody(headers['content-type'], body);
+    this.passThrough = given;
+    // A sender's `content-type` passes through under exactly that name, filtered or not.
+    this.binary = !isTextBody(given['content-type'], body);
     this.sharesBody = body.length > SHARED_BODY_THRESHOLD;
+  }
+
+  /**
+   * A message from a sender's own headers (a SEND's, with `destination`, `receipt` and the like):
+   * the same as `new OutboundMessage(destination, messageId, passThroughHeaders(senderHeaders),
+   * body)`, but the filtered copy is only made when {@link headers} is first read. A message
+   * delivered at once to `auto` subscriptions (most topic traffic) never needs it: its frame is
+   * serialized straight from the sender's headers, through the same filter. Whatever holds the
+   * message beyond the call that publishes it (a queue, an unacknowledged delivery) reads
+   * {@link headers} (its byte count) first, and from then on only the copy is used; so
+   * `senderHeaders` must not change until then.
+   */
+  static fromSender(destination: string, messageId: string, senderHeaders: StompHeaders, body: Buffer): OutboundMessage {
+    const message = new OutboundMessage(destination, messageId, senderHeaders, body);
+    message.passThrough = undefined;
+    return message;
+  }
+
+  /** Sender headers to pass through, and `content-type` (see {@link passThroughHeaders}). */
+  get headers(): StompHeaders {
+    return (this.passThrough ??= passThroughHeaders(this.given));
   }
 
   /**
@@ -111,11 +136,13 @@ export class OutboundMessage {
       `message-id:${escapeHeader(this.messageId, version)}\n` +
       (this.redelivered ? 'redelivered:true\n' : '') +
       `content-length:${this.body.length}\n`;
-    const contentType = this.headers['content-type'];
+    // The filtered copy once there is one, else the sender's own headers through the same filter.
+    const headers = this.passThrough ?? this.given;
+    const contentType = headers['content-type'];
     if (contentType !== undefined) head += `content-type:${escapeHeader(contentType, version)}\n`;
-    for (const name in this.headers) {
+    for (const name in headers) {
       if (name === 'content-type' || !isPassThroughHeader(name) || !isWritableHeaderName(name)) continue;
-      head += `${escapeHeader(name, version)}:${escapeHeader(this.headers[name], version)}\n`;
+      head += `${escapeHeader(name, version)}:${escapeHeader(headers[name], version)}\n`;
     }
     head += '\n';
     let out: Buffer;

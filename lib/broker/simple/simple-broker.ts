@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { StompHeaders } from '../../protocol/frame.js';
-import { OutboundMessage, passThroughHeaders } from '../../protocol/message-frame.js';
+import { OutboundMessage } from '../../protocol/message-frame.js';
 import { StompProtocolError } from '../../protocol/stomp-protocol-error.js';
 import { findPrefix, sessionOfDestination } from '../destination-prefixes.js';
 import { messageSize } from '../message-size.js';
@@ -48,6 +48,8 @@ export interface SimpleBrokerConfig {
  */
 function sizeOf(record: MessageRecord): number {
   const o = record.outbound;
+  // Reading `headers` makes the message's own filtered copy (OutboundMessage.fromSender): every
+  // path that holds a message past its publish counts it here first.
   return (record.size ??= messageSize(o.headers, o.body, o.destination));
 }
 
@@ -171,11 +173,12 @@ export class SimpleBroker implements MessageBroker {
 
   publish(message: BrokerMessage): void {
     this.assertDestination(message.destination, 'SEND');
-    // What the broker vouches for (ids, redelivered, user-name) is never the sender's to set.
-    const headers = passThroughHeaders(message.headers);
+    // What the broker vouches for (ids, redelivered, user-name) is never the sender's to set:
+    // the sender's headers pass through passThroughHeaders' filter (copied only if the message is
+    // held; see OutboundMessage.fromSender, and sizeOf, which every holding path calls first).
     const messageId = `${this.idPrefix}-${(++this.messageCount).toString(36)}`;
     const record: MessageRecord = {
-      outbound: new OutboundMessage(message.destination, messageId, headers, message.body),
+      outbound: OutboundMessage.fromSender(message.destination, messageId, message.headers, message.body),
     };
     if (this.isQueue(message.destination)) {
       const existing = this.queues.get(message.destination);
@@ -268,13 +271,15 @@ export class SimpleBroker implements MessageBroker {
       sub.session.deliver(sub, outbound);
       return;
     }
+    // Held until settled: counted now, which also gives the message its own copy of its headers.
+    const size = sizeOf(record);
     const ackId = `${this.idPrefix}-a${(++this.ackCount).toString(36)}`;
     const delivery: Delivery = { ackId, record, state };
     (state.unacked ??= new Map()).set(ackId, delivery);
     const session = this.sessions.get(sub.session.id);
     if (session) {
       (session.unacked ??= new Map()).set(ackId, delivery);
-      session.unackedBytes += sizeOf(record);
+      session.unackedBytes += size;
     }
     sub.session.deliver(sub, outbound, ackId);
     // Once, when a bound is passed: the session ends, and what it held goes back to its queues.
