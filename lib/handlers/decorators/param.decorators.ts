@@ -7,6 +7,15 @@ import { StompParamtype } from '../stomp-params-factory.js';
 
 type PipeLike = PipeTransform | Type<PipeTransform>;
 
+/**
+ * The exported decorators carry these declared types rather than what `createParamDecorator`
+ * infers: Nest 12's inferred type names `ParameterDecoratorOptions`, which Nest 11 lacks, so an
+ * app on Nest 11 that type-checks libraries (`skipLibCheck: false`) would not compile.
+ */
+type NamedParamDecorator = (name: string, ...pipes: PipeLike[]) => ParameterDecorator;
+type OptionalNameParamDecorator = (name?: string, ...pipes: PipeLike[]) => ParameterDecorator;
+type PlainParamDecorator = (...pipes: PipeLike[]) => ParameterDecorator;
+
 function context(ctx: ExecutionContext): StompMessageContext {
   const found = StompMessageContext.from(ctx.getArgs());
   if (!found) throw new Error('STOMP parameter decorators work only on @MessageMapping/@SubscribeMapping handlers');
@@ -33,12 +42,12 @@ export function Payload(property?: string | PipeLike, ...pipes: PipeLike[]): Par
 }
 
 /** One header of the frame (first occurrence), or `undefined`. */
-export const Header = createParamDecorator((name: string, ctx: ExecutionContext): string | undefined =>
+export const Header: NamedParamDecorator = createParamDecorator((name: string, ctx: ExecutionContext): string | undefined =>
   context(ctx).headers[name],
 );
 
 /** All headers of the frame as a plain object. */
-export const Headers = createParamDecorator((_: unknown, ctx: ExecutionContext): StompHeaders => ({
+export const Headers: PlainParamDecorator = createParamDecorator((_: unknown, ctx: ExecutionContext): StompHeaders => ({
   ...context(ctx).headers,
 }));
 
@@ -47,25 +56,25 @@ export const Headers = createParamDecorator((_: unknown, ctx: ExecutionContext):
  * `@MessageMapping('/chat/{room}')`. Values are strings; add a pipe to convert,
  * e.g. `@DestinationVariable('id', ParseIntPipe)`.
  */
-export const DestinationVariable = createParamDecorator(
+export const DestinationVariable: OptionalNameParamDecorator = createParamDecorator(
   (name: string | undefined, ctx: ExecutionContext): string | Readonly<Record<string, string>> | undefined => {
     const variables = context(ctx).variables;
     return name === undefined ? variables : variables[name];
   },
 );
 
-/** The STOMP session that sent the frame (id, user, version, subscriptions, handshake request). */
-export const ConnectedSession = createParamDecorator((_: unknown, ctx: ExecutionContext) => context(ctx).session);
+/** The session that sent the frame, read-only (`StompSessionInfo`: id, user, version, state, subscriptions, handshake). */
+export const ConnectedSession: PlainParamDecorator = createParamDecorator((_: unknown, ctx: ExecutionContext) => context(ctx).session);
 
 /** The authenticated user of the session, as `{ name }`, or `undefined` for anonymous sessions. */
 export interface StompPrincipal {
   name: string;
 }
 
-export const Principal = createParamDecorator((_: unknown, ctx: ExecutionContext): StompPrincipal | undefined => {
+export const Principal: PlainParamDecorator = createParamDecorator((_: unknown, ctx: ExecutionContext): StompPrincipal | undefined => {
   const user = context(ctx).session.user;
   return user === undefined ? undefined : { name: user };
 });
 
 /** In a `@MessageExceptionHandler`: the exception being handled. */
-export const MessageException = createParamDecorator((_: unknown, ctx: ExecutionContext): unknown => context(ctx).exception);
+export const MessageException: PlainParamDecorator = createParamDecorator((_: unknown, ctx: ExecutionContext): unknown => context(ctx).exception);
