@@ -680,6 +680,8 @@ function messageFrame(subscriptionId: string, message: OutboundMessage, ackId: s
   headers['message-id'] = message.messageId;
   if (ackId !== undefined) headers['ack'] = ackId;
   if (message.redelivered) headers['redelivered'] = 'true';
+  // Its value is the body's length whatever an interceptor writes here (see encodeFrame).
+  headers['content-length'] = String(message.body.length);
   const contentType = message.headers['content-type'];
   if (contentType !== undefined) headers['content-type'] = contentType;
   const passed = passThroughHeaders(message.headers);

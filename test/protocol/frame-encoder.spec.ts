@@ -83,10 +83,15 @@ describe('encodeFrame', () => {
     expect(text(encodeFrame('ERROR', { message: 'x' }))).toBe('ERROR\nmessage:x\ncontent-length:0\n\n\0');
   });
 
-  it('replaces a caller-provided content-length with the real one', () => {
+  it('replaces a caller-provided content-length with the real one, in its place', () => {
     const out = encodeFrame('SEND', { 'content-length': '999', destination: '/a' }, 'abc');
-    expect(text(out)).toBe('SEND\ndestination:/a\ncontent-length:3\n\nabc\0');
+    expect(text(out)).toBe('SEND\ncontent-length:3\ndestination:/a\n\nabc\0');
     expect(text(out).match(/content-length/g)).toHaveLength(1);
+  });
+
+  it('appends content-length after the other headers when the caller gave none', () => {
+    const out = encodeFrame('SEND', { destination: '/a', 'x-b': 'b' }, 'abc');
+    expect(text(out)).toBe('SEND\ndestination:/a\nx-b:b\ncontent-length:3\n\nabc\0');
   });
 
   it.each(['SUBSCRIBE', 'RECEIPT', 'CONNECTED', 'DISCONNECT', 'ACK'])(

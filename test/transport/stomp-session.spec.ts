@@ -540,6 +540,30 @@ describe('StompSession over a fake connection', () => {
       expect(message.body).toBe('hello');
     });
 
+    it('a MESSAGE re-encoded for an outbound interceptor keeps the header order of the shared encoding', () => {
+      const headerLines = (conn: FakeConnection): string[] => {
+        const message = conn.texts.find((t) => t.startsWith('MESSAGE\n')) as string;
+        return message.slice(0, message.indexOf('\n\n')).split('\n');
+      };
+      const send = (conn: FakeConnection): void => {
+        conn.receive(frame('SUBSCRIBE', { id: 's', destination: '/topic/t' }));
+        conn.receive(frame('SEND', { destination: '/topic/t', echo: 'true', n: '1' }, 'hello'));
+      };
+      const plain = connected();
+      send(plain.conn);
+      const stamped = connected({}, { clientOutbound: [interceptor((f) => void (f.headers['x-outbound'] = 'yes'))] });
+      send(stamped.conn);
+      expect(headerLines(plain.conn)).toEqual([
+        'MESSAGE',
+        'subscription:s',
+        'destination:/topic/t',
+        'message-id:m-1',
+        'content-length:5',
+        'content-type:text/plain',
+      ]);
+      expect(headerLines(stamped.conn)).toEqual([...headerLines(plain.conn), 'x-outbound:yes']);
+    });
+
     it('a frame an outbound interceptor drops (null) is not written; one that throws is dropped and logged as a warning', () => {
       const filter = interceptor((f) => {
         if (f.headers['receipt-id'] === 'drop') return null;
