@@ -525,8 +525,9 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   }
 
   private outboundRefused(frame: StompFrame, err: unknown): void {
+    const destination = frame.headers['destination'];
     StompSession.logger.warn(
-      `Session ${this.id}: an outbound interceptor refused a ${frame.command} frame: ${err instanceof Error ? err.message : String(err)}`,
+      `Session ${this.id}: an outbound interceptor refused a ${frame.command} frame${destination === undefined ? '' : ` for ${destination}`}: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
 
