@@ -2,9 +2,13 @@ import type { StompConnectDecision, StompConnectRequest } from '../lib/index.js'
 
 /**
  * The sample's log-in rule. `SAMPLE_USERS` lists `name:passcode` pairs, comma-separated
- * (default `guest:guest`): a listed name must give its passcode; any other name joins freely,
- * and a client that gives no login joins anonymously.
+ * (default `guest:guest`): a listed name must give its passcode; any other name of at most
+ * {@link MAX_USER_NAME_LENGTH} characters joins freely, and a client that gives no login joins
+ * anonymously.
  */
+
+/** Longest user name the sample accepts: names are shown to everyone (chat, presence). */
+export const MAX_USER_NAME_LENGTH = 64;
 export function parseSampleUsers(spec: string | undefined): Map<string, string> {
   const users = new Map<string, string>();
   for (const entry of (spec ?? 'guest:guest').split(',')) {
@@ -20,6 +24,7 @@ export function parseSampleUsers(spec: string | undefined): Map<string, string> 
 export function sampleAuthenticator(users: Map<string, string>) {
   return ({ login, passcode }: StompConnectRequest): StompConnectDecision => {
     if (login === undefined || login === '') return {};
+    if (login.length > MAX_USER_NAME_LENGTH) return { reject: `User names are at most ${MAX_USER_NAME_LENGTH} characters` };
     const expected = users.get(login);
     if (expected !== undefined && expected !== passcode) {
       return { reject: `Wrong passcode for user ${login}` };
