@@ -18,8 +18,8 @@ export interface HeartbeatTarget {
  * - Outgoing: a tick every half interval sends an EOL unless something was written since the
  *   last tick. One check per interval would allow almost two intervals of silence after a write
  *   just past a tick.
- * - Incoming: a check every `clientToServer × tolerance` ms; no byte since the last check expires
- *   the session.
+ * - Incoming: a check every `clientToServer × tolerance` ms; no byte since the last check, and
+ *   none read in the same turn of the event loop, expires the session.
  */
 export class HeartbeatScheduler {
   /** Something was written since the last outgoing tick. */
@@ -54,8 +54,18 @@ export class HeartbeatScheduler {
           this.read = false;
           return;
         }
-        this.stop();
-        this.target.heartbeatExpired(window);
+        // Decided after this turn's poll phase, which reads what arrived meanwhile: after the
+        // event loop was blocked for longer than the window, the client's heart-beats are
+        // waiting in the socket, unread, when this timer fires.
+        setImmediate(() => {
+          if (this.timers === undefined) return;
+          if (this.read || this.target.readingPaused) {
+            this.read = false;
+            return;
+          }
+          this.stop();
+          this.target.heartbeatExpired(window);
+        });
       }, window);
       timer.unref();
       (this.timers ??= []).push(timer);

@@ -608,7 +608,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
         'content-type': 'text/plain',
         ...error.headers,
       },
-      frame ? `${error.message}\n\nOffending frame: ${frame.command}\n` : `${error.message}\n`,
+      // The command as far as any known one goes: an unknown one may be as long as a header line.
+      frame ? `${error.message}\n\nOffending frame: ${frame.command.slice(0, 32)}\n` : `${error.message}\n`,
     );
     this.close(error.code === 'HEARTBEAT_TIMEOUT' ? 'heartbeat-timeout' : 'error', error.code, error.code);
   }

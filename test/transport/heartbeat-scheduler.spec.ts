@@ -14,13 +14,17 @@ class RecordingTarget implements HeartbeatTarget {
   }
 }
 
+/** Lets the turn after a check run: an expiry is decided there (after that turn's reads). */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 // Fake timers: the test advances a virtual clock, nothing waits and nothing is measured.
+// setImmediate stays real: it is the turn in which an expiry is decided.
 describe('HeartbeatScheduler', () => {
   let target: RecordingTarget;
   let scheduler: HeartbeatScheduler;
 
   beforeEach(() => {
-    jest.useFakeTimers();
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
     target = new RecordingTarget();
     scheduler = new HeartbeatScheduler(target, 2);
   });
@@ -66,57 +70,82 @@ describe('HeartbeatScheduler', () => {
   });
 
   describe('incoming (client to server)', () => {
-    it('expires after clientToServer × tolerance ms with nothing read, once, and stops every timer', () => {
+    it('a byte read in the turn the check fires (after the event loop was blocked) is not a timeout', async () => {
+      scheduler.start({ serverToClient: 0, clientToServer: 1_000 });
+      jest.advanceTimersByTime(2_000);
+      // The check found nothing read, but the client's heart-beat was waiting in the socket and is
+      // read in this same turn, before the verdict.
+      scheduler.read = true;
+      await nextTurn();
+      expect(target.expired).toEqual([]);
+      jest.advanceTimersByTime(2_000);
+      await nextTurn();
+      expect(target.expired).toEqual([2_000]);
+    });
+
+    it('expires after clientToServer × tolerance ms with nothing read, once, and stops every timer', async () => {
       scheduler.start({ serverToClient: 10_000, clientToServer: 1_000 });
       jest.advanceTimersByTime(1_999);
+      await nextTurn();
       expect(target.expired).toEqual([]);
       jest.advanceTimersByTime(1);
+      await nextTurn();
       expect(target.expired).toEqual([2_000]);
       const beats = target.beats;
       jest.advanceTimersByTime(60_000);
+      await nextTurn();
       expect(target.expired).toEqual([2_000]);
       expect(target.beats).toBe(beats);
       expect(jest.getTimerCount()).toBe(0);
     });
 
-    it('does not expire while something is read in every window', () => {
+    it('does not expire while something is read in every window', async () => {
       scheduler.start({ serverToClient: 0, clientToServer: 1_000 });
       for (let i = 0; i < 10; i++) {
         jest.advanceTimersByTime(1_500);
+        await nextTurn();
         scheduler.read = true;
         jest.advanceTimersByTime(500);
+        await nextTurn();
       }
       expect(target.expired).toEqual([]);
       // Then silence (last byte at 19 500): the check at 20 000 still sees it, the one at 22 000 expires.
       jest.advanceTimersByTime(1_999);
+      await nextTurn();
       expect(target.expired).toEqual([]);
       jest.advanceTimersByTime(1);
+      await nextTurn();
       expect(target.expired).toEqual([2_000]);
     });
 
-    it('what was read before start does not count for the first window', () => {
+    it('what was read before start does not count for the first window', async () => {
       scheduler.read = true;
       scheduler.start({ serverToClient: 0, clientToServer: 1_000 });
       jest.advanceTimersByTime(2_000);
+      await nextTurn();
       expect(target.expired).toEqual([2_000]);
     });
 
-    it('never expires while the session holds back reading, and expires a window after reading resumes', () => {
+    it('never expires while the session holds back reading, and expires a window after reading resumes', async () => {
       scheduler.start({ serverToClient: 0, clientToServer: 1_000 });
       target.readingPaused = true;
       jest.advanceTimersByTime(20_000);
+      await nextTurn();
       expect(target.expired).toEqual([]);
       target.readingPaused = false;
       jest.advanceTimersByTime(2_000);
+      await nextTurn();
       expect(target.expired).toEqual([2_000]);
     });
 
-    it('rounds the window for a fractional tolerance', () => {
+    it('rounds the window for a fractional tolerance', async () => {
       const fractional = new HeartbeatScheduler(target, 1.5);
       fractional.start({ serverToClient: 0, clientToServer: 1_001 });
       jest.advanceTimersByTime(1_501);
+      await nextTurn();
       expect(target.expired).toEqual([]);
       jest.advanceTimersByTime(1);
+      await nextTurn();
       expect(target.expired).toEqual([1_502]);
       fractional.stop();
     });

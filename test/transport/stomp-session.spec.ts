@@ -412,6 +412,15 @@ describe('StompSession over a fake connection', () => {
       expect(lines[0]).toContain('stomp-session.spec.ts');
     });
 
+    it('an unknown command of thousands of characters is cut to 32 in the ERROR, header and body alike', () => {
+      const { conn } = connected();
+      conn.receive(frame('X'.repeat(5000)));
+      const [, error] = written(conn);
+      expect(error.command).toBe('ERROR');
+      expect(error.headers['message']).toBe(`Unknown command "${'X'.repeat(32)}"`);
+      expect(error.body).toBe(`Unknown command "${'X'.repeat(32)}"\n\nOffending frame: ${'X'.repeat(32)}\n`);
+    });
+
     it('an ERROR is written before the close, and nothing after it', () => {
       const { conn, session } = connected();
       session.fail(new StompProtocolError('INVALID_HEADER', 'bad header'));
@@ -759,7 +768,7 @@ describe('StompSession over a fake connection', () => {
       expect(heartbeats(conn)).toBe(0);
     });
 
-    it('no heart-beat from the client for clientToServer × tolerance: ERROR HEARTBEAT_TIMEOUT, close heartbeat-timeout (1002)', () => {
+    it('no heart-beat from the client for clientToServer × tolerance: ERROR HEARTBEAT_TIMEOUT, close heartbeat-timeout (1002)', async () => {
       fakeClock();
       const { conn, events } = start({ broker: { heartbeat: { tolerance: 2 } } });
       conn.receive(frame('CONNECT', { 'accept-version': '1.2', host: 'h', 'heart-beat': '5000,0' }));
@@ -770,6 +779,7 @@ describe('StompSession over a fake connection', () => {
       }
       expect(conn.closes).toEqual([]);
       jest.advanceTimersByTime(20_000);
+      await settle();
       const error = written(conn).at(-1);
       expect(error?.command).toBe('ERROR');
       expect(error?.headers['message']).toBe('No heart-beat received for 10000 ms');
@@ -794,6 +804,7 @@ describe('StompSession over a fake connection', () => {
       expect(h.conn.paused).toBe(false);
       expect(h.handler.routed).toEqual(['CONNECT', 'SEND 1', 'SEND 2', 'SEND 3']);
       jest.advanceTimersByTime(20_000);
+      await settle();
       expect(h.conn.closes[0]?.reason).toBe('heartbeat-timeout');
     });
 
