@@ -8,7 +8,7 @@ import {
   type ChannelInterceptorContext,
   type StompChannelInterceptor,
 } from '../messaging/channel-interceptor.js';
-import { createHeaders, isClientCommand, type StompFrame, type StompVersion } from '../protocol/frame.js';
+import { isClientCommand, type StompFrame, type StompVersion } from '../protocol/frame.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { encodeFrame, HEARTBEAT_EOL, type HeaderEntries } from '../protocol/frame-encoder.js';
 import {
@@ -18,11 +18,12 @@ import {
   parseHeartbeat,
   type NegotiatedHeartbeat,
 } from '../protocol/heartbeat.js';
-import { FRAME_TERMINATOR, isTextBody, passThroughHeaders, type OutboundMessage } from '../protocol/message-frame.js';
+import { FRAME_TERMINATOR, type OutboundMessage } from '../protocol/message-frame.js';
 import { StompProtocolError, type StompErrorCode } from '../protocol/stomp-protocol-error.js';
 import { negotiateVersion } from '../protocol/version.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import type { StompCounters } from '../stats/stomp-counters.js';
+import { ClientOutboundChannel, controlFrame, messageFrame } from './client-outbound-channel.js';
 import { HeartbeatScheduler, type HeartbeatTarget } from './heartbeat-scheduler.js';
 import { OrderedInbound, type OrderedInboundSink } from './ordered-inbound.js';
 import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
@@ -64,7 +65,6 @@ export interface SessionServices {
 // eslint-disable-next-line no-control-regex
 const UNWRITABLE_IN_CONNECTED = /[\r\n\0]/;
 
-const NO_SUBSCRIPTION_INFO: ReadonlyMap<string, StompSubscriptionInfo> = new Map();
 
 /** The read-only face of a session that handlers, guards, interceptors and listeners get. */
 class SessionView implements StompSessionInfo {
@@ -91,9 +91,6 @@ class SessionView implements StompSessionInfo {
     return { id: this.id, user: this.user, version: this.version, state: this.state, handshake: this.handshake };
   }
 }
-
-/** An outbound frame (or a step) waiting behind an asynchronous outbound interceptor. */
-type OutboundItem = { frame: StompFrame; binary: boolean } | (() => void);
 
 /**
  * The STOMP protocol of one client connection (the role of Spring's `StompSubProtocolHandler`):
@@ -136,8 +133,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private connectUser?: string;
   /** The full upgrade request, for CONNECT interceptors; dropped once CONNECT is decided. */
   private upgradeRequest?: IncomingMessage;
-  /** Frames waiting behind an asynchronous outbound interceptor, in order. */
-  private outboundQueue?: OutboundItem[];
+  /** The client outbound channel, created when the first frame goes out through interceptors. */
+  private outbound?: ClientOutboundChannel;
   private detached = false;
   private closeReason?: SessionCloseReason;
   private closeErrorCode?: StompErrorCode;
@@ -217,7 +214,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     this.inbound.stop();
     this.stopTimers();
     this.upgradeRequest = undefined;
-    this.outboundQueue = undefined;
+    this.outbound?.drop();
     this.detach();
     this.emitDisconnect(code);
     this.markClosed?.();
@@ -430,12 +427,13 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     // A user-destination subscription shows the client the destination it asked for (Spring's way).
     const outbound = sub.clientDestination === sub.destination ? message : message.withDestination(sub.clientDestination);
     this.services.counters.messagesOut++;
-    if (this.services.interceptors.clientOutbound.length > 0 || this.outboundQueue !== undefined) {
-      this.intercepted(messageFrame(sub.id, outbound, ackId), outbound.binary);
+    const channel = this.outboundChannel();
+    if (channel !== undefined) {
+      channel.send(messageFrame(sub.id, outbound, ackId), outbound.binary);
       return;
     }
     if (!outbound.sharesBody) {
-      this.write(outbound.frameFor(sub.framePrefix, this._version, ackId), outbound.binary);
+      this.writeEncoded(outbound.frameFor(sub.framePrefix, this._version, ackId), outbound.binary);
       return;
     }
     // A large body is not copied per subscriber: the MESSAGE goes out as parts of one message
@@ -451,90 +449,25 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
    */
   sendFrame(command: string, headers: HeaderEntries, body?: Buffer | string, binary = false): void {
     this.services.counters.frameOut(command);
-    if (this.services.interceptors.clientOutbound.length > 0 || this.outboundQueue !== undefined) {
-      const frameHeaders = createHeaders();
-      for (const name in headers) {
-        const value = headers[name];
-        if (value !== undefined) frameHeaders[name] = value;
-      }
-      const payload = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-      this.intercepted({ command, headers: frameHeaders, body: payload }, binary);
+    const channel = this.outboundChannel();
+    if (channel !== undefined) {
+      channel.send(controlFrame(command, headers, body), binary);
       return;
     }
-    this.write(encodeFrame(command, headers, body, this._version), binary);
+    this.writeEncoded(encodeFrame(command, headers, body, this._version), binary);
   }
 
-  private write(data: Buffer, binary: boolean): void {
+  /** @internal Writes encoded bytes to the connection. */
+  writeEncoded(data: Buffer, binary: boolean): void {
     if (this.connection.send(data, binary)) this.heartbeats.wrote = true;
   }
 
-  /** Runs the outbound interceptors on `frame`, keeping order behind any that is asynchronous. */
-  private intercepted(frame: StompFrame, binary: boolean): void {
-    if (this.outboundQueue !== undefined) {
-      this.outboundQueue.push({ frame, binary });
-      return;
-    }
-    this.interceptOutbound(frame, binary);
-  }
-
-  private interceptOutbound(frame: StompFrame, binary: boolean): void {
-    let result: StompFrame | null | Promise<StompFrame | null>;
-    try {
-      result = applyInterceptors(this.services.interceptors.clientOutbound, frame, { channel: 'clientOutbound', session: this.info });
-    } catch (err) {
-      this.outboundRefused(frame, err);
-      return;
-    }
-    if (!(result instanceof Promise)) {
-      this.writeFrame(result, binary);
-      return;
-    }
-    this.outboundQueue = [];
-    result.then(
-      (f) => this.writeFrame(f, binary),
-      (err: unknown) => this.outboundRefused(frame, err),
-    ).finally(() => this.drainOutbound());
-  }
-
-  /** Carries on with the frames (and steps) that waited behind an asynchronous interceptor. */
-  private drainOutbound(): void {
-    const queue = this.outboundQueue;
-    this.outboundQueue = undefined;
-    if (queue === undefined) return;
-    for (let i = 0; i < queue.length; i++) {
-      const item = queue[i];
-      if (typeof item === 'function') item();
-      else this.interceptOutbound(item.frame, item.binary);
-      const waiting = this.waitingOutbound();
-      if (waiting !== undefined) {
-        // Asynchronous again: the rest waits behind it.
-        waiting.push(...queue.slice(i + 1));
-        return;
-      }
-    }
-  }
-
-  private waitingOutbound(): OutboundItem[] | undefined {
-    return this.outboundQueue;
-  }
-
-  private writeFrame(frame: StompFrame | null, binary: boolean): void {
-    if (frame === null) return;
-    const isBinary = frame.command === 'MESSAGE' ? binary && !isTextBody(frame.headers['content-type'], frame.body) : binary;
-    this.write(encodeFrame(frame.command, frame.headers, frame.body, this._version), isBinary);
-  }
-
-  private outboundRefused(frame: StompFrame, err: unknown): void {
-    const destination = frame.headers['destination'];
-    StompSession.logger.warn(
-      `Session ${this.id}: an outbound interceptor refused a ${frame.command} frame${destination === undefined ? '' : ` for ${destination}`}: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-
-  /** Runs `step` after the frames already on their way out (an asynchronous interceptor may hold them). */
-  private afterOutbound(step: () => void): void {
-    if (this.outboundQueue !== undefined) this.outboundQueue.push(step);
-    else step();
+  /** The outbound channel when there are outbound interceptors (created on first use), else none. */
+  private outboundChannel(): ClientOutboundChannel | undefined {
+    if (this.outbound !== undefined) return this.outbound;
+    const interceptors = this.services.interceptors.clientOutbound;
+    if (interceptors.length === 0) return undefined;
+    return (this.outbound = new ClientOutboundChannel(interceptors, this));
   }
 
   // ---- events -----------------------------------------------------------------------------
@@ -634,12 +567,13 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       clearTimeout(timer);
       this.closeCode = this.connection.close(reason, errorCode, message);
     };
-    this.afterOutbound(closeConnection);
+    if (this.outbound === undefined) closeConnection();
+    else this.outbound.after(closeConnection);
     if (!done) {
       // An outbound interceptor still holds frames: they may go out first, but an interceptor
       // that never answers does not keep the connection open past limits.closeTimeout.
       timer = setTimeout(() => {
-        this.outboundQueue = undefined;
+        this.outbound?.drop();
         closeConnection();
       }, this.options.limits.closeTimeout);
       timer.unref();
@@ -672,23 +606,6 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       StompSession.logger.error(`Session ${this.id} cleanup failed: ${String(err)}`);
     }
   }
-}
-
-/** A MESSAGE as a frame, for the outbound interceptors: what the encoded one would carry. */
-function messageFrame(subscriptionId: string, message: OutboundMessage, ackId: string | undefined): StompFrame {
-  const headers = createHeaders();
-  headers['subscription'] = subscriptionId;
-  headers['destination'] = message.destination;
-  headers['message-id'] = message.messageId;
-  if (ackId !== undefined) headers['ack'] = ackId;
-  if (message.redelivered) headers['redelivered'] = 'true';
-  // Its value is the body's length whatever an interceptor writes here (see encodeFrame).
-  headers['content-length'] = String(message.body.length);
-  const contentType = message.headers['content-type'];
-  if (contentType !== undefined) headers['content-type'] = contentType;
-  const passed = passThroughHeaders(message.headers);
-  for (const name in passed) if (headers[name] === undefined) headers[name] = passed[name];
-  return { command: 'MESSAGE', headers, body: message.body };
 }
 
 export type { SessionState, StompHandshake } from './stomp-session-info.js';

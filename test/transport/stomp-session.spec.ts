@@ -573,6 +573,22 @@ describe('StompSession over a fake connection', () => {
       expect(headerLines(stamped.conn)).toEqual([...headerLines(plain.conn), 'x-outbound:yes']);
     });
 
+    it('a MESSAGE body an outbound interceptor replaces decides text or binary again', () => {
+      const swap = interceptor((f) => {
+        if (f.command !== 'MESSAGE') return;
+        f.body = f.headers['destination'] === '/topic/bin' ? Buffer.from([0xff, 0xfe, 0x00]) : Buffer.from('now text');
+        delete f.headers['content-type'];
+      });
+      const { conn } = connected({}, { clientOutbound: [swap] });
+      conn.receive(frame('SUBSCRIBE', { id: 'b', destination: '/topic/bin' }));
+      conn.receive(frame('SEND', { destination: '/topic/bin', echo: 'true', n: '1' }, 'was text'));
+      conn.receive(frame('UNSUBSCRIBE', { id: 'b' }));
+      conn.receive(frame('SUBSCRIBE', { id: 't', destination: '/topic/text' }));
+      conn.receive(Buffer.concat([Buffer.from('SEND\ndestination:/topic/text\necho:true\nn:2\ncontent-type:application/octet-stream\n\n'), Buffer.from([1, 2, 3]), Buffer.from([0])]));
+      const messages = conn.written.filter((w) => w.data.subarray(0, 8).toString() === 'MESSAGE\n');
+      expect(messages.map((m) => m.binary)).toEqual([true, false]);
+    });
+
     it('a frame an outbound interceptor drops (null) is not written; one that throws is dropped and logged as a warning', () => {
       const filter = interceptor((f) => {
         if (f.headers['receipt-id'] === 'drop') return null;
