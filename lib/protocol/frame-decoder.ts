@@ -309,12 +309,14 @@ export class FrameDecoder {
     if (headBytes > maxFrameSize) return -1;
     const head = chunk.toString('utf8', pos, blank);
     // As many UTF-16 units as bytes and no U+FFFD: every byte was ASCII, so string offsets are
-    // byte offsets and the line limits checked above hold for the string too.
+    // byte offsets and the line limits checked above hold for the string too. A CR inside a line
+    // is left to the general path too: in a header name it must be refused.
     if (
       head.length !== blank - pos ||
       head.includes('\uFFFD') ||
       head.includes('\\') ||
-      head.includes('\0')
+      head.includes('\0') ||
+      head.includes('\r')
     ) {
       return -1;
     }
