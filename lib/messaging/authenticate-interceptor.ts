@@ -1,12 +1,9 @@
-import { Logger } from '@nestjs/common';
 import type { StompFrame } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import type { StompConnectDecision, StompConnectRequest } from '../module/stomp-options.js';
 import type { ChannelInterceptorContext, StompChannelInterceptor } from './channel-interceptor.js';
+import { assertUserNameWritable } from '../transport/stomp-session.js';
 
-/** A user name goes into CONNECTED's `user-name`, which is never escaped (STOMP 1.2, "Value Encoding"). */
-// eslint-disable-next-line no-control-regex
-const UNWRITABLE_IN_CONNECTED = /[\r\n\0]/;
 
 type Authenticate = (request: StompConnectRequest) => StompConnectDecision | Promise<StompConnectDecision>;
 
@@ -27,8 +24,6 @@ function rejected(err: unknown): StompProtocolError {
  * A synchronous decision stays synchronous: only a Promise holds the session's next frames.
  */
 export class AuthenticateInterceptor implements StompChannelInterceptor {
-  private static readonly logger = new Logger('StompSession');
-
   constructor(private readonly authenticate: Authenticate) {}
 
   preSend(frame: StompFrame, context: ChannelInterceptorContext): undefined | Promise<undefined> {
@@ -70,15 +65,8 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
     if (decision?.reject !== undefined) throw new StompProtocolError('CONNECT_REJECTED', decision.reject);
     const user: unknown = decision?.user;
     if (user === undefined) return;
-    if (typeof user !== 'string' || UNWRITABLE_IN_CONNECTED.test(user)) {
-      AuthenticateInterceptor.logger.warn(
-        `Session ${sessionId}: authenticate named the user ${JSON.stringify(user)}, which cannot be sent in CONNECTED's user-name header (it contains CR, LF or NUL, or is not a string); refusing the CONNECT`,
-      );
-      throw new StompProtocolError(
-        'INVALID_USER_NAME',
-        'The user name given by authentication contains CR, LF or NUL and cannot be sent in CONNECTED',
-      );
-    }
+    // Checked here too, before setUser, so the warning names `authenticate` as the source.
+    assertUserNameWritable(user, sessionId, 'authenticate');
     setUser(user);
   }
 }

@@ -3,6 +3,7 @@ import type { StompChannelInterceptor } from '../messaging/channel-interceptor.j
 import type { FrameDecoderLimits } from '../protocol/frame-decoder.js';
 import { unknownOptionProblems } from './option-keys.js';
 import { MAX_TIMER_DELAY } from '../protocol/heartbeat.js';
+import { isWritableUnescaped } from '../protocol/header-escaping.js';
 import type {
   BrokerOptions,
   InterceptorRef,
@@ -247,7 +248,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
 
   // CONNECTED headers are never escaped (STOMP 1.2, "Value Encoding"): a line break or NUL in
   // the server header would inject headers into every CONNECTED.
-  if (options.serverName !== undefined && (typeof options.serverName !== 'string' || /[\r\n\0]/.test(options.serverName))) {
+  if (options.serverName !== undefined && (typeof options.serverName !== 'string' || !isWritableUnescaped(options.serverName))) {
     problems.push(`serverName must be a string without CR, LF or NUL (CONNECTED headers are not escaped), got ${JSON.stringify(options.serverName)}`);
   }
   const interceptors = channelInterceptors(options.interceptors, problems);

@@ -40,6 +40,14 @@ const UNSAFE_10 = /[\r\n\0]/;
 // eslint-disable-next-line no-control-regex
 const UNSAFE_10_ALL = /[\r\n\0]/g;
 
+/**
+ * Whether `value` can be written where headers are never escaped (CONNECT, CONNECTED, STOMP 1.0,
+ * STOMP 1.2 "Value Encoding"): no CR, LF or NUL, which would end the header or the frame.
+ */
+export function isWritableUnescaped(value: string): boolean {
+  return !UNSAFE_10.test(value);
+}
+
 /** What a NUL in a header value is written as: no STOMP version can carry a NUL in a header. */
 export const NUL_REPLACEMENT = '\uFFFD';
 

@@ -18,6 +18,7 @@ import {
   parseHeartbeat,
   type NegotiatedHeartbeat,
 } from '../protocol/heartbeat.js';
+import { isWritableUnescaped } from '../protocol/header-escaping.js';
 import { FRAME_TERMINATOR, type OutboundMessage } from '../protocol/message-frame.js';
 import { StompProtocolError, type StompErrorCode } from '../protocol/stomp-protocol-error.js';
 import { negotiateVersion } from '../protocol/version.js';
@@ -61,9 +62,21 @@ export interface SessionServices {
   readonly counters: StompCounters;
 }
 
-/** A user name goes into CONNECTED's `user-name`, which is never escaped. */
-// eslint-disable-next-line no-control-regex
-const UNWRITABLE_IN_CONNECTED = /[\r\n\0]/;
+/**
+ * Refuses a user name CONNECTED's `user-name` cannot carry: CONNECTED is never escaped, so CR, LF
+ * or NUL would inject headers into it. Logs one warning naming the value and who named it
+ * (`authenticate`, a CONNECT interceptor) and throws `INVALID_USER_NAME`.
+ */
+export function assertUserNameWritable(name: unknown, sessionId: string, namedBy: string): asserts name is string {
+  if (typeof name === 'string' && isWritableUnescaped(name)) return;
+  StompSession.logger.warn(
+    `Session ${sessionId}: ${namedBy} named the user ${JSON.stringify(name)}, which cannot be sent in CONNECTED's user-name header (it contains CR, LF or NUL, or is not a string); refusing the CONNECT`,
+  );
+  throw new StompProtocolError(
+    'INVALID_USER_NAME',
+    'The user name given by authentication contains CR, LF or NUL and cannot be sent in CONNECTED',
+  );
+}
 
 
 /** The read-only face of a session that handlers, guards, interceptors and listeners get. */
@@ -107,7 +120,8 @@ class SessionView implements StompSessionInfo {
  * they are produced; an asynchronous outbound interceptor holds back the frames after it.
  */
 export class StompSession implements BrokerSession, OrderedInboundSink, StompConnectionHandler, HeartbeatTarget {
-  private static readonly logger = new Logger('StompSession');
+  /** @internal */
+  static readonly logger = new Logger('StompSession');
 
   readonly id = randomUUID();
   /** The session's subscriptions by id; kept by the inbound handler. */
@@ -362,16 +376,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       connect: {
         request: this.upgradeRequest as IncomingMessage,
         setUser: (name: string) => {
-          if (typeof name !== 'string' || UNWRITABLE_IN_CONNECTED.test(name)) {
-            // CONNECTED is never escaped: such a name would inject headers into it.
-            StompSession.logger.warn(
-              `Session ${this.id}: authentication named the user ${JSON.stringify(name)}, which cannot be sent in CONNECTED's user-name header (it contains CR, LF or NUL, or is not a string); refusing the CONNECT`,
-            );
-            throw new StompProtocolError(
-              'INVALID_USER_NAME',
-              'The user name given by authentication contains CR, LF or NUL and cannot be sent in CONNECTED',
-            );
-          }
+          assertUserNameWritable(name, this.id, 'authentication');
           this.connectUser = name;
         },
       },
