@@ -24,7 +24,8 @@ export type ServerCommand = 'CONNECTED' | 'MESSAGE' | 'RECEIPT' | 'ERROR';
 
 export type StompCommand = ClientCommand | ServerCommand;
 
-const CLIENT_COMMANDS: ReadonlySet<string> = new Set<ClientCommand>([
+/** Every client command, in the spec's order. */
+export const CLIENT_COMMANDS: readonly ClientCommand[] = [
   'CONNECT',
   'STOMP',
   'SEND',
@@ -36,14 +37,20 @@ const CLIENT_COMMANDS: ReadonlySet<string> = new Set<ClientCommand>([
   'COMMIT',
   'ABORT',
   'DISCONNECT',
-]);
+];
+
+/** Every server command. */
+export const SERVER_COMMANDS: readonly ServerCommand[] = ['CONNECTED', 'MESSAGE', 'RECEIPT', 'ERROR'];
+
+const CLIENT_COMMAND_SET: ReadonlySet<string> = new Set(CLIENT_COMMANDS);
+const SERVER_COMMAND_SET: ReadonlySet<string> = new Set(SERVER_COMMANDS);
 
 export function isClientCommand(command: string): command is ClientCommand {
-  return CLIENT_COMMANDS.has(command);
+  return CLIENT_COMMAND_SET.has(command);
 }
 
 export function isKnownCommand(command: string): boolean {
-  return CLIENT_COMMANDS.has(command) || command === 'CONNECTED' || command === 'MESSAGE' || command === 'RECEIPT' || command === 'ERROR';
+  return CLIENT_COMMAND_SET.has(command) || SERVER_COMMAND_SET.has(command);
 }
 
 /** Only these frames may carry a body (STOMP 1.2, "Frame Body"). */

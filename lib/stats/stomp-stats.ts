@@ -12,7 +12,8 @@ import type { SessionDisconnectEvent } from '../events/stomp-events.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import { SessionRegistry } from '../transport/session-registry.js';
-import type { SessionCloseReason } from '../transport/stomp-connection.js';
+import { SESSION_CLOSE_REASONS, type SessionCloseReason } from '../transport/stomp-connection.js';
+import { CLIENT_COMMANDS, SERVER_COMMANDS } from '../protocol/frame.js';
 import type { StompSessionInfo } from '../transport/stomp-session-info.js';
 import { StompCounters } from './stomp-counters.js';
 
@@ -74,16 +75,6 @@ export interface SessionGroup extends SessionCounts {
   transport: string;
 }
 
-const CLIENT_COMMANDS = ['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT'];
-const SERVER_COMMANDS = ['CONNECTED', 'MESSAGE', 'RECEIPT', 'ERROR'];
-const CLOSE_REASONS: readonly SessionCloseReason[] = [
-  'client-disconnect',
-  'socket-closed',
-  'heartbeat-timeout',
-  'error',
-  'slow-consumer',
-  'server-shutdown',
-];
 
 /** Key of an endpoint and transport pair (`\0` cannot appear in a path or a transport name). */
 const groupKey = (endpoint: string, transport: string) => `${endpoint}\0${transport}`;
@@ -119,7 +110,7 @@ export class StompStats implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
   ) {
-    this.disconnects = Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])) as Record<SessionCloseReason, number>;
+    this.disconnects = Object.fromEntries(SESSION_CLOSE_REASONS.map((r) => [r, 0])) as Record<SessionCloseReason, number>;
     // From construction on: a session cannot open (and so end) before the providers exist.
     this.subscription = events.ofType('disconnect').subscribe((event) => this.ended(event));
   }

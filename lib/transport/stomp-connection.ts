@@ -16,13 +16,17 @@ import type { StompErrorCode } from '../protocol/stomp-protocol-error.js';
  * - `slow-consumer`: outbound data did not drain (`limits.sendBufferSizeLimit`).
  * - `server-shutdown`: `app.close()`.
  */
-export type SessionCloseReason =
-  | 'client-disconnect'
-  | 'socket-closed'
-  | 'heartbeat-timeout'
-  | 'error'
-  | 'slow-consumer'
-  | 'server-shutdown';
+export type SessionCloseReason = (typeof SESSION_CLOSE_REASONS)[number];
+
+/** Every {@link SessionCloseReason}, in the order stats list them. */
+export const SESSION_CLOSE_REASONS = [
+  'client-disconnect',
+  'socket-closed',
+  'heartbeat-timeout',
+  'error',
+  'slow-consumer',
+  'server-shutdown',
+] as const;
 
 /** What a connection tells the session that owns it. */
 export interface StompConnectionHandler {

@@ -327,10 +327,15 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     // Nothing after a DISCONNECT that goes through is read.
     if (command === 'DISCONNECT') this.decoder.stop();
     if (command === 'UNSUBSCRIBE') {
-      const id = frame.headers['id'] ?? (this._version === '1.0' ? frame.headers['destination'] : undefined);
+      const id = this.subscriptionIdOf(frame);
       this.unsubscribing = id === undefined ? undefined : this.subscriptions.get(id)?.clientDestination;
     }
     return this.services.handler.handle(this, frame);
+  }
+
+  /** The subscription a SUBSCRIBE/UNSUBSCRIBE names: its `id`, or in STOMP 1.0 its destination. */
+  private subscriptionIdOf(frame: StompFrame): string | undefined {
+    return frame.headers['id'] ?? (this._version === '1.0' ? frame.headers['destination'] : undefined);
   }
 
   /** @internal `frame` was handled: its events, its RECEIPT, and the close after DISCONNECT. */
@@ -486,7 +491,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   }
 
   private emitSubscribe(frame: StompFrame): void {
-    const id = frame.headers['id'] ?? (this._version === '1.0' ? frame.headers['destination'] : undefined);
+    const id = this.subscriptionIdOf(frame);
     const subscription = id === undefined ? undefined : this.subscriptions.get(id);
     if (subscription === undefined) return;
     this.emit({
@@ -502,7 +507,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private emitUnsubscribe(frame: StompFrame): void {
     const destination = this.unsubscribing;
     this.unsubscribing = undefined;
-    const id = frame.headers['id'] ?? (this._version === '1.0' ? frame.headers['destination'] : undefined);
+    const id = this.subscriptionIdOf(frame);
     if (id === undefined || destination === undefined) return;
     this.emit({ type: 'unsubscribe', session: this.info, timestamp: Date.now(), subscriptionId: id, destination });
   }

@@ -8,7 +8,6 @@
 // next to an idle session's), never by heap numbers; stalls by the order frames are handled in.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller } from '@nestjs/common';
-import WebSocket from 'ws';
 import { WebSocketConnection } from '../../lib/transport/websocket-connection.js';
 import { MESSAGE_BROKER, MessageMapping, Payload, SessionRegistry, STOMP_OPTIONS } from '../../lib/index.js';
 import { StompSession } from '../../lib/transport/stomp-session.js';
