@@ -143,6 +143,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private routed?: StompFrame | null;
   /** For an UNSUBSCRIBE being handled: the destination of the subscription it ends. */
   private unsubscribing?: string;
+  /** What inbound interceptors are told with every frame but CONNECT; made on first use. */
+  private frameContext?: ChannelInterceptorContext;
   /** The user an inbound interceptor named during CONNECT. */
   private connectUser?: string;
   /** The full upgrade request, for CONNECT interceptors; dropped once CONNECT is decided. */
@@ -374,7 +376,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   }
 
   private inboundContext(command: string): ChannelInterceptorContext {
-    if (command !== 'CONNECT' && command !== 'STOMP') return { channel: 'clientInbound', session: this.info };
+    // One context per session for every frame but CONNECT (read-only: nothing in it changes).
+    if (command !== 'CONNECT' && command !== 'STOMP') return (this.frameContext ??= { channel: 'clientInbound', session: this.info });
     return {
       channel: 'clientInbound',
       session: this.info,
