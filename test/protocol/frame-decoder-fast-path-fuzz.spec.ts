@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { FrameDecoder, type FrameDecoderLimits } from '../../lib/protocol/frame-decoder.js';
 import type { StompFrame, StompVersion } from '../../lib/protocol/frame.js';
 import { StompProtocolError } from '../../lib/protocol/stomp-protocol-error.js';
-import { GENEROUS_LIMITS } from './helpers.js';
+import { GENEROUS_LIMITS, splitAt } from './helpers.js';
 
 type WholeFrame = { wholeFrame(chunk: Buffer, pos: number): number };
 
@@ -271,15 +271,7 @@ const limits = fc.oneof(
 function chunked(input: Buffer, mode: number, cuts: number[]): Buffer[] {
   if (mode === 0 || input.length < 2) return [input];
   if (mode === 2) return [...input].map((x) => bytes(x));
-  const sorted = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((x, y) => x - y);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of sorted) {
-    out.push(input.subarray(from, cut));
-    from = cut;
-  }
-  out.push(input.subarray(from));
-  return out;
+  return splitAt(input, [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((x, y) => x - y));
 }
 
 function differ(input: Buffer, v: StompVersion, l: FrameDecoderLimits, mode: number, cuts: number[], pauses: boolean[]) {
