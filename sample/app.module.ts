@@ -13,7 +13,12 @@ import { PageController } from './web/page.controller.js';
   imports: [
     StompModule.forRootAsync({
       useFactory: () => ({
-        endpoints: [{ path: '/ws', allowedOrigins: ['*'] }],
+        // Each serves plain WebSocket and SockJS (Spring's `.withSockJS()`); /gs-guide-websocket is
+        // the endpoint of Spring's getting-started guide, so its front end runs here unchanged.
+        endpoints: [
+          { path: '/ws', allowedOrigins: ['*'], sockjs: true },
+          { path: '/gs-guide-websocket', allowedOrigins: ['*'], sockjs: true },
+        ],
         applicationDestinationPrefixes: ['/app'],
         broker: { kind: 'simple', prefixes: ['/topic', '/queue'] },
         authenticate: sampleAuthenticator(parseSampleUsers(process.env.SAMPLE_USERS)),

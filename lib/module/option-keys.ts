@@ -4,6 +4,7 @@ import type {
   SimpleBrokerOptions,
   StompStatsOptions,
   StompEndpointOptions,
+  SockJsOptions,
   StompLimits,
   StompModuleOptions,
 } from './stomp-options.js';
@@ -30,7 +31,15 @@ const moduleKeys: EveryKey<StompModuleOptions> = {
   interceptors: true,
 };
 
-const endpointKeys: EveryKey<StompEndpointOptions> = { path: true, allowedOrigins: true };
+const endpointKeys: EveryKey<StompEndpointOptions> = { path: true, allowedOrigins: true, sockjs: true };
+
+const sockJsKeys: EveryKey<SockJsOptions> = {
+  heartbeatTime: true,
+  disconnectDelay: true,
+  streamBytesLimit: true,
+  transports: true,
+  clientLibraryUrl: true,
+};
 
 const brokerKeys: EveryKey<SimpleBrokerOptions> = {
   kind: true,
@@ -79,6 +88,7 @@ const limitKeys: EveryKey<StompLimits> = {
 export const OPTION_OBJECTS: readonly { path: string; keys: readonly string[] }[] = [
   { path: '', keys: Object.keys(moduleKeys) },
   { path: 'endpoints[]', keys: Object.keys(endpointKeys) },
+  { path: 'endpoints[].sockjs', keys: Object.keys(sockJsKeys) },
   { path: 'broker', keys: Object.keys(brokerKeys) },
   { path: 'broker.heartbeat', keys: Object.keys(heartbeatKeys) },
   { path: 'limits', keys: Object.keys(limitKeys) },

@@ -7,6 +7,8 @@ import { isWritableUnescaped } from '../protocol/header-escaping.js';
 import type {
   BrokerOptions,
   InterceptorRef,
+  SockJsOptions,
+  SockJsTransport,
   StompConnectDecision,
   StompConnectRequest,
   StompEndpointOptions,
@@ -19,7 +21,7 @@ export const LIBRARY_VERSION = '0.1.0';
 
 /** Options after defaults and validation: what the rest of the library reads. */
 export interface ResolvedStompOptions {
-  endpoints: { path: string; allowedOrigins: string[] | 'same-origin' }[];
+  endpoints: ResolvedEndpoint[];
   applicationDestinationPrefixes: string[];
   /** What the simple broker is built with (one type, so the two cannot drift apart). */
   broker: SimpleBrokerConfig & { kind: 'simple' };
@@ -49,6 +51,26 @@ export interface ResolvedStompOptions {
   /** Interceptors listed in options, per channel (`[]` when none); `ChannelInterceptors` resolves them. */
   interceptors: Readonly<Record<'clientInbound' | 'clientOutbound' | 'broker', readonly InterceptorRef[]>>;
 }
+
+/** One endpoint after defaults and validation. */
+export interface ResolvedEndpoint {
+  path: string;
+  allowedOrigins: string[] | 'same-origin';
+  /** SockJS settings when the endpoint serves SockJS too, else `undefined`. */
+  sockjs?: ResolvedSockJsOptions;
+}
+
+export type ResolvedSockJsOptions = Required<SockJsOptions>;
+
+/** Every SockJS transport, in `sockjs-client`'s order of preference. */
+export const SOCKJS_TRANSPORTS: readonly SockJsTransport[] = [
+  'websocket',
+  'xhr-streaming',
+  'xhr-polling',
+  'eventsource',
+  'htmlfile',
+  'jsonp-polling',
+];
 
 const MiB = 1024 * 1024;
 
@@ -99,7 +121,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     if (typeof entry !== 'object' || entry === null) {
       const fix = typeof entry === 'string' ? `: use { path: ${JSON.stringify(withSlash(entry))} }` : '';
       problems.push(`endpoints[${i}] must be an object { path, allowedOrigins? }, got ${shown(entry)}${fix}`);
-      return { path: undefined, allowedOrigins: 'same-origin' as const };
+      return { path: undefined, allowedOrigins: 'same-origin' as const, sockjs: undefined };
     }
     const endpoint = entry as Partial<StompEndpointOptions>;
     if (typeof endpoint.path !== 'string' || !endpoint.path.startsWith('/')) {
@@ -111,7 +133,8 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
       const fix = typeof origins === 'string' ? `: use ${shownList([origins])}` : '';
       problems.push(`endpoints[${i}].allowedOrigins must be an array of strings, got ${shown(origins)}${fix}`);
     }
-    return { path: endpoint.path, allowedOrigins: (origins as string[] | undefined) ?? ('same-origin' as const) };
+    const sockjs = sockJsOptions(endpoint.sockjs, `endpoints[${i}].sockjs`, endpoint.path, problems);
+    return { path: endpoint.path, allowedOrigins: (origins as string[] | undefined) ?? ('same-origin' as const), sockjs };
   });
   if (endpoints.length === 0) {
     problems.push('endpoints must name at least one endpoint (leave endpoints out for the default [{ path: "/ws" }])');
@@ -376,4 +399,53 @@ function withoutTrailingSeparator<T>(prefix: T): T {
   return (typeof prefix === 'string' && prefix.length > 1 && (prefix.endsWith('/') || prefix.endsWith('.'))
     ? prefix.slice(0, -1)
     : prefix) as T;
+}
+
+/**
+ * `endpoints[i].sockjs` with defaults (Spring's), or `undefined` when SockJS is off. Problems are
+ * collected like every other option's.
+ */
+function sockJsOptions(value: unknown, name: string, path: unknown, problems: string[]): ResolvedSockJsOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    problems.push(`${name} must be true, false or an object of SockJS options, got ${shown(value)}`);
+    return undefined;
+  }
+  const given: SockJsOptions = value === true ? {} : (value as SockJsOptions);
+  const ms = (key: 'heartbeatTime' | 'disconnectDelay', fallback: number): number => {
+    const v = given[key];
+    if (v === undefined) return fallback;
+    if (!Number.isInteger(v) || v <= 0 || v > MAX_TIMER_DELAY) {
+      problems.push(`${name}.${key} must be a whole number of milliseconds from 1 to ${MAX_TIMER_DELAY}, got ${shown(v)}`);
+      return fallback;
+    }
+    return v;
+  };
+  const heartbeatTime = ms('heartbeatTime', 25000);
+  const disconnectDelay = ms('disconnectDelay', 5000);
+  let streamBytesLimit = given.streamBytesLimit ?? 128 * 1024;
+  if (!Number.isInteger(streamBytesLimit) || streamBytesLimit <= 0) {
+    problems.push(`${name}.streamBytesLimit must be a positive integer, got ${shown(given.streamBytesLimit)}`);
+    streamBytesLimit = 128 * 1024;
+  }
+  let transports: SockJsTransport[] = SOCKJS_TRANSPORTS.filter((t) => t !== 'jsonp-polling');
+  const listed: unknown = given.transports;
+  if (listed !== undefined) {
+    if (!Array.isArray(listed) || listed.length === 0) {
+      problems.push(`${name}.transports must be a non-empty array of ${shownList([...SOCKJS_TRANSPORTS])}, got ${shown(listed)}`);
+    } else {
+      const unknown = listed.filter((t) => !SOCKJS_TRANSPORTS.includes(t as SockJsTransport));
+      if (unknown.length > 0) {
+        problems.push(`${name}.transports: unknown ${shownList(unknown.map(String))}; the transports are ${shownList([...SOCKJS_TRANSPORTS])}`);
+      } else {
+        transports = [...new Set(listed as SockJsTransport[])];
+      }
+    }
+  }
+  let clientLibraryUrl = given.clientLibraryUrl ?? `${typeof path === 'string' ? path.replace(/\/+$/, '') : ''}/sockjs.min.js`;
+  if (typeof clientLibraryUrl !== 'string' || clientLibraryUrl === '' || /["<>\s]/.test(clientLibraryUrl)) {
+    problems.push(`${name}.clientLibraryUrl must be a URL (no quotes, angle brackets or spaces), got ${shown(given.clientLibraryUrl)}`);
+    clientLibraryUrl = '';
+  }
+  return { heartbeatTime, disconnectDelay, streamBytesLimit, transports, clientLibraryUrl };
 }

@@ -13,6 +13,59 @@ export interface StompEndpointOptions {
    * wildcard (`https://*.example.com`). Clients that send no `Origin` (non-browser) are accepted.
    */
   allowedOrigins?: string[];
+  /**
+   * Also serve the SockJS protocol under {@link path}, for clients written for Spring's
+   * `registry.addEndpoint(path).withSockJS()`: `new SockJS('/ws')` asks `GET /ws/info`, then opens
+   * `/ws/<server>/<session>/<transport>`. A plain WebSocket client still connects to `path`
+   * itself. Served by the `sockjs` package; every SockJS session is a STOMP session like any
+   * other (limits, authentication, heart-beats, interceptors, events, stats), its transport named
+   * `sockjs/<transport>` (e.g. `sockjs/xhr-streaming`). `true` takes every {@link SockJsOptions}
+   * default. `allowedOrigins` applies to every SockJS request (HTTP 403 otherwise), and CORS
+   * answers (credentials included) are only given to origins it allows. Default `false`.
+   */
+  sockjs?: boolean | SockJsOptions;
+}
+
+/**
+ * A SockJS transport, named as `sockjs-client`'s `transports` option names it. The
+ * `iframe-*` transports of old browsers use `eventsource`, `htmlfile` and `xhr-polling` inside an
+ * iframe, so they follow those.
+ */
+export type SockJsTransport = 'websocket' | 'xhr-streaming' | 'xhr-polling' | 'eventsource' | 'htmlfile' | 'jsonp-polling';
+
+/** SockJS settings of one endpoint. The names and defaults are Spring's (`SockJsServiceRegistration`). */
+export interface SockJsOptions {
+  /**
+   * Milliseconds without a frame to a client after which the server sends a SockJS heart-beat
+   * (`h`), which keeps proxies from closing an idle streaming response. Independent of STOMP
+   * heart-beats. Default 25000 (Spring's `heartbeatTime`).
+   */
+  heartbeatTime?: number;
+  /**
+   * Milliseconds a SockJS session lives on without a receiving request (between two polls, or
+   * after a streaming response ended) before it is closed as `socket-closed`. Default 5000
+   * (Spring's `disconnectDelay`).
+   */
+  disconnectDelay?: number;
+  /**
+   * Characters one streaming response (`xhr-streaming`, `eventsource`, `htmlfile`) carries before
+   * the server ends it and the client opens the next one, so that the browser can free what it
+   * kept of the response. Default 131072 (128 Ki, Spring's `streamBytesLimit`).
+   */
+  streamBytesLimit?: number;
+  /**
+   * The transports served; requests for the others get 404 and the client falls back to the
+   * next one it knows. Default every transport but `jsonp-polling` (Spring 6 removed JSONP: it
+   * accepts form posts from any page).
+   */
+  transports?: SockJsTransport[];
+  /**
+   * URL of the `sockjs-client` script that the iframe page of the iframe transports loads.
+   * Default `<path>/sockjs.min.js`, served by this endpoint from the `sockjs-client` package
+   * when it is installed (never from a CDN, unlike Spring's default); without it, that URL gets
+   * 404 and browsers that need an iframe transport fall back to the others.
+   */
+  clientLibraryUrl?: string;
 }
 
 /** Heart-beat policy. The server honours what each client asks for, never more often than `floor`. */

@@ -52,6 +52,16 @@ export function isTextBody(contentType: string | undefined, body: Buffer): boole
 }
 
 /**
+ * A body as a text-only transport (SockJS) can carry it: UTF-8 bytes unchanged, anything else
+ * decoded as UTF-8 with U+FFFD for each invalid sequence. Spring sends every STOMP frame over
+ * SockJS as a text message decoded the same way; here the frame's `content-length` is then the
+ * new body's, so the client's parser stays in step.
+ */
+export function textOnlyBody(body: Buffer): Buffer {
+  return isUtf8(body) ? body : Buffer.from(body.toString('utf8'), 'utf8');
+}
+
+/**
  * Bodies longer than this many bytes are not copied into each subscriber's frame: the MESSAGE
  * goes out as WebSocket fragments (headers, then the one shared body, then the NUL), so a 4 MiB
  * message fanned out to 1000 subscribers costs 4 MiB, not 4 GB. Shorter bodies take the faster
@@ -172,6 +182,18 @@ export class OutboundMessage {
   }
 
   private variant?: OutboundMessage;
+
+  /**
+   * This message as a text-only transport (SockJS) can carry it: itself when its body is UTF-8
+   * (whatever its `content-type`), else a copy whose body is {@link textOnlyBody}'s (made once
+   * per message, however many subscribers receive it).
+   */
+  textOnly(): OutboundMessage {
+    if (!this.binary || isUtf8(this.body)) return this;
+    return (this.textVariant ??= new OutboundMessage(this.destination, this.messageId, this.headers, textOnlyBody(this.body), this.redelivered));
+  }
+
+  private textVariant?: OutboundMessage;
 
   /**
    * The complete MESSAGE frame for one subscription, in one new Buffer. `prefix` comes from

@@ -42,7 +42,9 @@ export type StompErrorCode =
   | 'TOO_MANY_UNACKED'
   | 'FORBIDDEN_DESTINATION'
   | 'MESSAGE_REFUSED'
-  | 'QUEUE_FULL';
+  | 'QUEUE_FULL'
+  | 'INVALID_SOCKJS_MESSAGE'
+  | 'INBOUND_QUEUE_FULL';
 
 export class StompProtocolError extends Error {
   constructor(

@@ -65,14 +65,19 @@ function globPart(pattern: string, text: string): boolean {
  * The log line for a handshake refused by {@link isOriginAllowed}: which origin, which endpoint,
  * and the `allowedOrigins` option that would let it in.
  */
-export function originRefusal(request: IncomingMessage, path: string, allowed: string[] | 'same-origin'): string {
+export function originRefusal(
+  request: IncomingMessage,
+  path: string,
+  allowed: string[] | 'same-origin',
+  what = 'WebSocket handshake',
+): string {
   const origin = request.headers.origin ?? '';
   const rule =
     allowed === 'same-origin'
       ? `only the same origin (host ${JSON.stringify(request.headers.host ?? '')}) is allowed by default`
       : `allowedOrigins is ${JSON.stringify(allowed)}`;
   return (
-    `Refused WebSocket handshake to ${path} from origin ${JSON.stringify(origin)} (HTTP 403): ${rule}; ` +
+    `Refused ${what} to ${path} from origin ${JSON.stringify(origin)} (HTTP 403): ${rule}; ` +
     `to accept it, list it in StompModule.forRoot({ endpoints: [{ path: ${JSON.stringify(path)}, allowedOrigins: [${JSON.stringify(origin)}] }] })`
   );
 }

@@ -10,6 +10,10 @@ export interface OutboundOwner {
   readonly id: string;
   readonly version: StompVersion;
   readonly info: StompSessionInfo;
+  /** False when the connection carries text only (SockJS). */
+  readonly supportsBinary: boolean;
+  /** A body as the text-only connection carries it (see `textOnlyBody`). */
+  textOnly(body: Buffer): Buffer;
   /** Writes encoded bytes to the connection. */
   writeEncoded(data: Buffer, binary: boolean): void;
 }
@@ -97,7 +101,8 @@ export class ClientOutboundChannel {
     if (frame === null) return;
     // A MESSAGE body an interceptor replaced decides the frame type again (text only for UTF-8).
     const asBinary = frame.command === 'MESSAGE' ? !isTextBody(frame.headers['content-type'], frame.body) : binary;
-    this.owner.writeEncoded(encodeFrame(frame.command, frame.headers, frame.body, this.owner.version), asBinary);
+    const body = asBinary && !this.owner.supportsBinary ? this.owner.textOnly(frame.body) : frame.body;
+    this.owner.writeEncoded(encodeFrame(frame.command, frame.headers, body, this.owner.version), asBinary);
   }
 
   private refused(frame: StompFrame, err: unknown): void {

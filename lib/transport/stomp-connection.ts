@@ -1,11 +1,11 @@
 /**
  * The seam between a STOMP session and the transport that carries its bytes (Spring's
- * `WebSocketSession`, stompjs's `IStompSocket`): a plain WebSocket today, SockJS next. The
+ * `WebSocketSession`, stompjs's `IStompSocket`): a plain WebSocket or a SockJS session. The
  * session never sees a concrete socket class; it writes frames, pauses and resumes reading, and
  * asks to close with a {@link SessionCloseReason}, which each transport maps to its own close
  * code (a WebSocket close code, a SockJS close frame).
  */
-import type { StompErrorCode } from '../protocol/stomp-protocol-error.js';
+import type { StompErrorCode, StompProtocolError } from '../protocol/stomp-protocol-error.js';
 
 /**
  * Why a session ended, as reported in the disconnect event and in stats.
@@ -42,6 +42,11 @@ export interface StompConnectionHandler {
    * consumer. Called at most once, outside the write that found it.
    */
   onSlowConsumer(): void;
+  /**
+   * The transport refused what the client sent (a SockJS message that is not a string, too much
+   * data while reading is paused): the session answers with an ERROR and closes.
+   */
+  onTransportError(error: StompProtocolError): void;
 }
 
 /**
@@ -49,7 +54,7 @@ export interface StompConnectionHandler {
  * writes of one event-loop turn into one system call.
  */
 export interface StompConnection {
-  /** Transport name for events and stats: `'websocket'`, later `'sockjs/xhr-streaming'`… */
+  /** Transport name for events and stats: `'websocket'`, `'sockjs/xhr-streaming'`… */
   readonly transport: string;
   /** The endpoint path the client connected to, e.g. `/ws`. */
   readonly endpoint: string;

@@ -19,7 +19,7 @@ import {
   type NegotiatedHeartbeat,
 } from '../protocol/heartbeat.js';
 import { isWritableUnescaped } from '../protocol/header-escaping.js';
-import { FRAME_TERMINATOR, type OutboundMessage } from '../protocol/message-frame.js';
+import { FRAME_TERMINATOR, textOnlyBody, type OutboundMessage } from '../protocol/message-frame.js';
 import { StompProtocolError, type StompErrorCode } from '../protocol/stomp-protocol-error.js';
 import { negotiateVersion } from '../protocol/version.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
@@ -245,6 +245,11 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     this.close('slow-consumer', undefined, 'Send buffer limit exceeded');
   }
 
+  /** @internal The transport found a fault in what the client sent (e.g. a SockJS message that is not a string). */
+  onTransportError(error: StompProtocolError): void {
+    this.fail(error);
+  }
+
   /** @internal */
   get readingPaused(): boolean {
     return this.inbound.isPaused;
@@ -438,7 +443,12 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   deliver(subscription: BrokerSubscription, message: OutboundMessage, ackId?: string): void {
     const sub = subscription as SessionSubscription;
     // A user-destination subscription shows the client the destination it asked for (Spring's way).
-    const outbound = sub.clientDestination === sub.destination ? message : message.withDestination(sub.clientDestination);
+    let outbound = sub.clientDestination === sub.destination ? message : message.withDestination(sub.clientDestination);
+    if (outbound.binary && !this.connection.supportsBinary) {
+      const text = outbound.textOnly();
+      if (text !== outbound) this.warnLossyText();
+      outbound = text;
+    }
     this.services.counters.messagesOut++;
     const channel = this.outboundChannel();
     if (channel !== undefined) {
@@ -468,6 +478,29 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       return;
     }
     this.writeEncoded(encodeFrame(command, headers, body, this._version), binary);
+  }
+
+  /** @internal False when the connection carries text only (SockJS). */
+  get supportsBinary(): boolean {
+    return this.connection.supportsBinary;
+  }
+
+  /** @internal A body as this session's text-only connection carries it. */
+  textOnly(body: Buffer): Buffer {
+    const text = textOnlyBody(body);
+    if (text !== body) this.warnLossyText();
+    return text;
+  }
+
+  private warnedLossyText = false;
+
+  /** Once per session: a body that is not UTF-8 lost bytes on a text-only transport. */
+  private warnLossyText(): void {
+    if (this.warnedLossyText) return;
+    this.warnedLossyText = true;
+    StompSession.logger.warn(
+      `Session ${this.id} (${this.connection.transport}): a message body that is not UTF-8 was sent as text, its invalid bytes replaced by U+FFFD; SockJS carries text only: encode binary bodies (e.g. base64) for SockJS clients`,
+    );
   }
 
   /** @internal Writes encoded bytes to the connection. */

@@ -40,6 +40,7 @@ export function webSocketCloseCode(reason: SessionCloseReason, errorCode?: Stomp
         case 'CONNECT_REJECTED':
         case 'INVALID_USER_NAME':
         case 'MESSAGE_REFUSED':
+        case 'INBOUND_QUEUE_FULL':
           return CLOSE_POLICY;
         case 'INTERNAL_ERROR':
           return CLOSE_INTERNAL_ERROR;
@@ -88,7 +89,7 @@ const MAX_CLOSE_REASON_BYTES = 123;
  * `message` cut to what a close frame carries, on a character boundary: `ws` throws a RangeError
  * for a longer reason, and a cut in the middle of a character would not be valid UTF-8.
  */
-function closeReason(message: string): string {
+export function closeReason(message: string): string {
   if (Buffer.byteLength(message) <= MAX_CLOSE_REASON_BYTES) return message;
   let reason = '';
   let size = 0;

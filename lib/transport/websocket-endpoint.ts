@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { SUBPROTOCOL_VERSIONS } from '../protocol/frame.js';
+import { SUBPROTOCOL_VERSIONS, type StompVersion } from '../protocol/frame.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { InboundDispatcher } from '../messaging/inbound-dispatcher.js';
@@ -20,7 +20,10 @@ import { isOriginAllowed, originRefusal } from './allowed-origins.js';
 import { SessionRegistry } from './session-registry.js';
 import { StompSession, type SessionServices } from './stomp-session.js';
 import { WebSocketConnection } from './websocket-connection.js';
-import { pathnameOf, UpgradeDispatcher } from './upgrade-dispatcher.js';
+import { pathnameOf, RequestDispatcher, UpgradeDispatcher, type UpgradeListener } from './server-event-dispatcher.js';
+import type { SockJsConnection } from './sockjs-connection.js';
+import { SockJsService } from './sockjs-service.js';
+import type { StompConnection } from './stomp-connection.js';
 
 /** Highest STOMP version first: the order in which a client's sub-protocols are considered. */
 const SUBPROTOCOL_PREFERENCE = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
@@ -35,8 +38,10 @@ function refuse(socket: Duplex, status: string): void {
 /**
  * The STOMP WebSocket endpoints, served on the Nest application's own HTTP server (Express or
  * Fastify). Checks origins, picks the `vXY.stomp` sub-protocol, and opens a {@link StompSession}
- * per connection. On `app.close()` it stops accepting, lets pending frames go out, and closes
- * every connection with 1001 (going away).
+ * per connection. An endpoint with `sockjs` also serves SockJS under its path (a
+ * {@link SockJsService} each), and its SockJS sessions are STOMP sessions like the others. On
+ * `app.close()` it stops accepting, lets pending frames go out, and closes every connection with
+ * 1001 (going away).
  */
 @Injectable()
 export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -44,6 +49,10 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
   private readonly endpoints: Map<string, ResolvedStompOptions['endpoints'][number]>;
   private wss?: WebSocketServer;
   private upgrades?: UpgradeDispatcher;
+  private requests?: RequestDispatcher;
+  private readonly sockJs: SockJsService[] = [];
+  /** Paths a plain WebSocket client may connect to: each endpoint's, and `<path>/websocket` of a SockJS one (Spring's raw WebSocket URL). */
+  private readonly plainPaths = new Set<string>();
   private accepting = false;
   private readonly services: SessionServices;
 
@@ -58,6 +67,15 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
   ) {
     this.endpoints = new Map(options.endpoints.map((e) => [e.path, e]));
     this.services = { handler: dispatcher, interceptors, events, counters };
+    for (const endpoint of options.endpoints) {
+      this.plainPaths.add(endpoint.path);
+      const sockjs = endpoint.sockjs;
+      if (sockjs === undefined) continue;
+      this.plainPaths.add(`${endpoint.path}/websocket`);
+      this.sockJs.push(
+        new SockJsService({ ...endpoint, sockjs }, options.limits, (connection, request) => this.openSockJs(connection, request)),
+      );
+    }
   }
 
   onApplicationBootstrap(): void {
@@ -78,19 +96,26 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
         SUBPROTOCOL_PREFERENCE.find((p) => offered.has(p)) ?? false,
     });
     // Nest gateways on @nestjs/platform-ws are bound by now; take the upgrade event from them.
-    this.upgrades = new UpgradeDispatcher(
-      server,
-      (path) => this.endpoints.has(path),
-      (request, socket, head) => this.upgrade(request, socket, head),
-    );
+    this.upgrades = new UpgradeDispatcher(server, (request) => this.routeUpgrade(request));
+    // SockJS's HTTP requests are taken before the Nest application's routes see them.
+    if (this.sockJs.length > 0) {
+      this.requests = new RequestDispatcher(server, (request) => {
+        const pathname = pathnameOf(request);
+        const service = this.sockJs.find((s) => s.owns(pathname));
+        return service === undefined ? undefined : (req, res) => service.handleRequest(req, res);
+      });
+    }
     this.accepting = true;
     this.logger.log(`STOMP endpoints: ${[...this.endpoints.keys()].join(', ')}`);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.accepting = false;
+    for (const service of this.sockJs) service.stop();
     this.upgrades?.detach();
     this.upgrades = undefined;
+    this.requests?.detach();
+    this.requests = undefined;
     const open = [...this.sessions.all()];
     for (const session of open) session.close('server-shutdown', undefined, 'Server shutting down');
     let timer: NodeJS.Timeout | undefined;
@@ -103,8 +128,18 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     this.wss?.close();
   }
 
+  private routeUpgrade(request: IncomingMessage): UpgradeListener | undefined {
+    const pathname = pathnameOf(request);
+    if (this.plainPaths.has(pathname)) return this.upgradePlain;
+    const service = this.sockJs.find((s) => s.owns(pathname));
+    return service === undefined ? undefined : (req, socket, head) => service.handleUpgrade(req, socket, head);
+  }
+
+  private readonly upgradePlain: UpgradeListener = (request, socket, head) => this.upgrade(request, socket, head);
+
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const endpoint = this.endpoints.get(pathnameOf(request));
+    const pathname = pathnameOf(request);
+    const endpoint = this.endpoints.get(pathname.endsWith('/websocket') && !this.endpoints.has(pathname) ? pathname.slice(0, -'/websocket'.length) : pathname);
     if (!this.accepting || !endpoint || !this.wss) {
       refuse(socket, '503 Service Unavailable');
       return;
@@ -123,7 +158,20 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
    */
   private accept(ws: WebSocket, socket: Duplex, request: IncomingMessage, path: string): void {
     const connection = new WebSocketConnection(ws, socket, path, request.socket.remoteAddress, this.options.limits);
-    const session = new StompSession(connection, request, this.options, this.services, SUBPROTOCOL_VERSIONS[ws.protocol]);
+    this.startSession(connection, request, SUBPROTOCOL_VERSIONS[ws.protocol]);
+  }
+
+  /** A new SockJS session: a STOMP session like any other (no sub-protocol: SockJS has none). */
+  private openSockJs(connection: SockJsConnection, request: IncomingMessage): void {
+    if (!this.accepting) {
+      connection.close('server-shutdown', undefined, 'Server shutting down');
+      return;
+    }
+    this.startSession(connection, request, undefined);
+  }
+
+  private startSession(connection: StompConnection, request: IncomingMessage, version: StompVersion | undefined): void {
+    const session = new StompSession(connection, request, this.options, this.services, version);
     this.sessions.add(session);
     void session.closed.then(() => this.sessions.remove(session));
   }

@@ -1,12 +1,15 @@
-/* The sample's chat page: @stomp/stompjs in the browser, nothing else. */
+/* The sample's chat page: @stomp/stompjs in the browser, over WebSocket or SockJS (sockjs-client). */
 (function () {
   const $ = (id) => document.getElementById(id);
   const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  // The same endpoint over SockJS: http(s)://host/ws, which falls back to HTTP streaming or polling.
+  const sockJsUrl = location.protocol + '//' + location.host + '/ws';
   let client = null;
   let roomSubscription = null;
 
   function setConnected(connected) {
     $('connect').disabled = connected;
+    $('transport').disabled = connected;
     $('disconnect').disabled = !connected;
     $('join').disabled = !connected;
     $('status').textContent = connected ? 'connected' : 'disconnected';
@@ -40,9 +43,15 @@
   $('connect').onclick = () => {
     const login = $('login').value.trim();
     const headers = login ? { login, passcode: $('passcode').value } : {};
-    client = new StompJs.Client({ brokerURL: url, connectHeaders: headers, reconnectDelay: 0 });
+    const transport = $('transport').value;
+    client = new StompJs.Client(
+      transport === 'sockjs'
+        ? { webSocketFactory: () => new SockJS(sockJsUrl), connectHeaders: headers, reconnectDelay: 0 }
+        : { brokerURL: url, connectHeaders: headers, reconnectDelay: 0 },
+    );
     client.onConnect = () => {
       setConnected(true);
+      $('status').textContent = 'connected (' + transport + ')';
       $('errors').textContent = '';
       client.subscribe('/user/queue/errors', (m) => {
         const error = JSON.parse(m.body);

@@ -87,6 +87,9 @@ class RecordingHandler implements StompConnectionHandler {
   onSlowConsumer(): void {
     this.slowConsumer++;
   }
+  onTransportError(): void {
+    throw new Error('not expected on a WebSocket connection');
+  }
 }
 
 const limits: WebSocketConnectionLimits = { sendBufferSizeLimit: 100, closeTimeout: 5000 };

@@ -1,0 +1,228 @@
+import { Logger } from '@nestjs/common';
+import type { Socket } from 'node:net';
+import { StompProtocolError, type StompErrorCode } from '../protocol/stomp-protocol-error.js';
+import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
+import { endNow, queuedFrameCount, receiverSocket, type Connection } from './sockjs-internals.js';
+import { closeReason, webSocketCloseCode } from './websocket-connection.js';
+
+/** Limits of one SockJS connection (from `limits.*`). */
+export interface SockJsConnectionLimits {
+  /** Unsent characters before the client is a slow consumer (`limits.sendBufferSizeLimit`). */
+  readonly sendBufferSizeLimit: number;
+  /** Ms a closing session has to deliver its last frames before it is dropped (`limits.closeTimeout`). */
+  readonly closeTimeout: number;
+  /** Bytes a client may send while the session is not reading (`limits.maxWebSocketMessageSize`). */
+  readonly maxWebSocketMessageSize: number;
+}
+
+/** The last shared body turned into a string, so that a fan-out to many SockJS clients converts it once. */
+let lastBody: Buffer | undefined;
+let lastBodyText = '';
+
+function bodyText(body: Buffer): string {
+  if (body !== lastBody) {
+    lastBody = body;
+    lastBodyText = body.toString('utf8');
+  }
+  return lastBodyText;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+function reportSlowConsumer(connection: SockJsConnection): void {
+  connection.handler?.onSlowConsumer();
+}
+
+/**
+ * A {@link StompConnection} over one SockJS session (Spring's `SockJsSession`). SockJS carries
+ * text only: each STOMP frame goes out as one SockJS message (a string), and what the client sends
+ * is read as UTF-8 whatever message boundaries it chose (a frame split across messages, several
+ * frames in one message, even a character split between two messages).
+ *
+ * Bounds, as on the WebSocket transport: a client whose unsent frames (queued in the SockJS
+ * session while no request can take them, plus what its socket has not taken) pass
+ * `limits.sendBufferSizeLimit` characters is a slow consumer. SockJS's HTTP transports cannot be
+ * paused: while the session does not read (inbound backpressure), what the client sends is kept,
+ * up to `limits.maxWebSocketMessageSize` bytes, then the session fails with `INBOUND_QUEUE_FULL`.
+ */
+export class SockJsConnection implements StompConnection {
+  /** @internal */
+  static readonly logger = new Logger('StompSockJsConnection');
+
+  readonly transport: string;
+  readonly supportsBinary = false;
+  readonly remoteAddress: string | undefined;
+  /** @internal */
+  handler?: StompConnectionHandler;
+  private closing = false;
+  private isClosed = false;
+  private slow = false;
+  private paused = false;
+  /** Messages received while paused, and their bytes. */
+  private held?: Buffer[];
+  private heldBytes = 0;
+  /** A high surrogate that ended the last message: the rest of its character comes next. */
+  private carry = '';
+  /** What this connection knows is queued in the SockJS session: frames, and their characters. */
+  private queuedCount = 0;
+  private queuedChars = 0;
+  private dropTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly sockjs: Connection,
+    readonly endpoint: string,
+    private readonly limits: SockJsConnectionLimits,
+  ) {
+    this.transport = `sockjs/${sockjs.protocol}`;
+    this.remoteAddress = sockjs.remoteAddress;
+    sockjs.on('data', (message) => this.received(message));
+    // sockjs may report the close from inside close() (the websocket transport): the session
+    // hears of it in the next tick, never while it is still closing.
+    sockjs.on('close', () => process.nextTick(() => this.closed()));
+  }
+
+  get isOpen(): boolean {
+    return !this.closing && !this.isClosed;
+  }
+
+  bind(handler: StompConnectionHandler): void {
+    this.handler = handler;
+  }
+
+  send(data: Buffer, _binary: boolean): boolean {
+    // The session made any binary body text (textOnlyBody): what is left is UTF-8.
+    return this.write(data.toString('utf8'));
+  }
+
+  sendParts(head: Buffer, body: Buffer, tail: Buffer, _binary: boolean): boolean {
+    return this.write(head.toString('utf8') + bodyText(body) + tail.toString('utf8'));
+  }
+
+  private write(message: string): boolean {
+    if (this.closing || this.slow || this.isClosed) return false;
+    if (this.unsent() > this.limits.sendBufferSizeLimit) {
+      // Reported in the next turn, as on the WebSocket transport (see WebSocketConnection.admit).
+      this.slow = true;
+      setImmediate(reportSlowConsumer, this);
+      return false;
+    }
+    if (!this.sockjs.write(message)) return false;
+    // sockjs flushes its queue to the receiving request at once when there is one, and swaps the
+    // whole queue out when it flushes; only this connection adds to it.
+    const count = queuedFrameCount(this.sockjs);
+    if (count === 0) this.queuedChars = 0;
+    else if (count === this.queuedCount + 1) this.queuedChars += message.length;
+    else this.queuedChars = message.length;
+    this.queuedCount = count;
+    return true;
+  }
+
+  /** Characters queued in the SockJS session plus bytes its receiving socket has not sent. */
+  private unsent(): number {
+    if (queuedFrameCount(this.sockjs) < this.queuedCount) {
+      this.queuedCount = 0;
+      this.queuedChars = 0;
+    }
+    return this.queuedChars + (receiverSocket(this.sockjs)?.writableLength ?? 0);
+  }
+
+  private received(message: unknown): void {
+    if (this.isClosed || this.closing) return;
+    if (typeof message !== 'string') {
+      // sockjs passes on whatever JSON the client sent; the SockJS protocol allows strings only.
+      this.handler?.onTransportError(new StompProtocolError('INVALID_SOCKJS_MESSAGE', `SockJS messages must be strings, got ${message === null ? 'null' : typeof message}`));
+      return;
+    }
+    let text = this.carry + message;
+    this.carry = '';
+    if (text.length > 0 && isHighSurrogate(text.charCodeAt(text.length - 1))) {
+      this.carry = text.slice(-1);
+      text = text.slice(0, -1);
+    }
+    if (text.length === 0) return;
+    const data = Buffer.from(text, 'utf8');
+    if (!this.paused) {
+      this.handler?.onData(data);
+      return;
+    }
+    this.heldBytes += data.length;
+    if (this.heldBytes > this.limits.maxWebSocketMessageSize) {
+      this.held = undefined;
+      this.heldBytes = 0;
+      this.handler?.onTransportError(
+        new StompProtocolError(
+          'INBOUND_QUEUE_FULL',
+          `More than ${this.limits.maxWebSocketMessageSize} bytes received over SockJS while earlier frames were still being handled (limits.maxWebSocketMessageSize)`,
+        ),
+      );
+      return;
+    }
+    (this.held ??= []).push(data);
+  }
+
+  pause(): void {
+    if (this.closing) return;
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const held = this.held;
+    this.held = undefined;
+    this.heldBytes = 0;
+    if (held === undefined) return;
+    for (let i = 0; i < held.length; i++) {
+      // Handling one may pause the session again: the rest waits, in order.
+      if (this.paused || this.closing || this.isClosed) {
+        const rest = held.slice(i);
+        if (!this.closing && !this.isClosed) {
+          this.held = rest.concat(this.held ?? []);
+          this.heldBytes = this.held.reduce((n, b) => n + b.length, 0);
+        }
+        return;
+      }
+      this.handler?.onData(held[i]);
+    }
+  }
+
+  close(reason: SessionCloseReason, errorCode?: StompErrorCode, message = ''): number {
+    const code = webSocketCloseCode(reason, errorCode);
+    if (this.closing || this.isClosed) return code;
+    this.closing = true;
+    this.paused = false;
+    this.held = undefined;
+    // The close frame follows what is queued. A client that does not take it within the close
+    // timeout is dropped, with whatever its socket still holds.
+    const socket: Socket | undefined = receiverSocket(this.sockjs);
+    this.sockjs.close(code, closeReason(message));
+    const timeout = this.limits.closeTimeout;
+    this.dropTimer = setTimeout(() => {
+      if (this.isClosed) return;
+      SockJsConnection.logger.debug(`SockJS connection from ${this.remoteAddress ?? 'a client'}: close not completed within ${timeout} ms; dropping it`);
+      const current = receiverSocket(this.sockjs) ?? socket;
+      endNow(this.sockjs);
+      if (current !== undefined && current.writableLength > 0) current.destroy();
+    }, timeout);
+    this.dropTimer.unref();
+    return code;
+  }
+
+  terminate(): void {
+    const socket = receiverSocket(this.sockjs);
+    endNow(this.sockjs);
+    socket?.destroy();
+  }
+
+  private closed(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.closing = true;
+    this.held = undefined;
+    clearTimeout(this.dropTimer);
+    // SockJS reports no close code of its own; 1000 stands for "the session ended".
+    this.handler?.onClose(1000);
+  }
+}

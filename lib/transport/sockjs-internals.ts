@@ -1,0 +1,111 @@
+/**
+ * The parts of `sockjs` 0.3.24 that its public API does not expose, in one place: the server
+ * needs them to bound what a SockJS client makes it hold (the queued frames of a session whose
+ * client stopped reading) and to drop a connection at once. The `sockjs` dependency is pinned to
+ * `~0.3.24` (its last release, 2021); `test/sockjs/sockjs-internals.spec.ts` checks every
+ * assumption below against the installed package, so an upgrade that breaks one fails there,
+ * not in production.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** `sockjs.createServer()` options used here (snake_case as sockjs names them). */
+export interface SockJsServerOptions {
+  prefix: string;
+  sockjs_url: string;
+  response_limit: number;
+  websocket: boolean;
+  heartbeat_delay: number;
+  disconnect_delay: number;
+  /** Options for `faye-websocket` (the websocket transport), e.g. `maxLength` in bytes. */
+  faye_server_options: { maxLength: number };
+  log(severity: string, line: string): void;
+}
+
+/** One SockJS session as sockjs's public API gives it (its `connection` event). */
+export interface Connection {
+  /** `websocket`, `xhr-streaming`, `xhr-polling`, `eventsource`, `htmlfile`, `jsonp-polling`. */
+  readonly protocol: string;
+  readonly remoteAddress?: string;
+  readonly url: string;
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** Queues a message; false when the session is not open. */
+  write(message: string): boolean;
+  close(code?: number, reason?: string): boolean;
+  on(event: 'data', listener: (message: unknown) => void): this;
+  on(event: 'close', listener: () => void): this;
+}
+
+export interface SockJsServer {
+  on(event: 'connection', listener: (connection: Connection | null) => void): this;
+  /** A listener that serves requests and upgrades under `prefix`; false when the URL is not its. */
+  listener(): { getHandler(): (request: IncomingMessage, responseOrSocket: ServerResponse | Duplex, head?: Buffer) => boolean };
+}
+
+/** `require('sockjs')`: a CommonJS package. */
+export const sockjs = createRequire(import.meta.url)('sockjs') as { createServer(options: SockJsServerOptions): SockJsServer };
+
+/** sockjs's receiving side: one HTTP response (streaming, polling) or one WebSocket. */
+interface SockJsReceiver {
+  /** `ResponseReceiver` (xhr, eventsource, htmlfile, jsonp): the request that carries frames to the client. */
+  readonly request?: IncomingMessage;
+  readonly response?: ServerResponse | null;
+  /** `WebSocketReceiver` and the raw WebSocket session: the TCP socket. */
+  readonly connection?: Socket | null;
+  /** Ends this receiver as if its socket closed (`GenericReceiver.didAbort`). */
+  didAbort?(): void;
+}
+
+/** sockjs's `Session` (or the raw WebSocket session, which shares its shape where used here). */
+interface SockJsSessionInternals {
+  readonly session_id?: string | null;
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** Frames written while no receiver could take them (or before it flushes), oldest first. */
+  readonly send_buffer?: string[];
+  readonly recv?: SockJsReceiver | null;
+  /** Ends the session now (emits `close` on the connection); throws while a receiver is attached. */
+  didTimeout?(): void;
+}
+
+const CLOSED = 3;
+
+function internals(connection: Connection): SockJsSessionInternals | undefined {
+  return (connection as unknown as { _session?: SockJsSessionInternals })._session;
+}
+
+/** The SockJS session id of the URL (`/ws/<server>/<session>/xhr`); `undefined` for the websocket transport. */
+export function sockJsSessionId(connection: Connection): string | undefined {
+  return internals(connection)?.session_id ?? undefined;
+}
+
+/** The TCP socket the session's frames currently leave by, if a receiver is attached. */
+export function receiverSocket(connection: Connection): Socket | undefined {
+  const recv = internals(connection)?.recv;
+  if (!recv) return undefined;
+  return recv.response?.socket ?? recv.request?.socket ?? recv.connection ?? undefined;
+}
+
+/**
+ * Frames queued in the session (`send_buffer`): how many, so that a caller can tell whether the
+ * buffer was flushed since it last looked (sockjs swaps the whole array out when it flushes).
+ */
+export function queuedFrameCount(connection: Connection): number {
+  return internals(connection)?.send_buffer?.length ?? 0;
+}
+
+/**
+ * Ends the SockJS session at once: its receiver is aborted (which ends a waiting response), and
+ * a session with no receiver times out now instead of after `disconnectDelay`. Either way sockjs
+ * emits `close` on the connection before this returns.
+ */
+export function endNow(connection: Connection): void {
+  const session = internals(connection);
+  if (!session || session.readyState === CLOSED) return;
+  const recv = session.recv;
+  if (recv?.didAbort) recv.didAbort();
+  else if (!recv && session.didTimeout) session.didTimeout();
+}

@@ -1,0 +1,238 @@
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Duplex } from 'node:stream';
+import { Logger } from '@nestjs/common';
+import type { ResolvedEndpoint, ResolvedSockJsOptions } from '../module/resolve-options.js';
+import type { SockJsTransport } from '../module/stomp-options.js';
+import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
+import { isOriginAllowed, originRefusal } from './allowed-origins.js';
+import { pathnameOf } from './server-event-dispatcher.js';
+import { SockJsConnection, type SockJsConnectionLimits } from './sockjs-connection.js';
+import { receiverSocket, sockjs, sockJsSessionId, type Connection, type SockJsServer } from './sockjs-internals.js';
+
+/** The URL names (`/ws/<server>/<session>/<name>`) each transport uses. */
+const TRANSPORT_URLS: Record<SockJsTransport, readonly string[]> = {
+  websocket: ['websocket'],
+  'xhr-streaming': ['xhr_streaming', 'xhr_send'],
+  'xhr-polling': ['xhr', 'xhr_send'],
+  eventsource: ['eventsource', 'xhr_send'],
+  htmlfile: ['htmlfile', 'xhr_send'],
+  'jsonp-polling': ['jsonp', 'jsonp_send'],
+};
+
+/** URL names of the requests that open a SockJS session over HTTP (the websocket transport is an upgrade). */
+const OPENING_URLS = new Set(['xhr_streaming', 'xhr', 'eventsource', 'htmlfile', 'jsonp']);
+/** URL names of the requests that carry messages from the client. */
+const SENDING_URLS = new Set(['xhr_send', 'jsonp_send']);
+
+/** File name the client library is served under by default (`<path>/sockjs.min.js`). */
+const CLIENT_LIBRARY_FILE = '/sockjs.min.js';
+
+/** Where `sockjs-client`'s browser bundle is installed, if it is. */
+function clientLibraryPath(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve('sockjs-client/dist/sockjs.min.js');
+  } catch {
+    return undefined;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function answer(response: ServerResponse, status: number, body = ''): void {
+  if (response.headersSent) {
+    response.end();
+    return;
+  }
+  response.writeHead(status, { 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': Buffer.byteLength(body) });
+  response.end(body);
+}
+
+function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/**
+ * The SockJS protocol of one endpoint (Spring's `SockJsService`), served by the `sockjs` package
+ * under the endpoint's path: `/ws/info`, `/ws/iframe.html`, `/ws/<server>/<session>/<transport>`.
+ * In front of the package it checks origins, refuses disabled transports, bounds what a client
+ * may post, serves the client library for the iframe transports, and hands each new SockJS
+ * session to `open` with the HTTP request that opened it (its headers and cookies are what
+ * CONNECT interceptors and `authenticate` see).
+ */
+export class SockJsService {
+  private static readonly logger = new Logger('StompSockJs');
+  private readonly serve: (request: IncomingMessage, responseOrSocket: ServerResponse | Duplex, head?: Buffer) => boolean;
+  private readonly urls: Set<string>;
+  /** Requests that opened an HTTP session, by SockJS session id, until sockjs reports the session. */
+  private readonly opening = new Map<string, IncomingMessage>();
+  /** Upgrade requests of the websocket transport, by their socket. */
+  private readonly upgrades = new WeakMap<object, IncomingMessage>();
+  /** Open sessions by SockJS session id (HTTP transports). */
+  private readonly live = new Map<string, SockJsConnection>();
+  private readonly libraryFile: string | undefined;
+  private library?: Promise<Buffer | undefined>;
+  accepting = true;
+
+  constructor(
+    private readonly endpoint: ResolvedEndpoint & { sockjs: ResolvedSockJsOptions },
+    private readonly limits: SockJsConnectionLimits,
+    private readonly open: (connection: SockJsConnection, request: IncomingMessage) => void,
+  ) {
+    const options = endpoint.sockjs;
+    this.urls = new Set(options.transports.flatMap((t) => TRANSPORT_URLS[t]));
+    this.libraryFile = options.clientLibraryUrl === `${endpoint.path}${CLIENT_LIBRARY_FILE}` ? clientLibraryPath() : undefined;
+    const server: SockJsServer = sockjs.createServer({
+      prefix: escapeRegExp(endpoint.path),
+      sockjs_url: options.clientLibraryUrl,
+      response_limit: options.streamBytesLimit,
+      websocket: options.transports.includes('websocket'),
+      heartbeat_delay: options.heartbeatTime,
+      disconnect_delay: options.disconnectDelay,
+      // A websocket-transport message as received (JSON-encoded), like an xhr_send body.
+      faye_server_options: { maxLength: limits.maxWebSocketMessageSize },
+      log: (severity, line) => this.log(severity, line),
+    });
+    server.on('connection', (connection) => this.connected(connection));
+    this.serve = server.listener().getHandler();
+  }
+
+  /** True when `pathname` is this endpoint's path or below it. */
+  owns(pathname: string): boolean {
+    return pathname.startsWith(this.endpoint.path) && (pathname.length === this.endpoint.path.length || pathname[this.endpoint.path.length] === '/');
+  }
+
+  /** An HTTP request under the endpoint's path. */
+  handleRequest(request: IncomingMessage, response: ServerResponse): void {
+    if (!this.accepting) return answer(response, 503);
+    if (!this.originAllowed(request)) return answer(response, 403);
+    const rest = pathnameOf(request).slice(this.endpoint.path.length);
+    if (rest === CLIENT_LIBRARY_FILE && this.libraryFile !== undefined) {
+      void this.serveLibrary(request, response);
+      return;
+    }
+    const url = this.transportUrl(rest);
+    if (url !== undefined) {
+      if (!this.urls.has(url.name)) return answer(response, 404);
+      if (OPENING_URLS.has(url.name) && !this.live.has(url.session)) this.remember(url.session, request);
+      if (SENDING_URLS.has(url.name) && !this.boundBody(request, response, url.session)) return;
+    }
+    this.serve(request, response);
+  }
+
+  /** A WebSocket upgrade under the endpoint's path (not the path itself, which is the plain endpoint). */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!this.accepting) return refuseUpgrade(socket, '503 Service Unavailable');
+    if (!this.originAllowed(request)) return refuseUpgrade(socket, '403 Forbidden');
+    const url = this.transportUrl(pathnameOf(request).slice(this.endpoint.path.length));
+    if (url === undefined || url.name !== 'websocket' || !this.urls.has('websocket')) return refuseUpgrade(socket, '404 Not Found');
+    this.upgrades.set(socket, request);
+    this.serve(request, socket, head);
+  }
+
+  /**
+   * Keeps the request that opens session `id` until sockjs reports the session (in the next
+   * tick); forgotten when the request ends first (a session id that sockjs did not open anew).
+   */
+  private remember(id: string, request: IncomingMessage): void {
+    this.opening.set(id, request);
+    request.once('close', () => {
+      if (this.opening.get(id) === request) this.opening.delete(id);
+    });
+  }
+
+  /** Ends what the service holds: sessions still opening are forgotten. */
+  stop(): void {
+    this.accepting = false;
+    this.opening.clear();
+  }
+
+  private originAllowed(request: IncomingMessage): boolean {
+    if (isOriginAllowed(request, this.endpoint.allowedOrigins)) return true;
+    SockJsService.logger.warn(originRefusal(request, this.endpoint.path, this.endpoint.allowedOrigins, 'SockJS request'));
+    return false;
+  }
+
+  /** `/<server>/<session>/<name>` as sockjs matches it (no `.` or `/` in the ids). */
+  private transportUrl(rest: string): { session: string; name: string } | undefined {
+    const parts = rest.split('/');
+    if (parts.length !== 4 || parts[0] !== '' || !/^[^/.]+$/.test(parts[1]) || !/^[^/.]+$/.test(parts[2])) return undefined;
+    return { session: parts[2], name: parts[3] };
+  }
+
+  /**
+   * Bounds the body of an `xhr_send` / `jsonp_send` (sockjs would buffer any size) to
+   * `limits.maxWebSocketMessageSize` bytes: a bigger one gets 413, and its session an ERROR.
+   * @returns false when the request was refused.
+   */
+  private boundBody(request: IncomingMessage, response: ServerResponse, session: string): boolean {
+    const limit = this.limits.maxWebSocketMessageSize;
+    const tooLarge = (): void => {
+      answer(response, 413);
+      request.destroy();
+      this.live
+        .get(session)
+        ?.handler?.onTransportError(
+          new StompProtocolError('FRAME_TOO_LARGE', `SockJS message body larger than ${limit} bytes (limits.maxWebSocketMessageSize)`),
+        );
+    };
+    const declared = Number(request.headers['content-length']);
+    if (declared > limit) {
+      tooLarge();
+      return false;
+    }
+    let received = 0;
+    request.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit && !request.destroyed) tooLarge();
+    });
+    return true;
+  }
+
+  private connected(sockJs: Connection | null): void {
+    if (sockJs === null) return;
+    const id = sockJsSessionId(sockJs);
+    let request: IncomingMessage | undefined;
+    if (id !== undefined) {
+      request = this.opening.get(id);
+      this.opening.delete(id);
+    } else {
+      const socket = receiverSocket(sockJs);
+      if (socket !== undefined) request = this.upgrades.get(socket);
+    }
+    if (request === undefined || !this.accepting) {
+      sockJs.close(1001, 'Going away');
+      return;
+    }
+    const connection = new SockJsConnection(sockJs, this.endpoint.path, this.limits);
+    if (id !== undefined) {
+      this.live.set(id, connection);
+      sockJs.on('close', () => this.live.delete(id));
+    }
+    this.open(connection, request);
+  }
+
+  private async serveLibrary(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return answer(response, 405);
+    const file = this.libraryFile as string;
+    const body = await (this.library ??= readFile(file).catch(() => undefined));
+    if (body === undefined) return answer(response, 404);
+    response.writeHead(200, {
+      'Content-Type': 'application/javascript; charset=UTF-8',
+      'Content-Length': body.length,
+      'Cache-Control': 'public, max-age=31536000',
+    });
+    response.end(request.method === 'HEAD' ? undefined : body);
+  }
+
+  /** sockjs's own log lines: one line each, never a stack, at Nest's debug levels but errors. */
+  private log(severity: string, line: string): void {
+    const first = line.split('\n', 1)[0];
+    if (severity === 'error') SockJsService.logger.warn(first);
+    else if (severity === 'debug') SockJsService.logger.debug(first);
+    else SockJsService.logger.verbose(first);
+  }
+}
