@@ -6,6 +6,8 @@ export type {
   HeartbeatOptions,
   InterceptorRef,
   SimpleBrokerOptions,
+  SockJsOptions,
+  SockJsTransport,
   StompConnectDecision,
   StompConnectRequest,
   StompEndpointOptions,

@@ -51,7 +51,7 @@
     );
     client.onConnect = () => {
       setConnected(true);
-      $('status').textContent = 'connected (' + transport + ')';
+      $('status').dataset.transport = transport;
       $('errors').textContent = '';
       client.subscribe('/user/queue/errors', (m) => {
         const error = JSON.parse(m.body);

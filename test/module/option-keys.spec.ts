@@ -95,7 +95,7 @@ describe('unknownOptionProblems', () => {
 
   it('lists the options of that level when nothing is close', () => {
     expect(unknownOptionProblems({ endpoints: [{ path: '/ws', zzz: 1 }] })).toEqual([
-      'unknown option "endpoints[0].zzz"; the options of endpoints[0] are path, allowedOrigins',
+      'unknown option "endpoints[0].zzz"; the options of endpoints[0] are path, allowedOrigins, sockjs',
     ]);
   });
 
