@@ -411,6 +411,13 @@ function sockJsOptions(value: unknown, name: string, path: unknown, problems: st
     problems.push(`${name} must be true, false or an object of SockJS options, got ${shown(value)}`);
     return undefined;
   }
+  if (typeof path === 'string' && (path === '/' || path.endsWith('/'))) {
+    // SockJS takes every HTTP request under the path: '/' would take the whole app.
+    problems.push(
+      `${name} needs a path below "/" without a trailing "/" (SockJS serves every request under it), got ${shown(path)}` +
+        (path.length > 1 ? `: use ${JSON.stringify(path.replace(/\/+$/, ''))}` : ''),
+    );
+  }
   const given: SockJsOptions = value === true ? {} : (value as SockJsOptions);
   const ms = (key: 'heartbeatTime' | 'disconnectDelay', fallback: number): number => {
     const v = given[key];
@@ -429,14 +436,15 @@ function sockJsOptions(value: unknown, name: string, path: unknown, problems: st
     streamBytesLimit = 128 * 1024;
   }
   let transports: SockJsTransport[] = SOCKJS_TRANSPORTS.filter((t) => t !== 'jsonp-polling');
+  const names = SOCKJS_TRANSPORTS.map((t) => JSON.stringify(t)).join(', ');
   const listed: unknown = given.transports;
   if (listed !== undefined) {
     if (!Array.isArray(listed) || listed.length === 0) {
-      problems.push(`${name}.transports must be a non-empty array of ${shownList([...SOCKJS_TRANSPORTS])}, got ${shown(listed)}`);
+      problems.push(`${name}.transports must be a non-empty array of transport names (${names}), got ${shown(listed)}`);
     } else {
       const unknown = listed.filter((t) => !SOCKJS_TRANSPORTS.includes(t as SockJsTransport));
       if (unknown.length > 0) {
-        problems.push(`${name}.transports: unknown ${shownList(unknown.map(String))}; the transports are ${shownList([...SOCKJS_TRANSPORTS])}`);
+        problems.push(`${name}.transports: unknown ${unknown.map((t) => shown(t)).join(', ')}; the transports are ${names}`);
       } else {
         transports = [...new Set(listed as SockJsTransport[])];
       }

@@ -68,7 +68,6 @@ export class SockJsConnection implements StompConnection {
   /** What this connection knows is queued in the SockJS session: frames, and their characters. */
   private queuedCount = 0;
   private queuedChars = 0;
-  private dropTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly sockjs: Connection,
@@ -194,19 +193,26 @@ export class SockJsConnection implements StompConnection {
     this.closing = true;
     this.paused = false;
     this.held = undefined;
-    // The close frame follows what is queued. A client that does not take it within the close
-    // timeout is dropped, with whatever its socket still holds.
+    // The close frame follows what is queued. With a request attached it goes out now, after
+    // which nothing more can reach the client: the session ends at once rather than after
+    // sockjs's disconnect delay. Without one (between two polls) it waits for the next request,
+    // at most the disconnect delay. Either way, a socket that has not sent everything within
+    // the close timeout is dropped, with whatever it still holds.
     const socket: Socket | undefined = receiverSocket(this.sockjs);
     this.sockjs.close(code, closeReason(message));
+    if (socket !== undefined) endNow(this.sockjs);
     const timeout = this.limits.closeTimeout;
-    this.dropTimer = setTimeout(() => {
-      if (this.isClosed) return;
-      SockJsConnection.logger.debug(`SockJS connection from ${this.remoteAddress ?? 'a client'}: close not completed within ${timeout} ms; dropping it`);
+    const dropTimer = setTimeout(() => {
       const current = receiverSocket(this.sockjs) ?? socket;
-      endNow(this.sockjs);
-      if (current !== undefined && current.writableLength > 0) current.destroy();
+      if (!this.isClosed) endNow(this.sockjs);
+      if (current !== undefined && current.writableLength > 0 && !current.destroyed) {
+        SockJsConnection.logger.debug(
+          `SockJS connection from ${this.remoteAddress ?? 'a client'}: last frames not sent within ${timeout} ms; dropping the connection`,
+        );
+        current.destroy();
+      }
     }, timeout);
-    this.dropTimer.unref();
+    dropTimer.unref();
     return code;
   }
 
@@ -221,7 +227,6 @@ export class SockJsConnection implements StompConnection {
     this.isClosed = true;
     this.closing = true;
     this.held = undefined;
-    clearTimeout(this.dropTimer);
     // SockJS reports no close code of its own; 1000 stands for "the session ended".
     this.handler?.onClose(1000);
   }
