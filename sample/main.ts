@@ -16,7 +16,10 @@ export async function bootstrap(port = Number(process.env.PORT ?? 8080), host = 
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   bootstrap().then(
-    () => console.log(`nestjs-stomp sample: STOMP endpoint ws://localhost:${process.env.PORT ?? 8080}/ws`),
+    () =>
+      console.log(
+        `nestjs-stomp sample: STOMP endpoint ws://localhost:${process.env.PORT ?? 8080}/ws (SockJS: http://localhost:${process.env.PORT ?? 8080}/ws), chat page http://localhost:${process.env.PORT ?? 8080}/`,
+      ),
     (err: unknown) => {
       console.error(err);
       process.exit(1);

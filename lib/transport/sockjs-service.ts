@@ -228,11 +228,15 @@ export class SockJsService {
     response.end(request.method === 'HEAD' ? undefined : body);
   }
 
-  /** sockjs's own log lines: one line each, never a stack, at Nest's debug levels but errors. */
+  /**
+   * sockjs's own log lines, one line each and never a stack. An exception inside sockjs is a
+   * warning; what a client can cause (a post with an unsupported content-type) and the start-up
+   * line are debug, so that a client cannot flood the log. Its per-request access lines (`info`)
+   * are dropped: an access log belongs to the application's HTTP middleware.
+   */
   private log(severity: string, line: string): void {
     const first = line.split('\n', 1)[0];
-    if (severity === 'error') SockJsService.logger.warn(first);
-    else if (severity === 'debug') SockJsService.logger.debug(first);
-    else SockJsService.logger.verbose(first);
+    if (severity === 'error' && first.startsWith('Exception')) SockJsService.logger.warn(first);
+    else if (severity !== 'info') SockJsService.logger.debug(first);
   }
 }
