@@ -106,7 +106,8 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
       });
     }
     this.accepting = true;
-    this.logger.log(`STOMP endpoints: ${[...this.endpoints.keys()].join(', ')}`);
+    const names = [...this.endpoints.values()].map((e) => (e.sockjs === undefined ? e.path : `${e.path} (+SockJS)`));
+    this.logger.log(`STOMP endpoints: ${names.join(', ')}`);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
