@@ -269,7 +269,10 @@ export interface StompConnectRequest {
   headers: Readonly<StompHeaders>;
   login?: string;
   passcode?: string;
-  /** The HTTP upgrade request (cookies, query string, remote address). */
+  /**
+   * The HTTP request that opened the connection (cookies, query string, remote address): the
+   * WebSocket upgrade, or for SockJS the request that opened the SockJS session.
+   */
   request: IncomingMessage;
 }
 

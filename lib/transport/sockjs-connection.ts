@@ -216,6 +216,20 @@ export class SockJsConnection implements StompConnection {
     return code;
   }
 
+  /**
+   * @internal Serves a receiving request of this session (`serve` hands it to sockjs). When the
+   * session is closing, sockjs gives that request what is queued and the close frame, after which
+   * nothing more can reach the client: the session ends then, rather than after sockjs's
+   * disconnect delay. Except that a polling request ends with its first write, and sockjs then
+   * loses the close frame behind queued frames (the next poll gets it): such a poll ends the
+   * session only when nothing was queued.
+   */
+  receive(serve: () => void, polling: boolean): void {
+    const takesCloseFrame = this.closing && !this.isClosed && (!polling || queuedFrameCount(this.sockjs) === 0);
+    serve();
+    if (takesCloseFrame) endNow(this.sockjs);
+  }
+
   terminate(): void {
     const socket = receiverSocket(this.sockjs);
     endNow(this.sockjs);

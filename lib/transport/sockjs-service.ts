@@ -23,8 +23,17 @@ const TRANSPORT_URLS: Record<SockJsTransport, readonly string[]> = {
 
 /** URL names of the requests that open a SockJS session over HTTP (the websocket transport is an upgrade). */
 const OPENING_URLS = new Set(['xhr_streaming', 'xhr', 'eventsource', 'htmlfile', 'jsonp']);
+/** URL names of the opening requests that end after one write (polling). */
+const POLLING_URLS = new Set(['xhr', 'jsonp']);
 /** URL names of the requests that carry messages from the client. */
 const SENDING_URLS = new Set(['xhr_send', 'jsonp_send']);
+
+/**
+ * Which service holds each open SockJS session id, process-wide. sockjs keeps one session table
+ * for the whole process, so without this a request under another SockJS endpoint's path that
+ * names a session's id would reach that session past this endpoint's origin rule.
+ */
+const sessionOwners = new Map<string, SockJsService>();
 
 /** File name the client library is served under by default (`<path>/sockjs.min.js`). */
 const CLIENT_LIBRARY_FILE = '/sockjs.min.js';
@@ -117,8 +126,15 @@ export class SockJsService {
     const url = this.transportUrl(rest);
     if (url !== undefined) {
       if (!this.urls.has(url.name)) return answer(response, 404);
+      const owner = sessionOwners.get(url.session);
+      if (owner !== undefined && owner !== this) return answer(response, 404);
       if (OPENING_URLS.has(url.name) && !this.live.has(url.session)) this.remember(url.session, request);
       if (SENDING_URLS.has(url.name) && !this.boundBody(request, response, url.session)) return;
+      const live = OPENING_URLS.has(url.name) ? this.live.get(url.session) : undefined;
+      if (live !== undefined) {
+        live.receive(() => this.serve(request, response), POLLING_URLS.has(url.name));
+        return;
+      }
     }
     this.serve(request, response);
   }
@@ -210,7 +226,11 @@ export class SockJsService {
     const connection = new SockJsConnection(sockJs, this.endpoint.path, this.limits);
     if (id !== undefined) {
       this.live.set(id, connection);
-      sockJs.on('close', () => this.live.delete(id));
+      sessionOwners.set(id, this);
+      sockJs.on('close', () => {
+        this.live.delete(id);
+        if (sessionOwners.get(id) === this) sessionOwners.delete(id);
+      });
     }
     this.open(connection, request);
   }

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
+import { filter, firstValueFrom } from 'rxjs';
+import { StompEvents, type StompSessionEvent, type StompStatsSnapshot } from '../../lib/index.js';
 import { ChatPage, chromiumAvailable, CHROMIUM_PATH, launchChromium } from '../support/browser.js';
+import { EventRecorder } from '../support/event-recorder.js';
 import { startSample, type RunningSample } from '../support/sample-app.js';
+import { withTimeout } from '../support/stomp-client.js';
 
 const available = chromiumAvailable();
 // In CI (`npm run test:setup` installs Chromium) a missing browser is a failure, not a skip.
@@ -105,6 +109,78 @@ const BROWSER_TIMEOUT = 60_000;
       await refused.page.click('#connect');
       await refused.page.locator('#errors', { hasText: 'Wrong passcode for user guest' }).waitFor();
       expect(await refused.page.locator('#status').innerText()).toBe('disconnected');
+    },
+    BROWSER_TIMEOUT,
+  );
+  it(
+    'chats over SockJS when the page selects it: sockjs/websocket in Chromium, sockjs/xhr-streaming when the page has no WebSocket',
+    async () => {
+      const events = sample.app.get(StompEvents);
+      const recorder = new EventRecorder(events);
+      /** The transport of `user`'s session from its `type` event, as the server named it. */
+      const transportOf = async (user: string, type: 'connected' | 'disconnect'): Promise<string> => {
+        const match = (e: StompSessionEvent): boolean => e.type === type && e.session.user === user;
+        const event = recorder.events.find(match) ?? (await withTimeout(firstValueFrom(events.events$.pipe(filter(match))), `the ${type} event of ${user}`));
+        return event.session.handshake.transport;
+      };
+      try {
+        const room = `sockjs-${process.pid}`;
+        const erin = await ChatPage.open(browser, sample.httpUrl, { transport: 'sockjs' });
+        const femi = await ChatPage.open(browser, sample.httpUrl, { transport: 'sockjs' });
+        // A page whose browser has no WebSocket: sockjs-client falls back to an HTTP transport.
+        const gus = await ChatPage.open(browser, sample.httpUrl, {
+          transport: 'sockjs',
+          init: () => {
+            delete (globalThis as { WebSocket?: unknown }).WebSocket;
+          },
+        });
+        expect(await gus.page.evaluate('typeof WebSocket')).toBe('undefined');
+
+        await erin.connect('erin');
+        await femi.connect('femi');
+        await gus.connect('gus');
+        for (const chat of [erin, femi, gus]) expect(await chat.connectedTransport()).toBe('sockjs');
+
+        await erin.join(room);
+        await femi.join(room);
+        await gus.join(room);
+        await erin.say('erin over sockjs');
+        await femi.waitForMessage('erin', 'erin over sockjs');
+        await gus.waitForMessage('erin', 'erin over sockjs');
+        await femi.say('femi über SockJS ✓');
+        await erin.waitForMessage('femi', 'femi über SockJS ✓');
+        await gus.say('gus over xhr <b>streaming</b>');
+        await erin.waitForMessage('gus', 'gus over xhr <b>streaming</b>');
+        await femi.waitForMessage('gus', 'gus over xhr <b>streaming</b>');
+        expect(await erin.messages()).toEqual(['erin: erin over sockjs', 'femi: femi über SockJS ✓', 'gus: gus over xhr <b>streaming</b>']);
+
+        // The server named each session's transport.
+        expect(await transportOf('erin', 'connected')).toBe('sockjs/websocket');
+        expect(await transportOf('femi', 'connected')).toBe('sockjs/websocket');
+        expect(await transportOf('gus', 'connected')).toBe('sockjs/xhr-streaming');
+        // And the sample's GET /stats counts them by transport (no other test here uses SockJS).
+        const response = await fetch(`${sample.httpUrl}/stats`);
+        expect(response.status).toBe(200);
+        const stats = (await response.json()) as StompStatsSnapshot;
+        expect(stats.sessions.byTransport['sockjs/websocket']).toEqual({ current: 2, total: 2 });
+        expect(stats.sessions.byTransport['sockjs/xhr-streaming']).toEqual({ current: 1, total: 1 });
+
+        for (const chat of [erin, femi, gus]) {
+          expect(await chat.errorsText()).toBe('');
+          expect(chat.problems).toEqual([]);
+        }
+
+        // Leaving over SockJS ends the server session too (the disconnect event), and the others' lists drop him.
+        await erin.page.locator('#online li', { hasText: /^gus$/ }).waitFor();
+        await gus.page.click('#disconnect');
+        await gus.waitForOnline([]);
+        // (Pages of the other tests may still be online here: only gus's going is asserted.)
+        await erin.page.waitForFunction(`![...document.querySelectorAll('#online li')].some((li) => li.textContent === 'gus')`);
+        expect(await erin.page.locator('#online li', { hasText: /^femi$/ }).count()).toBe(1);
+        expect(await transportOf('gus', 'disconnect')).toBe('sockjs/xhr-streaming');
+      } finally {
+        recorder.stop();
+      }
     },
     BROWSER_TIMEOUT,
   );

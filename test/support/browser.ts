@@ -26,6 +26,9 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+/** The values of the chat page's `<select id="transport">`. */
+export type ChatTransport = 'websocket' | 'sockjs';
+
 /**
  * The sample's chat page, driven the way a person would: type a name, connect, join a room, say
  * something. Every wait is on the page's own state, with GUARD_MS only as a failure guard.
@@ -50,19 +53,36 @@ export class ChatPage {
     });
   }
 
-  static async open(browser: Browser, baseUrl: string): Promise<ChatPage> {
+  /**
+   * Opens the page with `transport` selected in its `#transport` list (the page's default,
+   * `websocket`, unless told). `init` runs in the page before its own scripts (Playwright's
+   * `addInitScript`), e.g. to take a browser feature away.
+   */
+  static async open(
+    browser: Browser,
+    baseUrl: string,
+    options: { transport?: ChatTransport; init?: () => void } = {},
+  ): Promise<ChatPage> {
     const page = await browser.newPage();
     page.setDefaultTimeout(GUARD_MS);
     const chat = new ChatPage(page);
+    if (options.init) await page.addInitScript(options.init);
     await page.goto(`${baseUrl}/`);
+    if (options.transport) await page.selectOption('#transport', options.transport);
     return chat;
   }
 
+  /** Connects over the transport selected in the page. */
   async connect(name: string, passcode = ''): Promise<void> {
     await this.page.fill('#login', name);
     await this.page.fill('#passcode', passcode);
     await this.page.click('#connect');
     await this.page.locator('#status', { hasText: /^connected$/ }).waitFor();
+  }
+
+  /** The transport the page says it connected with (`#status`'s `data-transport`), e.g. `sockjs`. */
+  async connectedTransport(): Promise<string | null> {
+    return this.page.locator('#status').getAttribute('data-transport');
   }
 
   async join(room: string): Promise<void> {
