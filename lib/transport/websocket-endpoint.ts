@@ -11,7 +11,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { SUBPROTOCOL_VERSIONS, type StompVersion } from '../protocol/frame.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
-import type { ResolvedStompOptions } from '../module/resolve-options.js';
+import type { ResolvedEndpoint, ResolvedStompOptions } from '../module/resolve-options.js';
 import { InboundDispatcher } from '../messaging/inbound-dispatcher.js';
 import { ChannelInterceptors } from '../messaging/channel-interceptors.js';
 import { StompEvents } from '../events/stomp-events.service.js';
@@ -46,13 +46,15 @@ function refuse(socket: Duplex, status: string): void {
 @Injectable()
 export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('StompWebSocketEndpoint');
-  private readonly endpoints: Map<string, ResolvedStompOptions['endpoints'][number]>;
   private wss?: WebSocketServer;
   private upgrades?: UpgradeDispatcher;
   private requests?: RequestDispatcher;
   private readonly sockJs: SockJsService[] = [];
-  /** Paths a plain WebSocket client may connect to: each endpoint's, and `<path>/websocket` of a SockJS one (Spring's raw WebSocket URL). */
-  private readonly plainPaths = new Set<string>();
+  /**
+   * The endpoint of each path a plain WebSocket client may connect to: each endpoint's own, and
+   * `<path>/websocket` of a SockJS one (Spring's raw WebSocket URL under a SockJS endpoint).
+   */
+  private readonly plain = new Map<string, ResolvedEndpoint>();
   private accepting = false;
   private readonly services: SessionServices;
 
@@ -65,13 +67,12 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     counters: StompCounters,
     interceptors: ChannelInterceptors,
   ) {
-    this.endpoints = new Map(options.endpoints.map((e) => [e.path, e]));
     this.services = { handler: dispatcher, interceptors, events, counters };
     for (const endpoint of options.endpoints) {
-      this.plainPaths.add(endpoint.path);
+      this.plain.set(endpoint.path, endpoint);
       const sockjs = endpoint.sockjs;
       if (sockjs === undefined) continue;
-      this.plainPaths.add(`${endpoint.path}/websocket`);
+      if (!this.plain.has(`${endpoint.path}/websocket`)) this.plain.set(`${endpoint.path}/websocket`, endpoint);
       this.sockJs.push(
         new SockJsService({ ...endpoint, sockjs }, options.limits, (connection, request) => this.openSockJs(connection, request)),
       );
@@ -106,7 +107,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
       });
     }
     this.accepting = true;
-    const names = [...this.endpoints.values()].map((e) => (e.sockjs === undefined ? e.path : `${e.path} (+SockJS)`));
+    const names = this.options.endpoints.map((e) => (e.sockjs === undefined ? e.path : `${e.path} (+SockJS)`));
     this.logger.log(`STOMP endpoints: ${names.join(', ')}`);
   }
 
@@ -131,7 +132,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
 
   private routeUpgrade(request: IncomingMessage): UpgradeListener | undefined {
     const pathname = pathnameOf(request);
-    if (this.plainPaths.has(pathname)) return this.upgradePlain;
+    if (this.plain.has(pathname)) return this.upgradePlain;
     const service = this.sockJs.find((s) => s.owns(pathname));
     return service === undefined ? undefined : (req, socket, head) => service.handleUpgrade(req, socket, head);
   }
@@ -139,8 +140,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
   private readonly upgradePlain: UpgradeListener = (request, socket, head) => this.upgrade(request, socket, head);
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const pathname = pathnameOf(request);
-    const endpoint = this.endpoints.get(pathname.endsWith('/websocket') && !this.endpoints.has(pathname) ? pathname.slice(0, -'/websocket'.length) : pathname);
+    const endpoint = this.plain.get(pathnameOf(request));
     if (!this.accepting || !endpoint || !this.wss) {
       refuse(socket, '503 Service Unavailable');
       return;
