@@ -84,7 +84,7 @@ export class SockJsService {
   private readonly live = new Map<string, SockJsConnection>();
   private readonly libraryFile: string | undefined;
   private library?: Promise<Buffer | undefined>;
-  accepting = true;
+  private accepting = true;
 
   constructor(
     private readonly endpoint: ResolvedEndpoint & { sockjs: ResolvedSockJsOptions },
