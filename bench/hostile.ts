@@ -10,19 +10,21 @@
  *                           Default: this checkout.
  *   --attack <list>         comma-separated subset of: heartbeat-recv, heartbeat-send, body-1byte,
  *                           pattern-8k, deep-publish, deep-publish-limits, pipeline, user-queue,
- *                           headers, user-dest
+ *                           headers, user-dest, sockjs-chunked
  *   --pipeline-frames <n>   SEND /app/hello frames in the one pipelined WebSocket message (20000;
  *                           the issue's 10 MiB message holds 145,000)
  *   --segments <list>       destination depths of the deep publish against `/topic/**` x4 (100,200;
  *                           the issue's is 300)
  *   --body-bytes <n>        body bytes sent as 1-byte WebSocket messages (200000)
  *   --patterns <n>          8 KiB `#` pattern SUBSCRIBEs (20)
+ *   --chunked-bytes <n>     bytes of the SockJS xhr_send body posted in 1-byte HTTP chunks (262144)
  *   --json <file>           also write the JSON there
  *   --no-pin                do not pin the server to CPU 0 and this process to CPU 1
  *   --compare <a.json> --compare <b.json>
  *                           print two runs' figures side by side (from --json), run nothing
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +47,7 @@ const { values: opts } = parseArgs({
     segments: { type: 'string', default: '100,200' },
     'body-bytes': { type: 'string', default: '200000' },
     patterns: { type: 'string', default: '20' },
+    'chunked-bytes': { type: 'string', default: '262144' },
     json: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     compare: { type: 'string', multiple: true },
@@ -57,7 +60,7 @@ if (opts.compare) {
 }
 if (opts.help) {
   console.log(
-    'npm run bench:hostile -- [--server <checkout dir>] [--attack a,b] [--pipeline-frames N] [--segments 100,200] [--body-bytes N] [--patterns N] [--json file] [--no-pin]',
+    'npm run bench:hostile -- [--server <checkout dir>] [--attack a,b] [--pipeline-frames N] [--segments 100,200] [--body-bytes N] [--patterns N] [--chunked-bytes N] [--json file] [--no-pin]',
   );
   process.exit(0);
 }
@@ -73,6 +76,7 @@ const ATTACKS = [
   'user-queue',
   'headers',
   'user-dest',
+  'sockjs-chunked',
 ] as const;
 type Attack = (typeof ATTACKS)[number];
 
@@ -90,6 +94,7 @@ const PIPELINE_FRAMES = positive('pipeline-frames', opts['pipeline-frames']);
 const SEGMENTS = opts.segments.split(',').map((s) => positive('segments', s));
 const BODY_BYTES = positive('body-bytes', opts['body-bytes']);
 const PATTERNS = positive('patterns', opts.patterns);
+const CHUNKED_BYTES = positive('chunked-bytes', opts['chunked-bytes']);
 
 const serverDir = path.resolve(opts.server ?? here('../..'));
 const SERVER_SCRIPT = opts.server
@@ -733,7 +738,50 @@ const DESCRIPTIONS: Record<Attack, string> = {
   'user-queue': 'SUBSCRIBE /queue/reply-user<victim session>, /topic/** over /user/topic',
   headers: 'SEND with content-length\\c1; another SEND with redelivered, Message-Id, DESTINATION, user-name',
   'user-dest': 'SEND /user/promo%zz/queue/inbox',
+  'sockjs-chunked': `SockJS xhr_send body of ${CHUNKED_BYTES} bytes in 1-byte HTTP chunks`,
 };
+
+/**
+ * One SockJS `xhr_send` whose body comes in 1-byte HTTP chunks (one `'data'` event each): the
+ * server's CPU for reading it, and how long it took to answer. sockjs's own body reader copied
+ * the whole body per chunk (quadratic); the server's replacement joins the chunks once.
+ */
+async function sockJsChunked(server: Server): Promise<Figures & { attacker: string; capped: boolean }> {
+  const CAP = 120_000;
+  const { hostname, port } = new URL(server.url);
+  const cpu0 = (await usage(server, false)).cpuMicros;
+  const t0 = now();
+  const status = await new Promise<string>((resolve) => {
+    const socket = net.connect(Number(port), hostname, () => {
+      socket.write(
+        `POST /ws/000/bench${process.pid}/xhr_send HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      );
+      // 1-byte chunks, in writes of 4096 chunks, then the last chunk.
+      const batch = '1\r\na\r\n'.repeat(4096);
+      for (let sent = 0; sent < CHUNKED_BYTES; sent += 4096) socket.write(sent + 4096 <= CHUNKED_BYTES ? batch : '1\r\na\r\n'.repeat(CHUNKED_BYTES - sent));
+      socket.write('0\r\n\r\n');
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(`> ${CAP} ms`);
+    }, CAP);
+    socket.once('data', (data: Buffer) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(data.toString('latin1').split('\r\n', 1)[0]);
+    });
+    socket.on('error', () => undefined);
+  });
+  const answeredMs = round(now() - t0);
+  const cpu1 = (await usage(server, false)).cpuMicros;
+  return {
+    answer: status,
+    answeredAfterMs: answeredMs,
+    serverCpuMs: round((cpu1 - cpu0) / 1000),
+    attacker: status,
+    capped: status.startsWith('>'),
+  };
+}
 
 async function runOne(attack: Attack, variant?: number): Promise<AttackResult> {
   const server = await startServer();
@@ -772,6 +820,9 @@ async function runOne(attack: Attack, variant?: number): Promise<AttackResult> {
         break;
       case 'user-dest':
         result = await userDest(server);
+        break;
+      case 'sockjs-chunked':
+        result = await sockJsChunked(server);
         break;
     }
   } catch (err) {

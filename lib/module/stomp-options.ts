@@ -8,9 +8,11 @@ export interface StompEndpointOptions {
   /** URL path of the handshake, e.g. `/ws`. Matched exactly, query string ignored. */
   path: string;
   /**
-   * Browser origins allowed to connect. Default: same origin only (the `Origin` host must equal
-   * the `Host` header), as in Spring. `['*']` allows any origin; entries may use `*` as a
-   * wildcard (`https://*.example.com`). Clients that send no `Origin` (non-browser) are accepted.
+   * Browser origins allowed to connect besides the same origin (the `Origin` host equals the
+   * `Host` header), which is always allowed, as in Spring. Default: the same origin only.
+   * `['*']` allows any origin; entries may use `*` as a wildcard (`https://*.example.com`).
+   * Clients that send no `Origin` (non-browser) are accepted. For SockJS, it also decides who
+   * may use the iframe page (see `sockjs`).
    */
   allowedOrigins?: string[];
   /**

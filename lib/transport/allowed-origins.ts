@@ -1,21 +1,26 @@
 import type { IncomingMessage } from 'node:http';
 
 /**
- * Checks a handshake's `Origin`. `'same-origin'` accepts an origin whose host equals the
- * request's `Host` header; a list accepts exact origins, `*` wildcards inside an origin, and `*`
- * alone for everyone. A request without `Origin` comes from a non-browser client and is accepted.
+ * Checks a handshake's `Origin`. The same origin (an origin whose host equals the request's
+ * `Host` header) is always accepted, as Spring does before it looks at `allowedOrigins`
+ * (`WebUtils.isSameOrigin`): a page served by the app itself can connect whatever the list says.
+ * `'same-origin'` accepts nothing more; a list also accepts exact origins, `*` wildcards inside
+ * an origin, and `*` alone for everyone. A request without `Origin` comes from a non-browser
+ * client and is accepted.
  */
 export function isOriginAllowed(request: IncomingMessage, allowed: string[] | 'same-origin'): boolean {
   const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  if (allowed === 'same-origin') {
-    try {
-      return new URL(origin).host === request.headers.host;
-    } catch {
-      return false;
-    }
-  }
+  if (origin === undefined || isSameOrigin(origin, request)) return true;
+  if (allowed === 'same-origin') return false;
   return allowed.some((pattern) => pattern === '*' || pattern === origin || matchesWildcard(pattern, origin));
+}
+
+function isSameOrigin(origin: string, request: IncomingMessage): boolean {
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { parse as parseQuery } from 'node:querystring';
 
 /** `sockjs.createServer()` options used here (snake_case as sockjs names them). */
 export interface SockJsServerOptions {
@@ -39,10 +40,25 @@ export interface Connection {
   on(event: 'close', listener: () => void): this;
 }
 
+/** A filter of sockjs's request pipeline: `next` continues it; throwing `{ status: 0 }` suspends it. */
+type BodyFilter = (request: IncomingMessage, response: ServerResponse, data: unknown, next: (data: unknown) => void) => never;
+
+/** sockjs's request pipeline (`App`), where the filters that read request bodies live. */
+interface SockJsApp {
+  expect_xhr: BodyFilter;
+  expect_form: BodyFilter;
+  log(severity: string, line: string): void;
+}
+
+export interface SockJsListener {
+  /** Serves a request or upgrade under `prefix`; false (and nothing answered) when the URL is not its. */
+  getHandler(): (request: IncomingMessage, responseOrSocket: ServerResponse | Duplex, head?: Buffer) => boolean;
+  readonly app: SockJsApp;
+}
+
 export interface SockJsServer {
   on(event: 'connection', listener: (connection: Connection | null) => void): this;
-  /** A listener that serves requests and upgrades under `prefix`; false when the URL is not its. */
-  listener(): { getHandler(): (request: IncomingMessage, responseOrSocket: ServerResponse | Duplex, head?: Buffer) => boolean };
+  listener(): SockJsListener;
 }
 
 /** `require('sockjs')`: a CommonJS package. */
@@ -108,4 +124,38 @@ export function endNow(connection: Connection): void {
   const recv = session.recv;
   if (recv?.didAbort) recv.didAbort();
   else if (!recv && session.didTimeout) session.didTimeout();
+}
+
+/**
+ * Replaces sockjs's two body readers (`expect_xhr` for `xhr_send`, `expect_form` for
+ * `jsonp_send`) with ones that keep the chunks in a list and join them once: sockjs's own copy
+ * the whole body on every chunk, so a body posted in many tiny HTTP chunks costs quadratic time
+ * (a 256 KiB body in 1-byte chunks blocked the event loop for seconds). What they accept is
+ * sockjs's: the same content types, the same parsing. The caller bounds the body's size.
+ */
+export function readBodiesInLinearTime(listener: SockJsListener): void {
+  const app = listener.app;
+  const reader =
+    (parse: (text: string, contentType: string) => unknown): BodyFilter =>
+    (request, _response, _data, next) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const contentType = (request.headers['content-type'] ?? '').split(';')[0];
+        next(parse(Buffer.concat(chunks).toString('utf8'), contentType));
+      });
+      // sockjs's way to suspend its pipeline until `next` is called.
+      throw { status: 0 };
+    };
+  app.expect_xhr = reader((text, contentType) => {
+    if (['text/plain', 'T', 'application/json', 'application/xml', '', 'text/xml'].includes(contentType)) return text;
+    app.log('error', `Unsupported content-type ${contentType}`);
+    return undefined;
+  });
+  app.expect_form = reader((text, contentType) => {
+    if (contentType === 'application/x-www-form-urlencoded') return parseQuery(text);
+    if (contentType === 'text/plain' || contentType === '') return text;
+    app.log('error', `Unsupported content-type ${contentType}`);
+    return undefined;
+  });
 }

@@ -9,7 +9,7 @@ import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { isOriginAllowed, originRefusal } from './allowed-origins.js';
 import { pathnameOf } from './server-event-dispatcher.js';
 import { SockJsConnection, type SockJsConnectionLimits } from './sockjs-connection.js';
-import { receiverSocket, sockjs, sockJsSessionId, type Connection, type SockJsServer } from './sockjs-internals.js';
+import { readBodiesInLinearTime, receiverSocket, sockjs, sockJsSessionId, type Connection, type SockJsServer } from './sockjs-internals.js';
 
 /** The URL names (`/ws/<server>/<session>/<name>`) each transport uses. */
 const TRANSPORT_URLS: Record<SockJsTransport, readonly string[]> = {
@@ -25,8 +25,6 @@ const TRANSPORT_URLS: Record<SockJsTransport, readonly string[]> = {
 const OPENING_URLS = new Set(['xhr_streaming', 'xhr', 'eventsource', 'htmlfile', 'jsonp']);
 /** URL names of the opening requests that end after one write (polling). */
 const POLLING_URLS = new Set(['xhr', 'jsonp']);
-/** URL names of the requests that carry messages from the client. */
-const SENDING_URLS = new Set(['xhr_send', 'jsonp_send']);
 
 /**
  * Which service holds each open SockJS session id, process-wide. sockjs keeps one session table
@@ -34,6 +32,18 @@ const SENDING_URLS = new Set(['xhr_send', 'jsonp_send']);
  * names a session's id would reach that session past this endpoint's origin rule.
  */
 const sessionOwners = new Map<string, SockJsService>();
+
+/** The iframe page of the iframe transports (sockjs serves `/iframe.html`, `/iframe-<version>.html`…). */
+const IFRAME_PAGE = /^\/iframe[0-9-.a-z_]*\.html$/;
+
+/**
+ * Whether sockjs can hold a session of this id. sockjs matches ids with `[^/.]+` and keeps its
+ * sessions in a plain object, so an id named after a property of `Object.prototype`
+ * (`constructor`, `__proto__`, `toString`…) finds a built-in function there and throws.
+ */
+function isSessionId(id: string): boolean {
+  return /^[^/.]+$/.test(id) && !(id in Object.prototype);
+}
 
 /** File name the client library is served under by default (`<path>/sockjs.min.js`). */
 const CLIENT_LIBRARY_FILE = '/sockjs.min.js';
@@ -93,7 +103,13 @@ export class SockJsService {
   ) {
     const options = endpoint.sockjs;
     this.urls = new Set(options.transports.flatMap((t) => TRANSPORT_URLS[t]));
-    this.libraryFile = options.clientLibraryUrl === `${endpoint.path}${CLIENT_LIBRARY_FILE}` ? clientLibraryPath() : undefined;
+    const servesLibrary = options.clientLibraryUrl === `${endpoint.path}${CLIENT_LIBRARY_FILE}`;
+    this.libraryFile = servesLibrary ? clientLibraryPath() : undefined;
+    if (servesLibrary && this.libraryFile === undefined) {
+      SockJsService.logger.debug(
+        `${endpoint.path}${CLIENT_LIBRARY_FILE} is not served: sockjs-client is not installed. Browsers that need an iframe transport fall back to another; install sockjs-client or set sockjs.clientLibraryUrl to serve it`,
+      );
+    }
     const server: SockJsServer = sockjs.createServer({
       prefix: escapeRegExp(endpoint.path),
       sockjs_url: options.clientLibraryUrl,
@@ -106,7 +122,14 @@ export class SockJsService {
       log: (severity, line) => this.log(severity, line),
     });
     server.on('connection', (connection) => this.connected(connection));
-    this.serve = server.listener().getHandler();
+    const listener = server.listener();
+    readBodiesInLinearTime(listener);
+    this.serve = listener.getHandler();
+  }
+
+  /** The endpoint's path, e.g. `/ws`. */
+  get path(): string {
+    return this.endpoint.path;
   }
 
   /** True when `pathname` is this endpoint's path or below it. */
@@ -123,30 +146,49 @@ export class SockJsService {
       void this.serveLibrary(request, response);
       return;
     }
-    const url = this.transportUrl(rest);
+    if (IFRAME_PAGE.test(rest) && !this.iframeAllowed(response)) return answer(response, 404);
+    const parts = rest.split('/');
+    const url = parts.length === 4 && parts[0] === '' ? { session: parts[2], name: parts[3] } : undefined;
     if (url !== undefined) {
-      if (!this.urls.has(url.name)) return answer(response, 404);
+      if (!this.urls.has(url.name) || !isSessionId(url.session)) return answer(response, 404);
       const owner = sessionOwners.get(url.session);
       if (owner !== undefined && owner !== this) return answer(response, 404);
       if (OPENING_URLS.has(url.name) && !this.live.has(url.session)) this.remember(url.session, request);
-      if (SENDING_URLS.has(url.name) && !this.boundBody(request, response, url.session)) return;
-      const live = OPENING_URLS.has(url.name) ? this.live.get(url.session) : undefined;
-      if (live !== undefined) {
-        live.receive(() => this.serve(request, response), POLLING_URLS.has(url.name));
-        return;
-      }
     }
-    this.serve(request, response);
+    if (request.method === 'POST' && !this.boundBody(request, response, url?.session)) return;
+    const live = url !== undefined && OPENING_URLS.has(url.name) ? this.live.get(url.session) : undefined;
+    let served = false;
+    if (live !== undefined) live.receive(() => (served = this.serve(request, response)), POLLING_URLS.has(url?.name ?? ''));
+    else served = this.serve(request, response);
+    // sockjs matches its paths against the URL with its query string: `/ws?x` is not its, and
+    // it would leave the request unanswered.
+    if (!served) answer(response, 404);
+  }
+
+  /**
+   * The iframe page of the iframe transports relays a SockJS session to its parent window, with
+   * the endpoint's own origin and cookies. Spring's rule: served to any page when
+   * `allowedOrigins` is `['*']`; only to pages of the same origin (`X-Frame-Options: SAMEORIGIN`)
+   * by default; not at all (404) when a list of origins is given, since the browser cannot be
+   * told to frame it for those only.
+   */
+  private iframeAllowed(response: ServerResponse): boolean {
+    const allowed = this.endpoint.allowedOrigins;
+    if (allowed === 'same-origin') {
+      response.setHeader('X-Frame-Options', 'SAMEORIGIN');
+      return true;
+    }
+    return allowed.includes('*');
   }
 
   /** A WebSocket upgrade under the endpoint's path (not the path itself, which is the plain endpoint). */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!this.accepting) return refuseUpgrade(socket, '503 Service Unavailable');
     if (!this.originAllowed(request)) return refuseUpgrade(socket, '403 Forbidden');
-    const url = this.transportUrl(pathnameOf(request).slice(this.endpoint.path.length));
-    if (url === undefined || url.name !== 'websocket' || !this.urls.has('websocket')) return refuseUpgrade(socket, '404 Not Found');
+    const parts = pathnameOf(request).slice(this.endpoint.path.length).split('/');
+    if (parts.length !== 4 || parts[3] !== 'websocket' || !this.urls.has('websocket')) return refuseUpgrade(socket, '404 Not Found');
     this.upgrades.set(socket, request);
-    this.serve(request, socket, head);
+    if (!this.serve(request, socket, head)) refuseUpgrade(socket, '404 Not Found');
   }
 
   /**
@@ -172,23 +214,18 @@ export class SockJsService {
     return false;
   }
 
-  /** `/<server>/<session>/<name>` as sockjs matches it (no `.` or `/` in the ids). */
-  private transportUrl(rest: string): { session: string; name: string } | undefined {
-    const parts = rest.split('/');
-    if (parts.length !== 4 || parts[0] !== '' || !/^[^/.]+$/.test(parts[1]) || !/^[^/.]+$/.test(parts[2])) return undefined;
-    return { session: parts[2], name: parts[3] };
-  }
-
   /**
-   * Bounds the body of an `xhr_send` / `jsonp_send` (sockjs would buffer any size) to
-   * `limits.maxWebSocketMessageSize` bytes: a bigger one gets 413, and its session an ERROR.
+   * Bounds the body of a POST (sockjs would read any size for `xhr_send`, `jsonp_send` and its
+   * `chunking_test`) to `limits.maxWebSocketMessageSize` bytes: a bigger one gets 413, and the
+   * session it was for (if any) an ERROR.
    * @returns false when the request was refused.
    */
-  private boundBody(request: IncomingMessage, response: ServerResponse, session: string): boolean {
+  private boundBody(request: IncomingMessage, response: ServerResponse, session: string | undefined): boolean {
     const limit = this.limits.maxWebSocketMessageSize;
     const tooLarge = (): void => {
       answer(response, 413);
       request.destroy();
+      if (session === undefined) return;
       this.live
         .get(session)
         ?.handler?.onTransportError(

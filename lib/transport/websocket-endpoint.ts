@@ -72,11 +72,15 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
       this.plain.set(endpoint.path, endpoint);
       const sockjs = endpoint.sockjs;
       if (sockjs === undefined) continue;
-      if (!this.plain.has(`${endpoint.path}/websocket`)) this.plain.set(`${endpoint.path}/websocket`, endpoint);
+      if (sockjs.transports.includes('websocket') && !this.plain.has(`${endpoint.path}/websocket`)) {
+        this.plain.set(`${endpoint.path}/websocket`, endpoint);
+      }
       this.sockJs.push(
         new SockJsService({ ...endpoint, sockjs }, options.limits, (connection, request) => this.openSockJs(connection, request)),
       );
     }
+    // Nested SockJS paths (`/ws`, `/ws/admin`): the longest that owns a request serves it.
+    this.sockJs.sort((a, b) => b.path.length - a.path.length);
   }
 
   onApplicationBootstrap(): void {

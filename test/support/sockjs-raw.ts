@@ -23,12 +23,14 @@ export interface HttpOptions {
   body?: string | Buffer;
   /** Sends `body` in two writes with no Content-Length (Transfer-Encoding: chunked). */
   chunked?: boolean;
+  /** With `chunked`: bytes per HTTP chunk (one write each) instead of two halves. */
+  chunkSize?: number;
   timeoutMs?: number;
 }
 
 /** One HTTP request on its own connection (no keep-alive pool: a SockJS poll is tied to its socket). */
 export function http(url: string, options: HttpOptions = {}): Promise<HttpReply> {
-  const { method = 'GET', headers = {}, body, chunked = false, timeoutMs = GUARD_MS } = options;
+  const { method = 'GET', headers = {}, body, chunked = false, chunkSize, timeoutMs = GUARD_MS } = options;
   return new Promise<HttpReply>((resolve, reject) => {
     let reply: HttpReply | undefined;
     const allHeaders: Record<string, string> = { ...headers };
@@ -62,9 +64,14 @@ export function http(url: string, options: HttpOptions = {}): Promise<HttpReply>
     } else if (chunked) {
       req.setHeader('transfer-encoding', 'chunked');
       const data = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
-      const half = Math.floor(data.length / 2);
-      req.write(data.subarray(0, half));
-      req.end(data.subarray(half));
+      if (chunkSize !== undefined) {
+        for (let at = 0; at < data.length; at += chunkSize) req.write(data.subarray(at, at + chunkSize));
+        req.end();
+      } else {
+        const half = Math.floor(data.length / 2);
+        req.write(data.subarray(0, half));
+        req.end(data.subarray(half));
+      }
     } else {
       req.end(body);
     }

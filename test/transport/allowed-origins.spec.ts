@@ -35,6 +35,13 @@ describe('allowedOrigins wildcards', () => {
     expect(matchesWildcard('https://*a*a*a*a*a*', origin)).toBe(true);
   });
 
+  it('accepts the same origin whatever the list says, as Spring does', () => {
+    expect(isOriginAllowed(request('https://app.example.com'), ['https://frontend.example'])).toBe(true);
+    expect(isOriginAllowed(request('http://app.example.com:8080', 'app.example.com:8080'), ['https://frontend.example'])).toBe(true);
+    expect(isOriginAllowed(request('http://app.example.com:8081', 'app.example.com:8080'), ['https://frontend.example'])).toBe(false);
+    expect(isOriginAllowed(request('https://other.example.com'), ['https://frontend.example'])).toBe(false);
+  });
+
   it('accepts clients without Origin, and same-origin by Host', () => {
     expect(isOriginAllowed(request(undefined), 'same-origin')).toBe(true);
     expect(isOriginAllowed(request('https://app.example.com'), 'same-origin')).toBe(true);

@@ -1,0 +1,107 @@
+// What a SockJS endpoint answers for URLs and origins a client library would never send, and
+// the rules that decide which requests it takes at all.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import WebSocket from 'ws';
+import { expectRefused } from '../support/raw-client.js';
+import { http, RawSockJsSession } from '../support/sockjs-raw.js';
+import { startStompApp, type RunningApp } from '../support/stomp-app.js';
+
+describe('SockJS routing', () => {
+  let running: RunningApp;
+  const base = (path: string) => `http://127.0.0.1:${running.port}${path}`;
+
+  beforeAll(async () => {
+    running = await startStompApp({
+      endpoints: [
+        { path: '/ws', sockjs: true, allowedOrigins: ['https://frontend.example'] },
+        // Nested under /ws: requests under /ws/admin are its own.
+        { path: '/ws/admin', sockjs: { transports: ['xhr-polling'] }, allowedOrigins: ['*'] },
+        { path: '/plain' },
+      ],
+    });
+  });
+  afterAll(() => running.close());
+
+  it('answers a URL with a query string on the endpoint path itself (sockjs alone would never answer)', async () => {
+    for (const method of ['GET', 'POST']) {
+      const reply = await http(`${base('/ws')}?x=1`, { method });
+      expect(reply.status).toBe(404);
+    }
+    expect((await http(base('/ws'))).body).toBe('Welcome to SockJS!\n');
+  });
+
+  it('refuses session ids named after Object.prototype properties with 404, without a log line', async () => {
+    const logged = running.logs.entries.length;
+    for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      for (const [method, name] of [['POST', 'xhr'], ['POST', 'xhr_send'], ['POST', 'xhr_streaming'], ['GET', 'eventsource'], ['GET', 'htmlfile']]) {
+        const reply = await http(`${base('/ws')}/000/${id}/${name}?c=cb`, { method, body: method === 'POST' ? '["x"]' : undefined });
+        expect([id, name, reply.status]).toEqual([id, name, 404]);
+      }
+    }
+    expect(running.logs.entries.slice(logged)).toEqual([]);
+  });
+
+  it('takes the same origin whatever allowedOrigins lists, as Spring does', async () => {
+    const self = `http://127.0.0.1:${running.port}`;
+    expect((await http(`${base('/ws')}/info`, { headers: { origin: self } })).status).toBe(200);
+    expect((await http(`${base('/ws')}/info`, { headers: { origin: 'https://frontend.example' } })).status).toBe(200);
+    const refused = await http(`${base('/ws')}/info`, { headers: { origin: 'https://other.example' } });
+    expect(refused.status).toBe(403);
+    running.logs.expect('warn', /Refused SockJS request to \/ws from origin "https:\/\/other\.example"/);
+    // The plain WebSocket endpoint follows the same rule.
+    const ws = new WebSocket(`ws://127.0.0.1:${running.port}/plain`, ['v12.stomp'], { headers: { origin: self } });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.close();
+  });
+
+  it("serves the iframe page by Spring's rule: not when allowedOrigins lists origins, to anyone with ['*'], same-origin framing by default", async () => {
+    expect((await http(`${base('/ws')}/iframe.html`)).status).toBe(404);
+    expect((await http(`${base('/ws')}/iframe-1.6.1.html`)).status).toBe(404);
+    const open = await http(`${base('/ws/admin')}/iframe.html`);
+    expect(open.status).toBe(200);
+    expect(open.headers['x-frame-options']).toBeUndefined();
+    const other = await startStompApp({ endpoints: [{ path: '/ws', sockjs: true }] });
+    try {
+      const page = await http(`http://127.0.0.1:${other.port}/ws/iframe.html`);
+      expect(page.status).toBe(200);
+      expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(page.body).toContain('<script src="/ws/sockjs.min.js"></script>');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('sends a request under a nested SockJS endpoint to the longest path it is under', async () => {
+    const info = JSON.parse((await http(`${base('/ws/admin')}/info`)).body) as { websocket: boolean };
+    expect(info.websocket).toBe(false);
+    const session = await new RawSockJsSession(base('/ws/admin')).opened();
+    const connected = await session.connect();
+    expect(connected.command).toBe('CONNECTED');
+    await session.disconnect();
+    expect((JSON.parse((await http(`${base('/ws')}/info`)).body) as { websocket: boolean }).websocket).toBe(true);
+  });
+
+  it("serves Spring's raw WebSocket URL <path>/websocket only when the websocket transport is on", async () => {
+    const raw = new WebSocket(`ws://127.0.0.1:${running.port}/ws/websocket`, ['v12.stomp']);
+    await new Promise<void>((resolve, reject) => {
+      raw.once('open', () => resolve());
+      raw.once('error', reject);
+    });
+    raw.close();
+    expect(await expectRefused(`ws://127.0.0.1:${running.port}/ws/admin/websocket`)).toBe(404);
+  });
+
+  it('bounds and reads correctly a body posted in many 1-byte HTTP chunks', async () => {
+    const session = await new RawSockJsSession(base('/ws/admin')).opened();
+    await session.connect();
+    const body = JSON.stringify([`SUBSCRIBE\nid:s\ndestination:/topic/chunks\nreceipt:r\n\n\0`]);
+    const reply = await http(session.url('xhr_send'), { method: 'POST', body, chunked: true, chunkSize: 1 });
+    expect(reply.status).toBe(204);
+    const receipt = await session.expect('RECEIPT');
+    expect(receipt.headers['receipt-id']).toBe('r');
+    await session.disconnect();
+  });
+});
