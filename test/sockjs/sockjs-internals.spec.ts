@@ -7,10 +7,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { Socket, type AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import WebSocket from 'ws';
 import {
   endNow,
   queuedFrameCount,
+  readBodiesInLinearTime,
   receiverSocket,
   sockjs,
   sockJsSessionId,
@@ -192,6 +194,28 @@ describe('sockjs 0.3.24 as sockjs-internals.ts assumes it', () => {
     expect(await post(`${PREFIX}x/000/${sessionId()}/xhr`)).toEqual({ status: 404, body: 'not sockjs' });
     // The log callback gets sockjs's lines (severity first).
     expect(logLines.some((l) => l.startsWith('debug SockJS v0.3.24 bound to'))).toBe(true);
+  });
+
+  it("has the body readers readBodiesInLinearTime replaces, as App filters that suspend the pipeline by throwing { status: 0 }", () => {
+    const listener = createSockJsServer('/pin', 1024).listener();
+    const app = listener.app as unknown as Record<string, unknown>;
+    expect(typeof app.expect_xhr).toBe('function');
+    expect(typeof app.expect_form).toBe('function');
+    const originalXhr = app.expect_xhr;
+    readBodiesInLinearTime(listener);
+    expect(app.expect_xhr).not.toBe(originalXhr);
+    // The replacement suspends the pipeline as sockjs's own filters do.
+    const request = new PassThrough() as unknown as IncomingMessage;
+    (request as { headers: Record<string, string> }).headers = { 'content-type': 'text/plain' };
+    let next: unknown;
+    expect(() => (app.expect_xhr as (...a: unknown[]) => void)(request, {}, undefined, (d: unknown) => (next = d))).toThrow(
+      expect.objectContaining({ status: 0 }),
+    );
+    (request as unknown as PassThrough).end('["a","b"]');
+    return withTimeout(
+      new Promise<void>((resolve) => (request as unknown as PassThrough).on('end', () => setImmediate(resolve))),
+      'the body',
+    ).then(() => expect(next).toBe('["a","b"]'));
   });
 
   describe('an xhr-polling session', () => {
