@@ -47,6 +47,8 @@ type BodyFilter = (request: IncomingMessage, response: ServerResponse, data: unk
 interface SockJsApp {
   expect_xhr: BodyFilter;
   expect_form: BodyFilter;
+  /** Answers a filter's `throw { status: 500, message }` (sockjs looks for `handle_<status>` first). */
+  handle_500?: (request: IncomingMessage, response: ServerResponse, error: { status: number; message?: string }) => void;
   log(severity: string, line: string): void;
 }
 
@@ -158,4 +160,22 @@ export function readBodiesInLinearTime(listener: SockJsListener): void {
     app.log('error', `Unsupported content-type ${contentType}`);
     return undefined;
   });
+}
+
+/**
+ * sockjs answers what a client got wrong with HTTP 500 ("Internal Server Error"): a post that is
+ * not a JSON array of strings (`Payload expected.`, `Broken JSON encoding.`) or a JSONP callback
+ * missing or invalid. Every `{ status: 500 }` that sockjs throws is such a client error, so they
+ * are answered 400 with sockjs's message instead. `sockjs-client` treats any failed post alike.
+ */
+export function answerClientErrorsWith400(listener: SockJsListener): void {
+  listener.app.handle_500 = (_request, response, error) => {
+    if (response.headersSent) {
+      response.end();
+      return;
+    }
+    const body = error.message ?? '';
+    response.writeHead(400, { 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': Buffer.byteLength(body) });
+    response.end(body);
+  };
 }

@@ -9,7 +9,7 @@ import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { isOriginAllowed, originRefusal } from './allowed-origins.js';
 import { pathnameOf } from './server-event-dispatcher.js';
 import { SockJsConnection, type SockJsConnectionLimits } from './sockjs-connection.js';
-import { readBodiesInLinearTime, receiverSocket, sockjs, sockJsSessionId, type Connection, type SockJsServer } from './sockjs-internals.js';
+import { answerClientErrorsWith400, readBodiesInLinearTime, receiverSocket, sockjs, sockJsSessionId, type Connection, type SockJsServer } from './sockjs-internals.js';
 
 /** The URL names (`/ws/<server>/<session>/<name>`) each transport uses. */
 const TRANSPORT_URLS: Record<SockJsTransport, readonly string[]> = {
@@ -124,6 +124,7 @@ export class SockJsService {
     server.on('connection', (connection) => this.connected(connection));
     const listener = server.listener();
     readBodiesInLinearTime(listener);
+    answerClientErrorsWith400(listener);
     this.serve = listener.getHandler();
   }
 

@@ -10,6 +10,7 @@ import { Socket, type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import WebSocket from 'ws';
 import {
+  answerClientErrorsWith400,
   endNow,
   queuedFrameCount,
   readBodiesInLinearTime,
@@ -197,7 +198,18 @@ describe('sockjs 0.3.24 as sockjs-internals.ts assumes it', () => {
   });
 
   it("has the body readers readBodiesInLinearTime replaces, as App filters that suspend the pipeline by throwing { status: 0 }", () => {
-    const listener = createSockJsServer('/pin', 1024).listener();
+    const listener = sockjs
+      .createServer({
+        prefix: '/pin',
+        sockjs_url: '/unused/sockjs.min.js',
+        response_limit: 1024,
+        websocket: false,
+        heartbeat_delay: 25_000,
+        disconnect_delay: 5_000,
+        faye_server_options: { maxLength: MAX_LENGTH },
+        log: () => undefined,
+      })
+      .listener();
     const app = listener.app as unknown as Record<string, unknown>;
     expect(typeof app.expect_xhr).toBe('function');
     expect(typeof app.expect_form).toBe('function');
@@ -216,6 +228,37 @@ describe('sockjs 0.3.24 as sockjs-internals.ts assumes it', () => {
       new Promise<void>((resolve) => (request as unknown as PassThrough).on('end', () => setImmediate(resolve))),
       'the body',
     ).then(() => expect(next).toBe('["a","b"]'));
+  });
+
+  it('throws { status: 500 } for client errors and answers them through app.handle_500 when one is defined', async () => {
+    // Its own server: its session must not reach the connection queue of the other tests.
+    const listener = sockjs
+      .createServer({
+        prefix: '/pin500',
+        sockjs_url: '/unused/sockjs.min.js',
+        response_limit: 1024,
+        websocket: false,
+        heartbeat_delay: 25_000,
+        disconnect_delay: 5_000,
+        faye_server_options: { maxLength: MAX_LENGTH },
+        log: () => undefined,
+      })
+      .listener();
+    expect(typeof (listener.app as unknown as Record<string, unknown>).handle_500).toBe('undefined');
+    answerClientErrorsWith400(listener);
+    const handler = listener.getHandler();
+    const server = createServer((req, res) => {
+      if (!handler(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/pin500/000/${sessionId()}`;
+      expect((await withTimeout(fetch(`${url}/xhr`, { method: 'POST' }), 'open')).status).toBe(200);
+      const reply = await withTimeout(fetch(`${url}/xhr_send`, { method: 'POST', body: 'not json' }), 'xhr_send');
+      expect([reply.status, await reply.text()]).toEqual([400, 'Broken JSON encoding.']);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   describe('an xhr-polling session', () => {

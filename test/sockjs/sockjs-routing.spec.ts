@@ -94,6 +94,22 @@ describe('SockJS routing', () => {
     expect(await expectRefused(`ws://127.0.0.1:${running.port}/ws/admin/websocket`)).toBe(404);
   });
 
+  it('answers a post that is not a JSON array of strings with 400 and sockjs\'s reason, never 500', async () => {
+    const session = await new RawSockJsSession(base('/ws/admin')).opened();
+    const cases: Array<[string | undefined, string]> = [
+      ['not json', 'Broken JSON encoding.'],
+      ['{"a":1}', 'Payload expected.'],
+      ['', 'Payload expected.'],
+    ];
+    for (const [body, reason] of cases) {
+      const reply = await http(session.url('xhr_send'), { method: 'POST', body });
+      expect([body, reply.status, reply.body]).toEqual([body, 400, reason]);
+    }
+    // The session is still there and works.
+    await session.connect();
+    await session.disconnect();
+  });
+
   it('bounds and reads correctly a body posted in many 1-byte HTTP chunks', async () => {
     const session = await new RawSockJsSession(base('/ws/admin')).opened();
     await session.connect();
