@@ -3,19 +3,9 @@ import { Controller, Inject, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { MessageMapping, SendToUser, StompModule, type StompModuleOptions } from '../../lib/index.js';
 import { expectRefused, rawConnected } from '../support/raw-client.js';
-import { startStompApp, unique } from '../support/stomp-app.js';
+import { startStompApp, startupError, unique } from '../support/stomp-app.js';
 import { connectClient, Inbox, sendConfirmed, subscribeConfirmed } from '../support/stomp-client.js';
 
-/** Starts an app that must fail; resolves with the start-up error message. */
-async function startupError(options: unknown): Promise<string> {
-  try {
-    const running = await startStompApp(options as StompModuleOptions);
-    await running.close();
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
-  throw new Error('the app started');
-}
 
 describe('options validation at start-up', () => {
   it.each<[string, unknown, string[]]>([

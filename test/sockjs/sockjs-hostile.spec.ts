@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { StompModuleOptions } from '../../lib/index.js';
 import { expectRefused, frame, rawConnected } from '../support/raw-client.js';
 import { http, parseSockJsFrames, RawSockJsSession } from '../support/sockjs-raw.js';
-import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
+import { startStompApp, startupError, unique, type RunningApp } from '../support/stomp-app.js';
 import { connectClient, Inbox, sendConfirmed, subscribeConfirmed, type TestClient } from '../support/stomp-client.js';
 
 /** The HTTP base of the app's `/ws` endpoint. */
@@ -10,16 +9,6 @@ function httpBase(running: RunningApp, path = '/ws'): string {
   return `http://127.0.0.1:${running.port}${path}`;
 }
 
-/** Starts an app that must fail; resolves with the start-up error message. */
-async function startupError(options: unknown): Promise<string> {
-  try {
-    const running = await startStompApp(options as StompModuleOptions);
-    await running.close();
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
-  throw new Error('the app started');
-}
 
 /** A SockJS session, opened and connected. */
 async function connectedSession(running: RunningApp, headers: Record<string, string> = {}): Promise<RawSockJsSession> {

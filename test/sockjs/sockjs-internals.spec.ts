@@ -18,6 +18,7 @@ import {
   sockjs,
   sockJsSessionId,
   type Connection,
+  type SockJsListener,
   type SockJsServer,
 } from '../../lib/transport/sockjs-internals.js';
 import { GUARD_MS, withTimeout } from '../support/stomp-client.js';
@@ -135,6 +136,22 @@ function closeCounter(connection: Connection): { count: () => number } {
   return { count: () => count };
 }
 
+/** A listener of a sockjs server of its own: its sessions never reach the connection queue of the other tests. */
+function detachedListener(prefix: string): SockJsListener {
+  return sockjs
+    .createServer({
+      prefix,
+      sockjs_url: '/unused/sockjs.min.js',
+      response_limit: 1024,
+      websocket: false,
+      heartbeat_delay: 25_000,
+      disconnect_delay: 5_000,
+      faye_server_options: { maxLength: MAX_LENGTH },
+      log: () => undefined,
+    })
+    .listener();
+}
+
 function createSockJsServer(prefix: string, responseLimit: number): SockJsServer {
   const server = sockjs.createServer({
     prefix,
@@ -198,18 +215,7 @@ describe('sockjs 0.3.24 as sockjs-internals.ts assumes it', () => {
   });
 
   it("has the body readers readBodiesInLinearTime replaces, as App filters that suspend the pipeline by throwing { status: 0 }", () => {
-    const listener = sockjs
-      .createServer({
-        prefix: '/pin',
-        sockjs_url: '/unused/sockjs.min.js',
-        response_limit: 1024,
-        websocket: false,
-        heartbeat_delay: 25_000,
-        disconnect_delay: 5_000,
-        faye_server_options: { maxLength: MAX_LENGTH },
-        log: () => undefined,
-      })
-      .listener();
+    const listener = detachedListener('/pin');
     const app = listener.app as unknown as Record<string, unknown>;
     expect(typeof app.expect_xhr).toBe('function');
     expect(typeof app.expect_form).toBe('function');
@@ -231,19 +237,7 @@ describe('sockjs 0.3.24 as sockjs-internals.ts assumes it', () => {
   });
 
   it('throws { status: 500 } for client errors and answers them through app.handle_500 when one is defined', async () => {
-    // Its own server: its session must not reach the connection queue of the other tests.
-    const listener = sockjs
-      .createServer({
-        prefix: '/pin500',
-        sockjs_url: '/unused/sockjs.min.js',
-        response_limit: 1024,
-        websocket: false,
-        heartbeat_delay: 25_000,
-        disconnect_delay: 5_000,
-        faye_server_options: { maxLength: MAX_LENGTH },
-        log: () => undefined,
-      })
-      .listener();
+    const listener = detachedListener('/pin500');
     expect(typeof (listener.app as unknown as Record<string, unknown>).handle_500).toBe('undefined');
     answerClientErrorsWith400(listener);
     const handler = listener.getHandler();

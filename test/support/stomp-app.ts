@@ -145,3 +145,14 @@ let uniqueCounter = 0;
 export function unique(name = 'd'): string {
   return `${name}-${process.pid}-${++uniqueCounter}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** Starts an app that must fail at start-up; resolves with the error message. */
+export async function startupError(options: unknown): Promise<string> {
+  try {
+    const running = await startStompApp(options as StompModuleOptions);
+    await running.close();
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  throw new Error('the app started');
+}
