@@ -13,7 +13,7 @@ import { EventRecorder } from '../support/event-recorder.js';
 import { connectAs, inboxOf, json } from '../support/handler-fixtures.js';
 import { startSample, type RunningSample } from '../support/sample-app.js';
 import { unique } from '../support/stomp-app.js';
-import { GUARD_MS, Inbox, subscribeConfirmed, withTimeout, type TestClient } from '../support/stomp-client.js';
+import { GUARD_MS, Inbox, startClient, subscribeConfirmed, withTimeout, type Attempt, type TestClient } from '../support/stomp-client.js';
 
 type Transport = 'websocket' | 'xhr-streaming' | 'xhr-polling';
 const TRANSPORTS: Transport[] = ['websocket', 'xhr-streaming', 'xhr-polling'];
@@ -35,79 +35,18 @@ function sockJs(url: string, transport?: Transport): () => IStompSocket {
   return () => new SockJS(url, null, transport === undefined ? {} : { transports: [transport] }) as unknown as IStompSocket;
 }
 
-/** A @stomp/stompjs client on some socket factory, watched from activation on. */
-interface Watched {
-  client: Client;
-  /** Resolves with CONNECTED; rejects on an ERROR or a close before it. */
-  connected: Promise<IFrame>;
-  /** Resolves with the first ERROR frame. */
-  error: Promise<IFrame>;
-  /** Resolves with the close code when the socket closes. */
-  closed: Promise<number>;
-  /** Resolves once `count` server heart-beats arrived in total (rejects after `timeoutMs`). */
-  waitForHeartbeats(count: number, timeoutMs?: number): Promise<void>;
-}
-
 /** Clients to deactivate after each test. */
 const open: Client[] = [];
 
-function watch(factory: () => IStompSocket, config: StompConfig = {}): Watched {
-  let onConnected: (frame: IFrame) => void = () => undefined;
-  let onFailed: (err: Error) => void = () => undefined;
-  const connected = new Promise<IFrame>((resolve, reject) => {
-    onConnected = resolve;
-    onFailed = reject;
-  });
-  connected.catch(() => undefined);
-  let onError: (frame: IFrame) => void = () => undefined;
-  const error = new Promise<IFrame>((resolve) => (onError = resolve));
-  let onClosed: (code: number) => void = () => undefined;
-  const closed = new Promise<number>((resolve) => (onClosed = resolve));
-  let heartbeats = 0;
-  let waiters: Array<{ count: number; resolve: () => void }> = [];
-  const client = new Client({
-    reconnectDelay: 0,
-    heartbeatIncoming: 0,
-    heartbeatOutgoing: 0,
-    debug: () => undefined,
-    ...config,
-    webSocketFactory: factory,
-    onConnect: (frame) => onConnected(frame),
-    onStompError: (frame) => {
-      onError(frame);
-      onFailed(new Error(`ERROR frame: ${frame.headers['message']}`));
-    },
-    onHeartbeatReceived: () => {
-      heartbeats++;
-      waiters = waiters.filter((w) => {
-        if (heartbeats >= w.count) w.resolve();
-        return heartbeats < w.count;
-      });
-    },
-    onWebSocketClose: (event: { code: number }) => {
-      onClosed(event.code);
-      onFailed(new Error('socket closed before CONNECTED'));
-    },
-    onWebSocketError: () => undefined,
-  });
-  open.push(client);
-  client.activate();
-  return {
-    client,
-    connected,
-    error,
-    closed,
-    waitForHeartbeats: (count, timeoutMs = GUARD_MS) =>
-      withTimeout(
-        heartbeats >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve })),
-        `${count} server heart-beats (got ${heartbeats})`,
-        timeoutMs,
-      ),
-  };
+/** A @stomp/stompjs client over `factory` (sockjs-client), watched from activation on. */
+function watch(factory: () => IStompSocket, config: StompConfig = {}): Attempt {
+  const attempt = startClient('(sockjs)', { ...config, webSocketFactory: factory });
+  open.push(attempt.client);
+  return attempt;
 }
 
 /** Connects a stompjs client through sockjs-client and waits for CONNECTED. */
-async function connectSockJs(url: string, transport?: Transport, config: StompConfig = {}): Promise<Watched & { frame: IFrame }> {
+async function connectSockJs(url: string, transport?: Transport, config: StompConfig = {}): Promise<Attempt & { frame: IFrame }> {
   const watched = watch(sockJs(url, transport), config);
   const frame = await withTimeout(watched.connected, `CONNECTED over SockJS ${transport ?? ''} from ${url}`);
   return { ...watched, frame };
@@ -207,7 +146,7 @@ describe('the sample over SockJS (sockjs-client in Node, @stomp/stompjs)', () =>
     it('refuses a listed user with the wrong passcode with an ERROR saying why, and accepts the right one', async () => {
       const tag = unique(`refused-${transport}`);
       const refused = watch(sockJs(`${sample.httpUrl}/ws?t=${tag}`, transport), { connectHeaders: { login: 'alice', passcode: 'wrong' } });
-      const error = await withTimeout(refused.error, 'the ERROR frame');
+      const error = await refused.nextError();
       expect(error.headers['message']).toBe('Wrong passcode for user alice');
       await expect(refused.connected).rejects.toThrow('ERROR frame: Wrong passcode for user alice');
       // The SockJS close frame carries the close code of a refused CONNECT (policy violation).

@@ -54,7 +54,8 @@ export function receiptId(prefix = 'r'): string {
   return `${prefix}-${++receiptCounter}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-interface Attempt {
+/** A client activated and watched from the start: what {@link startClient} gives. */
+export interface Attempt {
   client: Client;
   connected: Promise<IFrame>;
   errors: IFrame[];
@@ -64,7 +65,12 @@ interface Attempt {
   waitForHeartbeats(count: number, timeoutMs?: number): Promise<void>;
 }
 
-function startClient(url: string, config: ClientConfig): Attempt {
+/**
+ * Activates a @stomp/stompjs client and watches it from the start (CONNECTED, ERROR frames, the
+ * close, heart-beats). It talks over `ws` to `url`, or over `config.webSocketFactory` when given
+ * (a SockJS client, say).
+ */
+export function startClient(url: string, config: ClientConfig): Attempt {
   const { protocols: protocolsOption, versions, wsHeaders, ...stompConfig } = config;
   const stompVersions = versions ? new Versions(versions) : Versions.default;
   const protocols = protocolsOption ?? stompVersions.protocolVersions();
@@ -89,7 +95,7 @@ function startClient(url: string, config: ClientConfig): Attempt {
     debug: () => undefined,
     ...stompConfig,
     stompVersions,
-    webSocketFactory: () => new WebSocket(url, protocols, { headers: wsHeaders }),
+    webSocketFactory: stompConfig.webSocketFactory ?? (() => new WebSocket(url, protocols, { headers: wsHeaders })),
     onConnect: (frame) => onConnected(frame),
     onStompError: (frame) => {
       errors.push(frame);
