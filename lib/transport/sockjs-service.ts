@@ -9,7 +9,7 @@ import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { isOriginAllowed, originRefusal } from './allowed-origins.js';
 import { pathnameOf } from './server-event-dispatcher.js';
 import { SockJsConnection, type SockJsConnectionLimits } from './sockjs-connection.js';
-import { answerClientErrorsWith400, readBodiesInLinearTime, receiverSocket, sockjs, sockJsSessionId, type Connection, type SockJsServer } from './sockjs-internals.js';
+import { answerClientErrorsWith400, endNow, readBodiesInLinearTime, receiverSocket, sockjs, sockJsSessionId, type Connection, type SockJsServer } from './sockjs-internals.js';
 
 /** The URL names (`/ws/<server>/<session>/<name>`) each transport uses. */
 const TRANSPORT_URLS: Record<SockJsTransport, readonly string[]> = {
@@ -258,7 +258,9 @@ export class SockJsService {
       if (socket !== undefined) request = this.upgrades.get(socket);
     }
     if (request === undefined || !this.accepting) {
+      // Refused (shutting down): sockjs's session ends now, not after its disconnect delay.
       sockJs.close(1001, 'Going away');
+      endNow(sockJs);
       return;
     }
     const connection = new SockJsConnection(sockJs, this.endpoint.path, this.limits);

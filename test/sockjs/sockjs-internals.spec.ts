@@ -145,7 +145,8 @@ function detachedListener(prefix: string): SockJsListener {
       response_limit: 1024,
       websocket: false,
       heartbeat_delay: 25_000,
-      disconnect_delay: 5_000,
+      // Its sessions end soon after their last request: nothing of it outlives the file.
+      disconnect_delay: 50,
       faye_server_options: { maxLength: MAX_LENGTH },
       log: () => undefined,
     })
