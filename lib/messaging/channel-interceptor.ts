@@ -24,8 +24,8 @@ export interface ChannelInterceptorContext {
    */
   readonly session: StompSessionInfo | undefined;
   /**
-   * CONNECT on `clientInbound` only: the HTTP request that opened the connection (the WebSocket
-   * upgrade, or the request that opened a SockJS session: headers, cookies, URL), and a way
+   * CONNECT on `clientInbound` only: the HTTP request behind the CONNECT (the WebSocket upgrade,
+   * or the SockJS post that carried it: headers, cookies, URL; see `StompConnectRequest.request`), and a way
    * to name the session's principal (sent in CONNECTED's `user-name`). `undefined` elsewhere.
    */
   readonly connect?: {

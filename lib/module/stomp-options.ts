@@ -272,8 +272,11 @@ export interface StompConnectRequest {
   login?: string;
   passcode?: string;
   /**
-   * The HTTP request that opened the connection (cookies, query string, remote address): the
-   * WebSocket upgrade, or for SockJS the request that opened the SockJS session.
+   * The HTTP request behind the CONNECT (cookies, query string, remote address): the WebSocket
+   * upgrade (also for SockJS's websocket transport), or for SockJS's HTTP transports the post
+   * (`xhr_send`) that carried the CONNECT frame. Not the request that opened a SockJS session
+   * over HTTP: another site's page can open one with the user's cookies (an `<img>` tag sends
+   * no `Origin`), but cannot post to it with them.
    */
   request: IncomingMessage;
 }

@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { StompProtocolError, type StompErrorCode } from '../protocol/stomp-protocol-error.js';
 import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
-import { endNow, queuedFrameCount, receiverSocket, type Connection } from './sockjs-internals.js';
+import { deliveringRequest, endNow, queuedFrameCount, receiverSocket, type Connection } from './sockjs-internals.js';
 import { closeReason, webSocketCloseCode } from './websocket-connection.js';
 
 /** Limits of one SockJS connection (from `limits.*`). */
@@ -60,8 +61,10 @@ export class SockJsConnection implements StompConnection {
   private isClosed = false;
   private slow = false;
   private paused = false;
-  /** Messages received while paused, and their bytes. */
-  private held?: Buffer[];
+  /** Messages received while paused (each with the post that carried it), and their bytes. */
+  private held?: { data: Buffer; request: IncomingMessage | undefined }[];
+  /** The post that carried the data delivered last (see {@link latestRequest}). */
+  private latest?: IncomingMessage;
   private heldBytes = 0;
   /** A high surrogate that ended the last message: the rest of its character comes next. */
   private carry = '';
@@ -80,6 +83,18 @@ export class SockJsConnection implements StompConnection {
     // sockjs may report the close from inside close() (the websocket transport): the session
     // hears of it in the next tick, never while it is still closing.
     sockjs.on('close', () => process.nextTick(() => this.closed()));
+  }
+
+  /**
+   * The HTTP request that carried the data delivered last: the `xhr_send` / `jsonp_send` post
+   * for the HTTP transports, `undefined` for the websocket transport (whose upgrade request the
+   * session already has). A CONNECT is authenticated with the cookies and headers of the post
+   * that carried it, not those of the request that opened the SockJS session: a page of another
+   * site can open a session with the user's cookies (a GET transport started by an `<img>` tag
+   * sends no `Origin`), but cannot post to it with them.
+   */
+  get latestRequest(): IncomingMessage | undefined {
+    return this.latest;
   }
 
   get isOpen(): boolean {
@@ -142,7 +157,9 @@ export class SockJsConnection implements StompConnection {
     }
     if (text.length === 0) return;
     const data = Buffer.from(text, 'utf8');
+    const request = deliveringRequest();
     if (!this.paused) {
+      this.latest = request;
       this.handler?.onData(data);
       return;
     }
@@ -158,7 +175,7 @@ export class SockJsConnection implements StompConnection {
       );
       return;
     }
-    (this.held ??= []).push(data);
+    (this.held ??= []).push({ data, request });
   }
 
   pause(): void {
@@ -179,11 +196,12 @@ export class SockJsConnection implements StompConnection {
         const rest = held.slice(i);
         if (!this.closing && !this.isClosed) {
           this.held = rest.concat(this.held ?? []);
-          this.heldBytes = this.held.reduce((n, b) => n + b.length, 0);
+          this.heldBytes = this.held.reduce((n, h) => n + h.data.length, 0);
         }
         return;
       }
-      this.handler?.onData(held[i]);
+      this.latest = held[i].request;
+      this.handler?.onData(held[i].data);
     }
   }
 

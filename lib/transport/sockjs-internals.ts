@@ -128,12 +128,25 @@ export function endNow(connection: Connection): void {
   else if (!recv && session.didTimeout) session.didTimeout();
 }
 
+/** The post whose messages sockjs is handing to their session right now, if any. */
+let delivering: IncomingMessage | undefined;
+
+/**
+ * The HTTP request (an `xhr_send` or `jsonp_send` post) that carried the SockJS messages being
+ * delivered at this moment: read it inside a connection's `data` listener. `undefined` for
+ * messages of the websocket transport.
+ */
+export function deliveringRequest(): IncomingMessage | undefined {
+  return delivering;
+}
+
 /**
  * Replaces sockjs's two body readers (`expect_xhr` for `xhr_send`, `expect_form` for
  * `jsonp_send`) with ones that keep the chunks in a list and join them once: sockjs's own copy
  * the whole body on every chunk, so a body posted in many tiny HTTP chunks costs quadratic time
  * (a 256 KiB body in 1-byte chunks blocked the event loop for seconds). What they accept is
- * sockjs's: the same content types, the same parsing. The caller bounds the body's size.
+ * sockjs's: the same content types, the same parsing. The caller bounds the body's size. While
+ * the messages of a post are delivered, {@link deliveringRequest} names the post.
  */
 export function readBodiesInLinearTime(listener: SockJsListener): void {
   const app = listener.app;
@@ -144,7 +157,13 @@ export function readBodiesInLinearTime(listener: SockJsListener): void {
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         const contentType = (request.headers['content-type'] ?? '').split(';')[0];
-        next(parse(Buffer.concat(chunks).toString('utf8'), contentType));
+        // sockjs hands the post's messages to their session synchronously, inside `next`.
+        delivering = request;
+        try {
+          next(parse(Buffer.concat(chunks).toString('utf8'), contentType));
+        } finally {
+          delivering = undefined;
+        }
       });
       // sockjs's way to suspend its pipeline until `next` is called.
       throw { status: 0 };

@@ -33,17 +33,23 @@ const POLLING_URLS = new Set(['xhr', 'jsonp']);
  */
 const sessionOwners = new Map<string, SockJsService>();
 
-/** The iframe page of the iframe transports (sockjs serves `/iframe.html`, `/iframe-<version>.html`…). */
-const IFRAME_PAGE = /^\/iframe[0-9-.a-z_]*\.html$/;
+/** The iframe page of the iframe transports (`/iframe.html`, `/iframe-1.6.1.html`…). */
+const IFRAME_PAGE = /^\/iframe[0-9a-z_.-]*\.html$/;
 
 /**
- * Whether sockjs can hold a session of this id. sockjs matches ids with `[^/.]+` and keeps its
- * sessions in a plain object, so an id named after a property of `Object.prototype`
- * (`constructor`, `__proto__`, `toString`…) finds a built-in function there and throws.
+ * A server or session id in a transport URL: what SockJS clients generate (digits, letters),
+ * nothing sockjs or `url.parse` would read differently (`.`, `\`, `%`, characters it escapes),
+ * and never the name of an `Object.prototype` property: sockjs keeps its sessions in a plain
+ * object, where `constructor` or `__proto__` find a built-in function and make it throw.
  */
-function isSessionId(id: string): boolean {
-  return /^[^/.]+$/.test(id) && !(id in Object.prototype);
+function isId(id: string): boolean {
+  return /^[A-Za-z0-9_-]{1,128}$/.test(id) && !(id in Object.prototype);
 }
+
+/** What a request under a SockJS endpoint asks for (see `SockJsService.classify`). */
+type SockJsUrl =
+  | { kind: 'welcome' | 'info' | 'iframe' | 'library' }
+  | { kind: 'transport'; session: string; name: string };
 
 /** File name the client library is served under by default (`<path>/sockjs.min.js`). */
 const CLIENT_LIBRARY_FILE = '/sockjs.min.js';
@@ -142,28 +148,45 @@ export class SockJsService {
   handleRequest(request: IncomingMessage, response: ServerResponse): void {
     if (!this.accepting) return answer(response, 503);
     if (!this.originAllowed(request)) return answer(response, 403);
-    const rest = pathnameOf(request).slice(this.endpoint.path.length);
-    if (rest === CLIENT_LIBRARY_FILE && this.libraryFile !== undefined) {
+    const url = this.classify(request);
+    if (url === undefined) return answer(response, 404);
+    if (url.kind === 'library') {
       void this.serveLibrary(request, response);
       return;
     }
-    if (IFRAME_PAGE.test(rest) && !this.iframeAllowed(response)) return answer(response, 404);
-    const parts = rest.split('/');
-    const url = parts.length === 4 && parts[0] === '' ? { session: parts[2], name: parts[3] } : undefined;
-    if (url !== undefined) {
-      if (!this.urls.has(url.name) || !isSessionId(url.session)) return answer(response, 404);
+    if (url.kind === 'iframe' && !this.iframeAllowed(response)) return answer(response, 404);
+    if (url.kind === 'transport') {
+      if (!this.urls.has(url.name) || url.name === 'websocket') return answer(response, 404);
       const owner = sessionOwners.get(url.session);
       if (owner !== undefined && owner !== this) return answer(response, 404);
       if (OPENING_URLS.has(url.name) && !this.live.has(url.session)) this.remember(url.session, request);
     }
-    if (request.method === 'POST' && !this.boundBody(request, response, url?.session)) return;
-    const live = url !== undefined && OPENING_URLS.has(url.name) ? this.live.get(url.session) : undefined;
+    const session = url.kind === 'transport' ? url.session : undefined;
+    if (request.method === 'POST' && !this.boundBody(request, response, session)) return;
+    const live = url.kind === 'transport' && OPENING_URLS.has(url.name) ? this.live.get(url.session) : undefined;
     let served = false;
-    if (live !== undefined) live.receive(() => (served = this.serve(request, response)), POLLING_URLS.has(url?.name ?? ''));
+    if (live !== undefined && url.kind === 'transport') live.receive(() => (served = this.serve(request, response)), POLLING_URLS.has(url.name));
     else served = this.serve(request, response);
-    // sockjs matches its paths against the URL with its query string: `/ws?x` is not its, and
-    // it would leave the request unanswered.
+    // sockjs matches its paths against the URL with its query string (`/ws?x` is not its) and
+    // leaves what it does not match unanswered.
     if (!served) answer(response, 404);
+  }
+
+  /**
+   * What a request under the endpoint asks for, in the exact forms SockJS clients use; anything
+   * else is refused before sockjs sees it. sockjs itself is looser (a trailing `/`, `\` read as
+   * `/`, any character before `html` in the iframe page's name), and each looser spelling
+   * would pass around a check made here on the strict one.
+   */
+  private classify(request: IncomingMessage): SockJsUrl | undefined {
+    const rest = pathnameOf(request).slice(this.endpoint.path.length);
+    if (rest === '' || rest === '/') return { kind: 'welcome' };
+    if (rest === '/info') return { kind: 'info' };
+    if (rest === CLIENT_LIBRARY_FILE) return this.libraryFile === undefined ? undefined : { kind: 'library' };
+    if (IFRAME_PAGE.test(rest)) return { kind: 'iframe' };
+    const parts = rest.split('/');
+    if (parts.length !== 4 || parts[0] !== '' || !isId(parts[1]) || !isId(parts[2])) return undefined;
+    return { kind: 'transport', session: parts[2], name: parts[3] };
   }
 
   /**
@@ -186,8 +209,8 @@ export class SockJsService {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!this.accepting) return refuseUpgrade(socket, '503 Service Unavailable');
     if (!this.originAllowed(request)) return refuseUpgrade(socket, '403 Forbidden');
-    const parts = pathnameOf(request).slice(this.endpoint.path.length).split('/');
-    if (parts.length !== 4 || parts[3] !== 'websocket' || !this.urls.has('websocket')) return refuseUpgrade(socket, '404 Not Found');
+    const url = this.classify(request);
+    if (url?.kind !== 'transport' || url.name !== 'websocket' || !this.urls.has('websocket')) return refuseUpgrade(socket, '404 Not Found');
     this.upgrades.set(socket, request);
     if (!this.serve(request, socket, head)) refuseUpgrade(socket, '404 Not Found');
   }

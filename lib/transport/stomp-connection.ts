@@ -5,6 +5,7 @@
  * asks to close with a {@link SessionCloseReason}, which each transport maps to its own close
  * code (a WebSocket close code, a SockJS close frame).
  */
+import type { IncomingMessage } from 'node:http';
 import type { StompErrorCode, StompProtocolError } from '../protocol/stomp-protocol-error.js';
 
 /**
@@ -61,6 +62,12 @@ export interface StompConnection {
   readonly remoteAddress: string | undefined;
   /** False when the transport carries text only (SockJS): binary bodies must be sent another way. */
   readonly supportsBinary: boolean;
+  /**
+   * For transports whose data come by several HTTP requests (SockJS's `xhr_send`): the request
+   * that carried the data delivered last. CONNECT interceptors and `authenticate` see it, in
+   * place of the request that opened the connection. `undefined` elsewhere.
+   */
+  readonly latestRequest?: IncomingMessage;
   /** True until closing starts. */
   readonly isOpen: boolean;
   /** Registers the session that receives this connection's data and close; called once. */

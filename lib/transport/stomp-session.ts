@@ -387,7 +387,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       channel: 'clientInbound',
       session: this.info,
       connect: {
-        request: this.upgradeRequest as IncomingMessage,
+        // SockJS over HTTP: the post that carried the CONNECT (see SockJsConnection.latestRequest).
+        request: this.connection.latestRequest ?? (this.upgradeRequest as IncomingMessage),
         setUser: (name: string) => {
           assertUserNameWritable(name, this.id, 'authentication');
           this.connectUser = name;

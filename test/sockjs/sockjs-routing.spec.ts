@@ -41,6 +41,31 @@ describe('SockJS routing', () => {
     expect(running.logs.entries.slice(logged)).toEqual([]);
   });
 
+  it('refuses every spelling sockjs would read as another URL (trailing /, \\ for /, loose iframe names) before sockjs sees it', async () => {
+    const logged = running.logs.entries.length;
+    const spellings: Array<[string, string]> = [
+      ['GET', '/ws/iframe.html/'],
+      ['GET', '/ws/iframeXhtml'],
+      ['GET', '/ws/iframe-1.0html'],
+      ['GET', '/ws/info/'],
+      ['POST', '/ws/000/constructor/xhr_send/'],
+      ['POST', '/ws/000\\constructor\\xhr_send'],
+      ['POST', '/ws/000/__proto__/xhr/'],
+      ['POST', '/ws/000\\toString\\xhr_streaming'],
+      ['GET', '/ws/000\\x\\jsonp?c=cb'],
+      ['GET', '/ws/000/x/jsonp/?c=cb'],
+      ['POST', '/ws/000/a.b/xhr'],
+      ['POST', '/ws/000/a%2Fb/xhr'],
+      ['POST', '/ws/000//xhr'],
+      ['GET', '/ws/chunking_test'],
+    ];
+    for (const [method, path] of spellings) {
+      const reply = await http(base(path), { method, body: method === 'POST' ? '["x"]' : undefined });
+      expect([method, path, reply.status]).toEqual([method, path, 404]);
+    }
+    expect(running.logs.entries.slice(logged)).toEqual([]);
+  });
+
   it('takes the same origin whatever allowedOrigins lists, as Spring does', async () => {
     const self = `http://127.0.0.1:${running.port}`;
     expect((await http(`${base('/ws')}/info`, { headers: { origin: self } })).status).toBe(200);

@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { StompEvents, type StompSessionEvent } from '../../lib/index.js';
 import { frame } from '../support/raw-client.js';
+import { request as httpRequest } from 'node:http';
 import { eventually, http, RawSockJsSession } from '../support/sockjs-raw.js';
+import { withTimeout } from '../support/stomp-client.js';
 import { startStompApp, type RunningApp } from '../support/stomp-app.js';
 
 /** Long enough that nothing in these tests ends because of it. */
@@ -33,7 +35,7 @@ describe('SockJS sessions', () => {
   });
   afterAll(() => running.close());
 
-  it('gives authenticate the request that opened the session: its cookies name the principal', async () => {
+  it('gives authenticate the cookies of the requests behind the CONNECT: they name the principal', async () => {
     const session = await new RawSockJsSession(base('/ws'), { cookie: 'theme=dark; user=alice' }).opened();
     const connected = await session.connect();
     expect(connected.headers['user-name']).toBe('alice');
@@ -55,6 +57,49 @@ describe('SockJS sessions', () => {
     expect(error.headers['message']).toBe('Cookie user mallory is banned');
     expect(await session.waitClosed()).toEqual({ code: 1008, reason: 'CONNECT_REJECTED' });
     running.logs.expect('debug', /CONNECT_REJECTED: Cookie user mallory is banned/);
+  });
+
+  it('authenticates a CONNECT with the post that carried it, not with the request that opened the session', async () => {
+    // Another site's page opens a session with the user's cookies (a GET transport needs no
+    // Origin: an <img> tag will do); the attacker then posts CONNECT to it without them.
+    const id = `hijack${process.pid}`;
+    // The victim's stream stays open; its body is read until the session ends.
+    const streamed: Buffer[] = [];
+    const ended = new Promise<string>((resolve, reject) => {
+      const req = httpRequest(`${base('/ws')}/000/${id}/eventsource`, { headers: { cookie: 'user=alice' }, agent: false });
+      req.on('response', (res) => {
+        res.on('data', (chunk: Buffer) => streamed.push(chunk));
+        res.on('end', () => resolve(Buffer.concat(streamed).toString('utf8')));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    // The session is open once the stream carried its open frame.
+    await eventually(() => (Buffer.concat(streamed).toString('utf8').includes('data: o') ? true : undefined), 'the open frame on the stream');
+    const attacker = new RawSockJsSession(base('/ws'));
+    Object.defineProperty(attacker, 'id', { value: id });
+    await attacker.sendFrames(frame('CONNECT', { 'accept-version': '1.2', host: 'h' }));
+    const connected = await eventually(
+      () => eventsOf(attacker.id).find((e) => e.type === 'connected'),
+      'the connected event of the hijack attempt',
+    );
+    expect(connected.session.user).toBeUndefined();
+    // The opening request is still the session's handshake.
+    expect(connected.session.handshake.transport).toBe('sockjs/eventsource');
+    await attacker.sendFrames(frame('DISCONNECT', {}));
+    const body = await withTimeout(ended, 'the end of the stream');
+    expect(body).toContain('CONNECTED');
+    expect(body).not.toContain('user-name');
+  });
+
+  it('names the principal from the cookies of the post that carried CONNECT', async () => {
+    const session = await new RawSockJsSession(base('/ws')).opened();
+    const withCookie = new RawSockJsSession(base('/ws'), { cookie: 'user=bob' });
+    Object.defineProperty(withCookie, 'id', { value: session.id });
+    await withCookie.sendFrames(frame('CONNECT', { 'accept-version': '1.2', host: 'h' }));
+    const connected = await session.expect('CONNECTED');
+    expect(connected.headers['user-name']).toBe('bob');
+    await session.disconnect();
   });
 
   it('ends a session closed between two polls as soon as a poll took the close frame, not after the disconnect delay', async () => {
