@@ -1,26 +1,50 @@
 import type { IncomingMessage } from 'node:http';
 
 /**
- * Checks a handshake's `Origin`. The same origin (an origin whose host equals the request's
- * `Host` header) is always accepted, as Spring does before it looks at `allowedOrigins`
- * (`WebUtils.isSameOrigin`): a page served by the app itself can connect whatever the list says.
- * `'same-origin'` accepts nothing more; a list also accepts exact origins, `*` wildcards inside
- * an origin, and `*` alone for everyone. A request without `Origin` comes from a non-browser
- * client and is accepted.
+ * Checks a handshake's `Origin`. The same origin (see {@link isSameOrigin}) is always accepted,
+ * as Spring does before it looks at `allowedOrigins` (`WebUtils.isSameOrigin`): a page served by
+ * the app itself can connect whatever the list says. `'same-origin'` accepts nothing more; a
+ * list also accepts exact origins, `*` wildcards inside an origin, and `*` alone for everyone.
+ *
+ * A request without `Origin` comes from a non-browser client and is accepted, unless a browser
+ * marked it `Sec-Fetch-Site: cross-site` (a GET started by another site's `<img>` or `<script>`
+ * tag, or a form post from a browser that sends no `Origin` with it): that is another site's
+ * page, accepted only with `['*']`.
  */
 export function isOriginAllowed(request: IncomingMessage, allowed: string[] | 'same-origin'): boolean {
   const origin = request.headers.origin;
-  if (origin === undefined || isSameOrigin(origin, request)) return true;
+  if (origin === undefined) return request.headers['sec-fetch-site'] !== 'cross-site' || (allowed !== 'same-origin' && allowed.includes('*'));
+  if (isSameOrigin(origin, request)) return true;
   if (allowed === 'same-origin') return false;
   return allowed.some((pattern) => pattern === '*' || pattern === origin || matchesWildcard(pattern, origin));
 }
 
-function isSameOrigin(origin: string, request: IncomingMessage): boolean {
+/**
+ * Whether `origin` is the request's own: the same host and port as the `Host` header, and not a
+ * downgrade. An `http:` page is the same origin only when the request itself came over plain
+ * HTTP (`X-Forwarded-Proto` first, as a TLS-terminating proxy sets it, else the socket), so a
+ * script injected into the plain-HTTP site of a host cannot pass for its HTTPS pages. An
+ * `https:` page of the same host is the same origin even when a proxy forwards it over HTTP.
+ */
+export function isSameOrigin(origin: string, request: IncomingMessage): boolean {
+  let url: URL;
   try {
-    return new URL(origin).host === request.headers.host;
+    url = new URL(origin);
   } catch {
     return false;
   }
+  if (url.host !== request.headers.host) return false;
+  if (url.protocol === 'https:' || url.protocol === 'wss:') return true;
+  if (url.protocol !== 'http:' && url.protocol !== 'ws:') return false;
+  return requestScheme(request) === 'http';
+}
+
+function requestScheme(request: IncomingMessage): 'http' | 'https' {
+  const forwarded = request.headers['x-forwarded-proto'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0].trim().toLowerCase();
+  if (first === 'https' || first === 'wss') return 'https';
+  if (first === 'http' || first === 'ws') return 'http';
+  return (request.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http';
 }
 
 /**

@@ -61,8 +61,17 @@ export class RequestDispatcher extends ServerEventDispatcher<RequestListener> {
   }
 }
 
+/**
+ * The path of a request's target, without its query string. An absolute-form target
+ * (`GET http://host/ws/info HTTP/1.1`, which proxies send and servers must accept) gives its path,
+ * as Express and Fastify route it.
+ */
 export function pathnameOf(request: IncomingMessage): string {
-  const url = request.url ?? '/';
+  let url = request.url ?? '/';
+  if (!url.startsWith('/')) {
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url);
+    if (scheme !== null) url = url.slice(scheme[0].length) || '/';
+  }
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 }

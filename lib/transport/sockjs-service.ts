@@ -211,6 +211,10 @@ export class SockJsService {
     if (!this.originAllowed(request)) return refuseUpgrade(socket, '403 Forbidden');
     const url = this.classify(request);
     if (url?.kind !== 'transport' || url.name !== 'websocket' || !this.urls.has('websocket')) return refuseUpgrade(socket, '404 Not Found');
+    // RFC 6455 only: faye-websocket would also take the drafts of 2010 (no Sec-WebSocket-Key).
+    if (request.headers['sec-websocket-version'] !== '13' || request.headers['sec-websocket-key'] === undefined) {
+      return refuseUpgrade(socket, '400 Bad Request');
+    }
     this.upgrades.set(socket, request);
     if (!this.serve(request, socket, head)) refuseUpgrade(socket, '404 Not Found');
   }

@@ -1,10 +1,27 @@
 // What a SockJS endpoint answers for URLs and origins a client library would never send, and
 // the rules that decide which requests it takes at all.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { expectRefused } from '../support/raw-client.js';
 import { http, RawSockJsSession } from '../support/sockjs-raw.js';
 import { startStompApp, type RunningApp } from '../support/stomp-app.js';
+import { withTimeout } from '../support/stomp-client.js';
+
+/** Sends `text` as is on a new TCP connection; resolves with everything the server answered. */
+function rawRequest(port: number, text: string): Promise<string> {
+  return withTimeout(
+    new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(port, '127.0.0.1', () => socket.write(text));
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.on('error', reject);
+    }),
+    'the raw answer',
+  );
+}
 
 describe('SockJS routing', () => {
   let running: RunningApp;
@@ -64,6 +81,27 @@ describe('SockJS routing', () => {
       expect([method, path, reply.status]).toEqual([method, path, 404]);
     }
     expect(running.logs.entries.slice(logged)).toEqual([]);
+  });
+
+  it('routes an absolute-form request target by its path, as Express does, so the SockJS endpoint still owns it', async () => {
+    for (const target of ['http://x/ws/info', `http://127.0.0.1:${running.port}/ws/iframe.html`, 'HTTP://X/ws/000/constructor/xhr']) {
+      const reply = await rawRequest(running.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      expect([target, reply.split('\r\n', 1)[0]]).toEqual([target, 'HTTP/1.1 404 Not Found']);
+    }
+  });
+
+  it('refuses a websocket-transport upgrade of the 2010 drafts (no Sec-WebSocket-Key, no version 13)', async () => {
+    const reply = await rawRequest(
+      running.port,
+      'GET /ws/000/draft1/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n^n:ds[4U',
+    );
+    expect(reply.split('\r\n', 1)[0]).toBe('HTTP/1.1 400 Bad Request');
+  });
+
+  it('refuses a request without Origin that a browser marked cross-site (an <img> starting a GET transport)', async () => {
+    const reply = await http(`${base('/ws')}/000/img${process.pid}/eventsource`, { headers: { 'sec-fetch-site': 'cross-site' } });
+    expect(reply.status).toBe(403);
+    running.logs.expect('warn', /Refused SockJS request to \/ws from origin ""/);
   });
 
   it('takes the same origin whatever allowedOrigins lists, as Spring does', async () => {

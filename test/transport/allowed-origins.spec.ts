@@ -2,8 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { IncomingMessage } from 'node:http';
 import { isOriginAllowed, matchesWildcard } from '../../lib/transport/allowed-origins.js';
 
-function request(origin: string | undefined, host = 'app.example.com'): IncomingMessage {
-  return { headers: { origin, host } } as unknown as IncomingMessage;
+function request(origin: string | undefined, host = 'app.example.com', headers: Record<string, string> = {}): IncomingMessage {
+  return { headers: { origin, host, ...headers } } as unknown as IncomingMessage;
 }
 
 describe('allowedOrigins wildcards', () => {
@@ -40,6 +40,28 @@ describe('allowedOrigins wildcards', () => {
     expect(isOriginAllowed(request('http://app.example.com:8080', 'app.example.com:8080'), ['https://frontend.example'])).toBe(true);
     expect(isOriginAllowed(request('http://app.example.com:8081', 'app.example.com:8080'), ['https://frontend.example'])).toBe(false);
     expect(isOriginAllowed(request('https://other.example.com'), ['https://frontend.example'])).toBe(false);
+  });
+
+  it('does not take an http: page for the same origin of a request that came over TLS (a downgrade)', () => {
+    const overTls = (origin: string, headers: Record<string, string> = {}) =>
+      ({ headers: { origin, host: 'app.example.com', ...headers }, socket: { encrypted: true } }) as unknown as IncomingMessage;
+    expect(isOriginAllowed(overTls('http://app.example.com'), 'same-origin')).toBe(false);
+    expect(isOriginAllowed(overTls('https://app.example.com'), 'same-origin')).toBe(true);
+    // Behind a TLS-terminating proxy: the proxy's X-Forwarded-Proto decides.
+    expect(isOriginAllowed(request('http://app.example.com', 'app.example.com', { 'x-forwarded-proto': 'https' }), 'same-origin')).toBe(false);
+    expect(isOriginAllowed(request('https://app.example.com', 'app.example.com', { 'x-forwarded-proto': 'http' }), 'same-origin')).toBe(true);
+    expect(isOriginAllowed(request('http://app.example.com', 'app.example.com', { 'x-forwarded-proto': 'http' }), 'same-origin')).toBe(true);
+    // A listed http: origin is still allowed by the list.
+    expect(isOriginAllowed(overTls('http://app.example.com'), ['http://app.example.com'])).toBe(true);
+    expect(isOriginAllowed(request('null'), 'same-origin')).toBe(false);
+  });
+
+  it("refuses a request without Origin that a browser marked cross-site, unless allowedOrigins is ['*']", () => {
+    const crossSite = request(undefined, 'app.example.com', { 'sec-fetch-site': 'cross-site' });
+    expect(isOriginAllowed(crossSite, 'same-origin')).toBe(false);
+    expect(isOriginAllowed(crossSite, ['https://frontend.example'])).toBe(false);
+    expect(isOriginAllowed(crossSite, ['*'])).toBe(true);
+    expect(isOriginAllowed(request(undefined, 'app.example.com', { 'sec-fetch-site': 'same-origin' }), 'same-origin')).toBe(true);
   });
 
   it('accepts clients without Origin, and same-origin by Host', () => {
