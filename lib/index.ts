@@ -34,8 +34,10 @@ export {
   MessageException,
   Payload,
   Principal,
-  type StompPrincipal,
+  SessionAttribute,
+  SessionAttributes,
 } from './handlers/decorators/param.decorators.js';
+export type { StompPrincipal } from './user/stomp-principal.js';
 export { StompMessageContext } from './handlers/stomp-message-context.js';
 export { MessageConversionError } from './messaging/message-converter.js';
 

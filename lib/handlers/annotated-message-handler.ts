@@ -213,7 +213,8 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
       payload = this.converter.fromMessage(frame.body, frame.headers['content-type']);
       context = new StompMessageContext(session, frame, destination, lookupDestination, match.variables, payload, subscription);
       const outcome = new MethodOutcome();
-      const result = await outcome.run(() => handler.invoke(session, payload, context, destination));
+      // Guards, interceptors, pipes and `@ConnectedSocket()` see the read-only session view, never the session.
+      const result = await outcome.run(() => handler.invoke(session.info, payload, context, destination));
       if (isObservable(result)) return await this.stream(result, handler, context, outcome);
       await this.returnValues.handle(result, handler.method, context);
     } catch (error) {

@@ -46,8 +46,9 @@ export class ReturnValueHandler {
     if (sendToUser) {
       for (const raw of sendToUser.destinations) {
         const message = this.toMessage(expandPlaceholders(raw, context.variables), value);
-        if (sendToUser.broadcast && session.user !== undefined) {
-          await this.channel.sendToUser(session.user, message, session);
+        const user = session.principal?.name;
+        if (sendToUser.broadcast && user !== undefined) {
+          await this.channel.sendToUser(user, message, session);
         } else {
           await this.channel.sendToSession(session.id, message, session);
         }

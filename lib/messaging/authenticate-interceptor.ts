@@ -2,9 +2,10 @@ import type { StompFrame } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import type { StompConnectDecision, StompConnectRequest } from '../module/stomp-options.js';
 import type { ChannelInterceptorContext, StompChannelInterceptor } from './channel-interceptor.js';
-import { assertUserNameWritable } from '../transport/stomp-session.js';
+import { principalOf } from '../transport/stomp-session.js';
 
 
+type ConnectContext = NonNullable<ChannelInterceptorContext['connect']>;
 type Authenticate = (request: StompConnectRequest) => StompConnectDecision | Promise<StompConnectDecision>;
 
 function rejected(err: unknown): StompProtocolError {
@@ -19,6 +20,8 @@ function rejected(err: unknown): StompProtocolError {
  * - `{ user }` names the user, `{}` (or `undefined`) leaves the session anonymous;
  * - `{ reject }`, a throw or a rejected Promise throws `StompProtocolError('CONNECT_REJECTED')`
  *   with that message (the session answers ERROR and closes with 1008);
+ * - `{ user, attributes }`: `user` is a name or `{ name, ...claims }`; `attributes` are copied
+ *   into the session's attributes;
  * - a user name that is not a string or holds CR, LF or NUL throws `INVALID_USER_NAME`, with a
  *   warning naming the value (CONNECTED could not carry it).
  * A synchronous decision stays synchronous: only a Promise holds the session's next frames.
@@ -47,12 +50,12 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
       throw rejected(err);
     }
     if (!(decision instanceof Promise)) {
-      this.decided(decision, sessionId, connect.setUser.bind(connect));
+      this.decided(decision, sessionId, connect);
       return undefined;
     }
     return decision.then(
       (d) => {
-        this.decided(d, sessionId, connect.setUser.bind(connect));
+        this.decided(d, sessionId, connect);
         return undefined;
       },
       (err: unknown) => {
@@ -61,12 +64,12 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
     );
   }
 
-  private decided(decision: StompConnectDecision | undefined, sessionId: string, setUser: (name: string) => void): void {
+  private decided(decision: StompConnectDecision | undefined, sessionId: string, connect: ConnectContext): void {
     if (decision?.reject !== undefined) throw new StompProtocolError('CONNECT_REJECTED', decision.reject);
     const user: unknown = decision?.user;
-    if (user === undefined) return;
     // Checked here too, before setUser, so the warning names `authenticate` as the source.
-    assertUserNameWritable(user, sessionId, 'authenticate');
-    setUser(user);
+    if (user !== undefined) connect.setUser(principalOf(user, sessionId, 'authenticate'));
+    const attributes = decision?.attributes;
+    if (attributes !== undefined) for (const key of Object.keys(attributes)) connect.attributes.set(key, attributes[key]);
   }
 }

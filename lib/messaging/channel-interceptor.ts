@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { StompFrame } from '../protocol/frame.js';
 import type { StompSessionInfo } from '../transport/stomp-session-info.js';
+import type { StompPrincipal } from '../user/stomp-principal.js';
 
 /**
  * The three message channels of Spring's `simp` design:
@@ -30,8 +31,13 @@ export interface ChannelInterceptorContext {
    */
   readonly connect?: {
     readonly request: IncomingMessage;
-    /** Names the principal. A name with CR, LF or NUL refuses the CONNECT (`INVALID_USER_NAME`). */
-    setUser(name: string): void;
+    /**
+     * Names the principal: a name (`'ann'` is `{ name: 'ann' }`) or `{ name, ...claims }`. A name
+     * that is not a string or holds CR, LF or NUL refuses the CONNECT (`INVALID_USER_NAME`).
+     */
+    setUser(user: string | StompPrincipal): void;
+    /** The session's attributes (see `StompSessionInfo.attributes`), to fill at CONNECT. */
+    readonly attributes: Map<string, unknown>;
   };
 }
 

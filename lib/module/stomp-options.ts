@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Type } from '@nestjs/common';
 import type { StompChannelInterceptor } from '../messaging/channel-interceptor.js';
 import type { StompHeaders } from '../protocol/frame.js';
+import type { StompPrincipal } from '../user/stomp-principal.js';
 
 /** One WebSocket endpoint on the Nest app's HTTP server. */
 export interface StompEndpointOptions {
@@ -282,11 +283,14 @@ export interface StompConnectRequest {
 }
 
 /**
- * The answer of `authenticate`: `{ user }` accepts and names the principal, `{}` accepts
- * anonymously, `{ reject }` refuses with that message (the client receives it in an ERROR frame).
- * Throwing refuses as well, with the error's message.
+ * The answer of `authenticate`: `{ user }` accepts and names the principal (a name, or
+ * `{ name, ...claims }`: see {@link StompPrincipal}), `{}` accepts anonymously, `{ reject }`
+ * refuses with that message (the client receives it in an ERROR frame). Throwing refuses as
+ * well, with the error's message. `attributes` are copied into the session's attributes.
  */
-export type StompConnectDecision = { user?: string; reject?: undefined } | { reject: string };
+export type StompConnectDecision =
+  | { user?: string | StompPrincipal; attributes?: Readonly<Record<string, unknown>>; reject?: undefined }
+  | { reject: string };
 
 /**
  * One channel interceptor in `StompModule` options: a class, or an object used as is. A class is

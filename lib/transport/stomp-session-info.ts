@@ -1,5 +1,6 @@
 import type { AckMode } from '../broker/message-broker.js';
 import type { StompVersion } from '../protocol/frame.js';
+import type { StompPrincipal } from '../user/stomp-principal.js';
 
 /**
  * What the session kept of its connection's handshake. The full HTTP request (headers, cookies)
@@ -37,8 +38,21 @@ export type SessionState = 'connecting' | 'connected' | 'closing' | 'closed';
 export interface StompSessionInfo {
   /** Server-assigned id, also sent in CONNECTED's `session` header. */
   readonly id: string;
-  /** The principal named at CONNECT, or `undefined` for an anonymous session. */
+  /**
+   * The name of the principal named at CONNECT, or `undefined` for an anonymous session.
+   * Application code may assign it, as gateway guards do with `client.user = claims`: the value
+   * then reads back from this view and is stored as the session attribute `'user'`, but the
+   * principal the server routes user destinations by ({@link principal}) does not change.
+   */
   readonly user: string | undefined;
+  /** The principal named at CONNECT (`{ name, ...claims }`), or `undefined` for an anonymous session. */
+  readonly principal: StompPrincipal | undefined;
+  /**
+   * Spring's `simpSessionAttributes`: the application's per-session values, filled by the
+   * authenticator, guards and interceptors; read in handlers with `@SessionAttributes()` or
+   * `@SessionAttribute(key)`. Never written by client frames. Lives as long as the session.
+   */
+  readonly attributes: Map<string, unknown>;
   /** Negotiated STOMP version (`'1.2'` until CONNECT is handled). */
   readonly version: StompVersion;
   readonly state: SessionState;

@@ -30,6 +30,7 @@ import { OrderedInbound, type OrderedInboundSink } from './ordered-inbound.js';
 import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
 import type { SessionState, StompHandshake, StompSessionInfo, StompSubscriptionInfo } from './stomp-session-info.js';
 import type { SessionSubscription } from './session-subscription.js';
+import type { StompPrincipal } from '../user/stomp-principal.js';
 
 /**
  * The router behind the client inbound channel: what a session hands each client frame to once
@@ -78,15 +79,44 @@ export function assertUserNameWritable(name: unknown, sessionId: string, namedBy
   );
 }
 
+/**
+ * `'ann'` → `{ name: 'ann' }`; an object with a string `name` is copied and frozen, so that no
+ * handler can rename the user under the user registry's feet. The name is checked as
+ * {@link assertUserNameWritable} does (same warning, same `INVALID_USER_NAME`).
+ */
+export function principalOf(user: unknown, sessionId: string, namedBy: string): StompPrincipal {
+  if (typeof user === 'string') {
+    assertUserNameWritable(user, sessionId, namedBy);
+    return Object.freeze({ name: user });
+  }
+  const name: unknown = typeof user === 'object' && user !== null ? (user as { name?: unknown }).name : user;
+  assertUserNameWritable(name, sessionId, namedBy);
+  return Object.isFrozen(user) ? (user as StompPrincipal) : Object.freeze({ ...(user as StompPrincipal) });
+}
+
 
 /** The read-only face of a session that handlers, guards, interceptors and listeners get. */
 class SessionView implements StompSessionInfo {
+  /** What application code assigned to `user` (see {@link StompSessionInfo.user}). */
+  private assignedUser?: { value: unknown };
   constructor(private readonly session: StompSession) {}
   get id(): string {
     return this.session.id;
   }
   get user(): string | undefined {
-    return this.session.user;
+    return this.assignedUser === undefined ? this.session.user : (this.assignedUser.value as string | undefined);
+  }
+  set user(value: unknown) {
+    // The gateway habit `client.user = claims` in a guard: kept on this view, and as the session
+    // attribute 'user', never touching the principal the server routes by.
+    this.assignedUser = { value };
+    this.session.attributes.set('user', value);
+  }
+  get principal(): StompPrincipal | undefined {
+    return this.session.principal;
+  }
+  get attributes(): Map<string, unknown> {
+    return this.session.attributes;
   }
   get version(): StompVersion {
     return this.session.version;
@@ -101,7 +131,7 @@ class SessionView implements StompSessionInfo {
     return this.session.subscriptions;
   }
   toJSON(): object {
-    return { id: this.id, user: this.user, version: this.version, state: this.state, handshake: this.handshake };
+    return { id: this.id, user: this.session.user, version: this.version, state: this.state, handshake: this.handshake };
   }
 }
 
@@ -133,7 +163,14 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
 
   private _state: SessionState = 'connecting';
   private _version: StompVersion = '1.2';
-  private _user: string | undefined;
+  private _principal: StompPrincipal | undefined;
+  /**
+   * Spring's `simpSessionAttributes`: the application's per-session values, filled by the
+   * authenticator (from the handshake and the CONNECT), guards and interceptors, read in handlers
+   * with `@SessionAttributes()` / `@SessionAttribute(key)`. Server-side only: no client frame
+   * writes here.
+   */
+  readonly attributes = new Map<string, unknown>();
   private heartbeat: NegotiatedHeartbeat = NO_HEARTBEAT;
   private readonly decoder: FrameDecoder;
   private readonly inbound: OrderedInbound;
@@ -145,8 +182,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private unsubscribing?: string;
   /** What inbound interceptors are told with every frame but CONNECT; made on first use. */
   private frameContext?: ChannelInterceptorContext;
-  /** The user an inbound interceptor named during CONNECT. */
-  private connectUser?: string;
+  /** The principal an inbound interceptor named during CONNECT. */
+  private connectPrincipal?: StompPrincipal;
   /** The full upgrade request, for CONNECT interceptors; dropped once CONNECT is decided. */
   private upgradeRequest?: IncomingMessage;
   /** The client outbound channel, created when the first frame goes out through interceptors. */
@@ -206,9 +243,14 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     return this._version;
   }
 
-  /** The principal named at CONNECT, if any. */
+  /** The name of the principal named at CONNECT, if any. */
   get user(): string | undefined {
-    return this._user;
+    return this._principal?.name;
+  }
+
+  /** The principal named at CONNECT, if any. */
+  get principal(): StompPrincipal | undefined {
+    return this._principal;
   }
 
   get negotiatedHeartbeat(): NegotiatedHeartbeat {
@@ -389,10 +431,10 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       connect: {
         // SockJS over HTTP: the post that carried the CONNECT (see SockJsConnection.latestRequest).
         request: this.connection.latestRequest ?? (this.upgradeRequest as IncomingMessage),
-        setUser: (name: string) => {
-          assertUserNameWritable(name, this.id, 'authentication');
-          this.connectUser = name;
+        setUser: (user: string | StompPrincipal) => {
+          this.connectPrincipal = principalOf(user, this.id, 'authentication');
         },
+        attributes: this.attributes,
       },
     };
   }
@@ -422,14 +464,14 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private connected(): void {
     if (this._state !== 'connecting') return;
     this.upgradeRequest = undefined;
-    this._user = this.connectUser;
+    this._principal = this.connectPrincipal;
     this._state = 'connected';
     this.sendFrame('CONNECTED', {
       version: this._version,
       'heart-beat': formatHeartbeat(this.heartbeat),
       server: this.options.serverName,
       session: this.id,
-      'user-name': this._user,
+      'user-name': this._principal?.name,
     });
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;

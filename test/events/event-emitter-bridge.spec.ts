@@ -11,6 +11,8 @@ import { startStompApp, type RunningApp } from '../support/stomp-app.js';
 const session: StompSessionInfo = {
   id: 's-1',
   user: 'ann',
+  principal: { name: 'ann' },
+  attributes: new Map(),
   version: '1.2',
   state: 'connected',
   handshake: { url: '/ws', remoteAddress: '127.0.0.1', endpoint: '/ws', transport: 'websocket' },

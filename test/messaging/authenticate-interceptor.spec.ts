@@ -7,6 +7,7 @@ import type { StompConnectDecision, StompConnectRequest } from '../../lib/module
 import { createHeaders, type StompFrame } from '../../lib/protocol/frame.js';
 import { StompProtocolError } from '../../lib/protocol/stomp-protocol-error.js';
 import type { StompSessionInfo } from '../../lib/transport/stomp-session-info.js';
+import type { StompPrincipal } from '../../lib/user/stomp-principal.js';
 import { CapturingLogger } from '../support/stomp-app.js';
 
 const request = { url: '/ws?token=t' } as IncomingMessage;
@@ -16,20 +17,21 @@ function frame(command: string, headers: Record<string, string> = {}): StompFram
   return { command, headers: Object.assign(createHeaders(), headers), body: Buffer.alloc(0) };
 }
 
-/** A CONNECT context that records the names given to setUser. */
-function connectContext(): { context: ChannelInterceptorContext; users: string[] } {
-  const users: string[] = [];
-  return { users, context: { channel: 'clientInbound', session, connect: { request, setUser: (name) => users.push(name) } } };
+/** A CONNECT context that records the principals given to setUser, and the attributes set. */
+function connectContext(): { context: ChannelInterceptorContext; users: (string | StompPrincipal)[]; attributes: Map<string, unknown> } {
+  const users: (string | StompPrincipal)[] = [];
+  const attributes = new Map<string, unknown>();
+  return { users, attributes, context: { channel: 'clientInbound', session, connect: { request, attributes, setUser: (user) => users.push(user) } } };
 }
 
 /** Runs `decide` as `authenticate` on a CONNECT; resolves with what setUser got, or the error. */
 async function outcome(decide: (r: StompConnectRequest) => StompConnectDecision | Promise<StompConnectDecision>) {
-  const { context, users } = connectContext();
+  const { context, users, attributes } = connectContext();
   try {
     await new AuthenticateInterceptor(decide).preSend(frame('CONNECT', { login: 'ann', passcode: 'pw' }), context);
-    return { users };
+    return { users, attributes };
   } catch (err) {
-    return { users, error: err as StompProtocolError };
+    return { users, attributes, error: err as StompProtocolError };
   }
 }
 
@@ -51,7 +53,7 @@ describe('AuthenticateInterceptor (the authenticate option as the first CONNECT 
     }).preSend(connect, context);
     // A synchronous decision does not hold the session with a Promise.
     expect(result).toBeUndefined();
-    expect(users).toEqual(['ann']);
+    expect(users).toEqual([{ name: 'ann' }]);
     expect(seen).toEqual([{ sessionId: 'session-1', headers: connect.headers, login: 'ann', passcode: 'pw', request }]);
   });
 
@@ -68,12 +70,24 @@ describe('AuthenticateInterceptor (the authenticate option as the first CONNECT 
   });
 
   it('accepts anonymously on {}: setUser is not called', async () => {
-    expect(await outcome(() => ({}))).toEqual({ users: [] });
-    expect(await outcome(async () => ({}))).toEqual({ users: [] });
+    expect(await outcome(() => ({}))).toEqual({ users: [], attributes: new Map() });
+    expect(await outcome(async () => ({}))).toEqual({ users: [], attributes: new Map() });
   });
 
   it('names the user from an asynchronous decision', async () => {
-    expect(await outcome(async (r) => ({ user: `${r.login}!` }))).toEqual({ users: ['ann!'] });
+    expect(await outcome(async (r) => ({ user: `${r.login}!` }))).toEqual({ users: [{ name: 'ann!' }], attributes: new Map() });
+  });
+
+  it('keeps the claims of a principal object (frozen copy) and copies attributes into the session', async () => {
+    const claims = { name: 'ann', roles: ['admin'], tenant: 't1' };
+    const { users, attributes } = await outcome(() => ({ user: claims, attributes: { tenant: 't1', locale: 'fr' } }));
+    expect(users).toEqual([{ name: 'ann', roles: ['admin'], tenant: 't1' }]);
+    expect(users[0]).not.toBe(claims);
+    expect(Object.isFrozen(users[0])).toBe(true);
+    expect([...attributes]).toEqual([
+      ['tenant', 't1'],
+      ['locale', 'fr'],
+    ]);
   });
 
   it.each([
@@ -95,10 +109,19 @@ describe('AuthenticateInterceptor (the authenticate option as the first CONNECT 
     expect(error?.message).toBe(message);
   });
 
-  it.each([['bob\nx-injected:1'], ['bob\r'], ['bob\0'], [42]])(
-    'refuses a user name CONNECTED cannot carry (%j) with INVALID_USER_NAME, never naming it',
-    async (user) => {
-      const { users, error } = await outcome(() => ({ user }) as StompConnectDecision);
+  it.each([
+    ['bob\nx-injected:1', 'bob\nx-injected:1'],
+    ['bob\r', 'bob\r'],
+    ['bob\0', 'bob\0'],
+    [42, 42],
+    [{ name: 'eve\nx-injected:1', roles: [] }, 'eve\nx-injected:1'],
+    [{ name: 7 }, 7],
+    [{ roles: ['admin'] }, undefined],
+    [null, null],
+  ])(
+    'refuses a user CONNECTED cannot name (%j) with INVALID_USER_NAME, never naming it',
+    async (given, user) => {
+      const { users, error } = await outcome(() => ({ user: given }) as StompConnectDecision);
       expect(users).toEqual([]);
       expect(error?.code).toBe('INVALID_USER_NAME');
       expect(error?.message).toBe('The user name given by authentication contains CR, LF or NUL and cannot be sent in CONNECTED');

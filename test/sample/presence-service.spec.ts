@@ -19,7 +19,7 @@ function setup() {
   presence.onModuleInit();
   let n = 0;
   const session = (user: string | undefined): StompSessionInfo =>
-    ({ id: `s${++n}`, user, version: '1.2', state: 'connected', handshake: { url: '/ws', remoteAddress: undefined, endpoint: '/ws', transport: 'websocket' }, subscriptions: new Map() }) as StompSessionInfo;
+    ({ id: `s${++n}`, user, principal: user === undefined ? undefined : { name: user }, attributes: new Map(), version: '1.2', state: 'connected', handshake: { url: '/ws', remoteAddress: undefined, endpoint: '/ws', transport: 'websocket' }, subscriptions: new Map() }) as StompSessionInfo;
   const connected = (s: StompSessionInfo): void => events.emit({ type: 'connected', session: s, timestamp: 0 } as StompSessionEvent);
   const disconnected = (s: StompSessionInfo): void =>
     events.emit({ type: 'disconnect', session: s, timestamp: 0, reason: 'socket-closed', closeCode: 1006 } as StompSessionEvent);

@@ -4,6 +4,7 @@ import type { StompHeaders } from '../../protocol/frame.js';
 import { ROUTE_ARGS_METADATA } from '../nest-compat.js';
 import { StompMessageContext } from '../stomp-message-context.js';
 import { StompParamtype } from '../stomp-params-factory.js';
+import type { StompPrincipal } from '../../user/stomp-principal.js';
 
 type PipeLike = PipeTransform | Type<PipeTransform>;
 
@@ -66,15 +67,26 @@ export const DestinationVariable: OptionalNameParamDecorator = createParamDecora
 /** The session that sent the frame, read-only (`StompSessionInfo`: id, user, version, state, subscriptions, handshake). */
 export const ConnectedSession: PlainParamDecorator = createParamDecorator((_: unknown, ctx: ExecutionContext) => context(ctx).session);
 
-/** The authenticated user of the session, as `{ name }`, or `undefined` for anonymous sessions. */
-export interface StompPrincipal {
-  name: string;
-}
+/**
+ * The session's principal as the authenticator named it: `{ name, ...claims }` (a name alone is
+ * `{ name }`), or `undefined` for an anonymous session. Spring's `Principal` argument.
+ */
+export const Principal: PlainParamDecorator = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): StompPrincipal | undefined => context(ctx).session.principal,
+);
 
-export const Principal: PlainParamDecorator = createParamDecorator((_: unknown, ctx: ExecutionContext): StompPrincipal | undefined => {
-  const user = context(ctx).session.user;
-  return user === undefined ? undefined : { name: user };
-});
+/**
+ * The session's attributes (Spring's `simpSessionAttributes`, `SimpAttributes`): the live
+ * `Map<string, unknown>` of the session, so a handler may also store values for later frames.
+ */
+export const SessionAttributes: PlainParamDecorator = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): Map<string, unknown> => context(ctx).session.attributes,
+);
+
+/** One session attribute (`@SessionAttribute('tenant')`), or `undefined` when unset. */
+export const SessionAttribute: NamedParamDecorator = createParamDecorator(
+  (name: string, ctx: ExecutionContext): unknown => context(ctx).session.attributes.get(name),
+);
 
 /** In a `@MessageExceptionHandler`: the exception being handled. */
 export const MessageException: PlainParamDecorator = createParamDecorator((_: unknown, ctx: ExecutionContext): unknown => context(ctx).exception);
