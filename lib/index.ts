@@ -38,6 +38,7 @@ export {
   SessionAttributes,
 } from './handlers/decorators/param.decorators.js';
 export type { StompPrincipal } from './user/stomp-principal.js';
+export type { StompAuthenticator, StompHandshakeDecision } from './auth/stomp-authenticator.js';
 export { StompMessageContext } from './handlers/stomp-message-context.js';
 export { MessageConversionError } from './messaging/message-converter.js';
 

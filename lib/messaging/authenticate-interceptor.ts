@@ -1,33 +1,86 @@
+import type { IncomingMessage } from 'node:http';
 import type { StompFrame } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import type { StompConnectDecision, StompConnectRequest } from '../module/stomp-options.js';
+import type { StompAuthenticator, StompHandshakeDecision } from '../auth/stomp-authenticator.js';
 import type { ChannelInterceptorContext, StompChannelInterceptor } from './channel-interceptor.js';
 import { principalOf } from '../transport/stomp-session.js';
-
+import type { StompPrincipal } from '../user/stomp-principal.js';
 
 type ConnectContext = NonNullable<ChannelInterceptorContext['connect']>;
 type Authenticate = (request: StompConnectRequest) => StompConnectDecision | Promise<StompConnectDecision>;
+
+/** What an accepted handshake named, kept with its request until the CONNECT. */
+interface HandshakeOutcome {
+  readonly principal?: StompPrincipal;
+  readonly attributes?: Readonly<Record<string, unknown>>;
+  readonly expiresAt?: number;
+}
+
+/** A refused handshake: the HTTP status and the plain-text reason. */
+export interface HandshakeRefusal {
+  readonly status: 401 | 403;
+  readonly reason: string;
+}
 
 function rejected(err: unknown): StompProtocolError {
   return new StompProtocolError('CONNECT_REJECTED', err instanceof Error ? err.message : String(err));
 }
 
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /**
- * The `authenticate` option as the first `clientInbound` interceptor (Spring authenticates in a
- * CONNECT `ChannelInterceptor` too). On CONNECT and STOMP frames only, it calls `authenticate`
- * with the session id, the CONNECT headers as sent, `login`, `passcode` and the HTTP upgrade
- * request, and names the principal with `context.connect.setUser`:
- * - `{ user }` names the user, `{}` (or `undefined`) leaves the session anonymous;
- * - `{ reject }`, a throw or a rejected Promise throws `StompProtocolError('CONNECT_REJECTED')`
- *   with that message (the session answers ERROR and closes with 1008);
- * - `{ user, attributes }`: `user` is a name or `{ name, ...claims }`; `attributes` are copied
- *   into the session's attributes;
- * - a user name that is not a string or holds CR, LF or NUL throws `INVALID_USER_NAME`, with a
- *   warning naming the value (CONNECTED could not carry it).
+ * The authenticator (`authenticator` option, or `authenticate` as its `authenticateConnect`) in
+ * its two places:
+ *
+ * - {@link handshake}, called by the endpoint before a WebSocket upgrade: a refusal becomes an
+ *   HTTP 401/403; an acceptance is kept with the request (a `WeakMap`, so nothing outlives it).
+ * - {@link preSend}, the first `clientInbound` interceptor, on CONNECT and STOMP frames only: it
+ *   applies what the handshake named (or, when the CONNECT came over a SockJS HTTP transport,
+ *   runs `authenticateHandshake` on the post that carried it), then calls `authenticateConnect`
+ *   with the session id, the CONNECT headers as sent, `login`, `passcode`, the HTTP request and
+ *   the handshake's principal, and names the principal with `context.connect.setUser`:
+ *   - `{ user }` names the user (a name or `{ name, ...claims }`), `{}` (or `undefined`) keeps the
+ *     handshake's principal or leaves the session anonymous; `attributes` are copied into the
+ *     session's attributes; `expiresAt` is handed to the session;
+ *   - `{ reject }`, a throw or a rejected Promise throws `StompProtocolError('CONNECT_REJECTED')`
+ *     with that message (the session answers ERROR and closes with 1008);
+ *   - a user name that is not a string or holds CR, LF or NUL throws `INVALID_USER_NAME`, with a
+ *     warning naming the value (CONNECTED could not carry it).
  * A synchronous decision stays synchronous: only a Promise holds the session's next frames.
  */
 export class AuthenticateInterceptor implements StompChannelInterceptor {
-  constructor(private readonly authenticate: Authenticate) {}
+  private readonly authenticator: StompAuthenticator;
+  private readonly accepted = new WeakMap<IncomingMessage, HandshakeOutcome>();
+
+  constructor(authenticator: StompAuthenticator | Authenticate) {
+    this.authenticator = typeof authenticator === 'function' ? { authenticateConnect: authenticator } : authenticator;
+  }
+
+  /** Whether the authenticator looks at handshakes at all (else the endpoint skips {@link handshake}). */
+  get checksHandshakes(): boolean {
+    return typeof this.authenticator.authenticateHandshake === 'function';
+  }
+
+  /**
+   * Runs `authenticateHandshake` on an upgrade request. Resolves `undefined` when accepted (the
+   * outcome is kept for the CONNECT), or the refusal; never rejects.
+   */
+  handshake(request: IncomingMessage): HandshakeRefusal | undefined | Promise<HandshakeRefusal | undefined> {
+    let decision: StompHandshakeDecision | Promise<StompHandshakeDecision>;
+    try {
+      decision = this.callHandshake(request);
+    } catch (err) {
+      return { status: 401, reason: reasonOf(err) };
+    }
+    if (!(decision instanceof Promise)) return this.handshakeDecided(request, decision);
+    return decision.then(
+      (d) => this.handshakeDecided(request, d),
+      (err: unknown) => ({ status: 401, reason: reasonOf(err) }) as HandshakeRefusal,
+    );
+  }
 
   preSend(frame: StompFrame, context: ChannelInterceptorContext): undefined | Promise<undefined> {
     if (frame.command !== 'CONNECT' && frame.command !== 'STOMP') return undefined;
@@ -35,16 +88,77 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
     if (connect === undefined) {
       throw new Error('AuthenticateInterceptor: a CONNECT on clientInbound came without context.connect');
     }
-    const headers = frame.headers;
     const sessionId = context.session?.id ?? '';
+    const known = this.accepted.get(connect.request);
+    if (known !== undefined || !this.checksHandshakes) return this.connectWith(frame, sessionId, connect, known);
+    // A CONNECT whose request passed no upgrade check: SockJS over HTTP (see StompAuthenticator).
+    let decision: StompHandshakeDecision | Promise<StompHandshakeDecision>;
+    try {
+      decision = this.callHandshake(connect.request);
+    } catch (err) {
+      throw rejected(err);
+    }
+    if (!(decision instanceof Promise)) {
+      return this.connectWith(frame, sessionId, connect, this.handshakeAtConnect(decision, sessionId));
+    }
+    return decision.then(
+      (d) => this.connectWith(frame, sessionId, connect, this.handshakeAtConnect(d, sessionId)),
+      (err: unknown) => {
+        throw rejected(err);
+      },
+    );
+  }
+
+  private callHandshake(request: IncomingMessage): StompHandshakeDecision | Promise<StompHandshakeDecision> {
+    // Called only when checksHandshakes is true.
+    return (this.authenticator.authenticateHandshake as (r: IncomingMessage) => StompHandshakeDecision)(request);
+  }
+
+  private handshakeDecided(request: IncomingMessage, decision: StompHandshakeDecision | undefined): HandshakeRefusal | undefined {
+    if (decision?.reject !== undefined) return { status: decision.status === 403 ? 403 : 401, reason: String(decision.reject) };
+    try {
+      this.accepted.set(request, this.outcomeOf(decision, ''));
+    } catch (err) {
+      return { status: 401, reason: reasonOf(err) };
+    }
+    return undefined;
+  }
+
+  /** A handshake decision taken at CONNECT time: a refusal refuses the CONNECT. */
+  private handshakeAtConnect(decision: StompHandshakeDecision | undefined, sessionId: string): HandshakeOutcome {
+    if (decision?.reject !== undefined) throw new StompProtocolError('CONNECT_REJECTED', String(decision.reject));
+    return this.outcomeOf(decision, sessionId);
+  }
+
+  private outcomeOf(decision: StompHandshakeDecision | undefined, sessionId: string): HandshakeOutcome {
+    if (decision === undefined || decision.reject !== undefined) return {};
+    const { user, attributes, expiresAt } = decision;
+    return {
+      principal: user === undefined ? undefined : principalOf(user, sessionId, 'authenticateHandshake'),
+      attributes,
+      expiresAt: validExpiry(expiresAt, 'authenticateHandshake'),
+    };
+  }
+
+  private connectWith(
+    frame: StompFrame,
+    sessionId: string,
+    connect: ConnectContext,
+    handshake: HandshakeOutcome | undefined,
+  ): undefined | Promise<undefined> {
+    if (handshake !== undefined) this.apply(handshake, connect);
+    const authenticateConnect = this.authenticator.authenticateConnect;
+    if (authenticateConnect === undefined) return undefined;
+    const headers = frame.headers;
     let decision: StompConnectDecision | Promise<StompConnectDecision>;
     try {
-      decision = this.authenticate({
+      decision = authenticateConnect.call(this.authenticator, {
         sessionId,
         headers,
         login: headers['login'],
         passcode: headers['passcode'],
         request: connect.request,
+        ...(handshake?.principal === undefined ? {} : { principal: handshake.principal }),
       });
     } catch (err) {
       throw rejected(err);
@@ -66,10 +180,26 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
 
   private decided(decision: StompConnectDecision | undefined, sessionId: string, connect: ConnectContext): void {
     if (decision?.reject !== undefined) throw new StompProtocolError('CONNECT_REJECTED', decision.reject);
-    const user: unknown = decision?.user;
+    if (decision === undefined) return;
+    const user: unknown = decision.user;
     // Checked here too, before setUser, so the warning names `authenticate` as the source.
-    if (user !== undefined) connect.setUser(principalOf(user, sessionId, 'authenticate'));
-    const attributes = decision?.attributes;
-    if (attributes !== undefined) for (const key of Object.keys(attributes)) connect.attributes.set(key, attributes[key]);
+    const principal = user === undefined ? undefined : principalOf(user, sessionId, 'authenticate');
+    this.apply({ principal, attributes: decision.attributes, expiresAt: validExpiry(decision.expiresAt, 'authenticate') }, connect);
   }
+
+  private apply(outcome: HandshakeOutcome, connect: ConnectContext): void {
+    if (outcome.principal !== undefined) connect.setUser(outcome.principal);
+    const attributes = outcome.attributes;
+    if (attributes !== undefined) for (const key of Object.keys(attributes)) connect.attributes.set(key, attributes[key]);
+    if (outcome.expiresAt !== undefined) connect.expireAt(outcome.expiresAt);
+  }
+}
+
+/** `expiresAt` must be a finite number of ms since the epoch. */
+function validExpiry(value: unknown, source: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new StompProtocolError('CONNECT_REJECTED', `${source} gave an invalid expiresAt (ms since the epoch expected)`);
+  }
+  return value;
 }

@@ -38,6 +38,12 @@ export interface ChannelInterceptorContext {
     setUser(user: string | StompPrincipal): void;
     /** The session's attributes (see `StompSessionInfo.attributes`), to fill at CONNECT. */
     readonly attributes: Map<string, unknown>;
+    /**
+     * When the session's credentials run out, in ms since the epoch: from then on the session
+     * ends with an ERROR `CREDENTIALS_EXPIRED` (see `StompConnectDecision.expiresAt`). Called
+     * twice, the earlier time wins.
+     */
+    expireAt(epochMs: number): void;
   };
 }
 

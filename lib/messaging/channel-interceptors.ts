@@ -9,14 +9,15 @@ import { interceptedChannels } from './channel-interceptor.decorator.js';
 import { explorableInstance, singletonScopeProblem } from '../handlers/nest-compat.js';
 
 /** A readable name for start-up errors. */
-function nameOf(ref: InterceptorRef): string {
+function nameOf(ref: InterceptorRef | object): string {
   return typeof ref === 'function' ? ref.name : (ref.constructor?.name ?? 'an interceptor object');
 }
 
 /**
  * The interceptors of the three channels (Spring's `ChannelRegistration` of
  * `clientInboundChannel`, `clientOutboundChannel` and `brokerChannel`), in the order they run:
- * 1. on `clientInbound`, the `authenticate` option as an {@link AuthenticateInterceptor}, when set;
+ * 1. on `clientInbound`, the `authenticator` (or `authenticate`) option as an
+ *    {@link AuthenticateInterceptor}, when set (a class resolved as in 2);
  * 2. the entries of the `interceptors` option, in the order given: a class is the provider of
  *    that class when some module provides it, otherwise an instance created once with its
  *    constructor dependencies injected (`ModuleRef.create`); an object is used as is;
@@ -36,6 +37,8 @@ export class ChannelInterceptors implements OnModuleInit {
   readonly clientInbound: readonly StompChannelInterceptor[] = [];
   readonly clientOutbound: readonly StompChannelInterceptor[] = [];
   readonly broker: readonly StompChannelInterceptor[] = [];
+  /** The authenticator as the first `clientInbound` interceptor, also asked by endpoints about handshakes. */
+  authentication?: AuthenticateInterceptor;
   private initialized = false;
 
   constructor(
@@ -53,9 +56,19 @@ export class ChannelInterceptors implements OnModuleInit {
       broker: this.broker as StompChannelInterceptor[],
     };
     const found: Record<StompChannel, StompChannelInterceptor[]> = { clientInbound: [], clientOutbound: [], broker: [] };
-    if (this.options.authenticate) found.clientInbound.push(new AuthenticateInterceptor(this.options.authenticate));
-    const created = new Map<Type<StompChannelInterceptor>, StompChannelInterceptor>();
+    const created = new Map<Type<unknown>, unknown>();
     const problems: string[] = [];
+    const authenticator = this.options.authenticator;
+    if (authenticator !== undefined) {
+      try {
+        this.authentication = new AuthenticateInterceptor(
+          typeof authenticator === 'function' ? await this.instanceOf(authenticator, created) : authenticator,
+        );
+        found.clientInbound.push(this.authentication);
+      } catch (err) {
+        problems.push(`authenticator: ${nameOf(authenticator)} could not be created: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     for (const channel of ['clientInbound', 'clientOutbound', 'broker'] as const) {
       for (const ref of this.options.interceptors[channel]) {
         try {
@@ -90,18 +103,15 @@ export class ChannelInterceptors implements OnModuleInit {
   }
 
   /** The provider of `type` if a module provides it, else one instance created with its dependencies. */
-  private async instanceOf(
-    type: Type<StompChannelInterceptor>,
-    created: Map<Type<StompChannelInterceptor>, StompChannelInterceptor>,
-  ): Promise<StompChannelInterceptor> {
+  private async instanceOf<T>(type: Type<T>, created: Map<Type<unknown>, unknown>): Promise<T> {
     for (const wrapper of this.discovery.getProviders()) {
       const provided = explorableInstance(wrapper);
       if (provided?.constructor !== type) continue;
       const scope = singletonScopeProblem(wrapper);
-      if (scope !== undefined) throw new Error(`channel interceptors run without an HTTP request and must be singletons, but ${scope}`);
-      return provided as StompChannelInterceptor;
+      if (scope !== undefined) throw new Error(`it runs without an HTTP request and must be a singleton, but ${scope}`);
+      return provided as T;
     }
-    let instance = created.get(type);
+    let instance = created.get(type) as T | undefined;
     if (!instance) {
       // Without a class decorator TypeScript emits no constructor types, and Nest would inject
       // `undefined` for every parameter without a word.
@@ -113,7 +123,7 @@ export class ChannelInterceptors implements OnModuleInit {
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         throw new Error(
-          `${reason.trim()} (a class listed in interceptors and provided by no module is created in StompModule's scope: make its dependencies global, import their module with StompModule.forRootAsync({ imports }), or list the class in the providers of a module that has them)`,
+          `${reason.trim()} (a class listed in options and provided by no module is created in StompModule's scope: make its dependencies global, import their module with StompModule.forRootAsync({ imports }), or list the class in the providers of a module that has them)`,
         );
       }
       created.set(type, instance);

@@ -26,6 +26,7 @@ const moduleKeys: EveryKey<StompModuleOptions> = {
   unmappedDestination: true,
   limits: true,
   authenticate: true,
+  authenticator: true,
   serverName: true,
   stats: true,
   interceptors: true,

@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { StompChannelInterceptor } from '../messaging/channel-interceptor.js';
+import type { StompAuthenticator } from '../auth/stomp-authenticator.js';
 import type { FrameDecoderLimits } from '../protocol/frame-decoder.js';
 import { unknownOptionProblems } from './option-keys.js';
 import { MAX_TIMER_DELAY } from '../protocol/heartbeat.js';
@@ -43,9 +44,8 @@ export interface ResolvedStompOptions {
     inboundFramesPerTurn: number;
     closeTimeout: number;
   };
-  authenticate?: (
-    request: StompConnectRequest,
-  ) => StompConnectDecision | Promise<StompConnectDecision>;
+  /** `authenticator`, or `authenticate` as `{ authenticateConnect }`; `ChannelInterceptors` resolves a class. */
+  authenticator?: Type<StompAuthenticator> | StompAuthenticator;
   serverName: string;
   stats: { logInterval: number };
   /** Interceptors listed in options, per channel (`[]` when none); `ChannelInterceptors` resolves them. */
@@ -268,6 +268,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     problems.push(`authenticate must be a function (request) => { user?, reject? }, got ${shown(options.authenticate)}`);
   }
+  const authenticator = authenticatorOption(options, problems);
 
   // CONNECTED headers are never escaped (STOMP 1.2, "Value Encoding"): a line break or NUL in
   // the server header would inject headers into every CONNECTED.
@@ -302,11 +303,36 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     unmappedDestination,
     heartbeat,
     limits,
-    authenticate: options.authenticate,
+    authenticator,
     serverName: options.serverName ?? `nestjs-stomp/${LIBRARY_VERSION}`,
     stats,
     interceptors,
   };
+}
+
+/**
+ * `authenticator`: a class (with an `authenticateHandshake` or `authenticateConnect` method on its
+ * prototype) or an object with one of them; `authenticate` becomes `{ authenticateConnect }`.
+ */
+function authenticatorOption(options: StompModuleOptions, problems: string[]): ResolvedStompOptions['authenticator'] {
+  const value: unknown = options.authenticator;
+  if (value === undefined) {
+    return typeof options.authenticate === 'function' ? { authenticateConnect: options.authenticate } : undefined;
+  }
+  if (options.authenticate !== undefined) {
+    problems.push('authenticate and authenticator cannot both be set: move the authenticate function into the authenticator as authenticateConnect');
+    return undefined;
+  }
+  const methods = typeof value === 'function' ? (value as { prototype?: unknown }).prototype : value;
+  const has = (name: string): boolean =>
+    typeof methods === 'object' && methods !== null && typeof (methods as Record<string, unknown>)[name] === 'function';
+  if (!has('authenticateHandshake') && !has('authenticateConnect')) {
+    problems.push(
+      `authenticator must be a class or an object with an authenticateHandshake(request) or authenticateConnect(request) method, got ${shown(value)}`,
+    );
+    return undefined;
+  }
+  return value as Type<StompAuthenticator> | StompAuthenticator;
 }
 
 const CHANNEL_NAMES = ['clientInbound', 'clientOutbound', 'broker'] as const;

@@ -3,6 +3,7 @@ import type { Type } from '@nestjs/common';
 import type { StompChannelInterceptor } from '../messaging/channel-interceptor.js';
 import type { StompHeaders } from '../protocol/frame.js';
 import type { StompPrincipal } from '../user/stomp-principal.js';
+import type { StompAuthenticator } from '../auth/stomp-authenticator.js';
 
 /** One WebSocket endpoint on the Nest app's HTTP server. */
 export interface StompEndpointOptions {
@@ -280,16 +281,28 @@ export interface StompConnectRequest {
    * no `Origin`), but cannot post to it with them.
    */
   request: IncomingMessage;
+  /**
+   * The principal the handshake named (`StompAuthenticator.authenticateHandshake`), if any. A
+   * decision without `user` keeps it.
+   */
+  principal?: StompPrincipal;
 }
 
 /**
  * The answer of `authenticate`: `{ user }` accepts and names the principal (a name, or
- * `{ name, ...claims }`: see {@link StompPrincipal}), `{}` accepts anonymously, `{ reject }`
- * refuses with that message (the client receives it in an ERROR frame). Throwing refuses as
- * well, with the error's message. `attributes` are copied into the session's attributes.
+ * `{ name, ...claims }`: see {@link StompPrincipal}), `{}` accepts anonymously (or as the
+ * handshake's principal), `{ reject }` refuses with that message (the client receives it in an
+ * ERROR frame). Throwing refuses as well, with the error's message. `attributes` are copied into
+ * the session's attributes.
+ *
+ * `expiresAt` (ms since the epoch, e.g. a JWT's `exp * 1000`) is when the credentials run out:
+ * from then on the session's next frame is answered with an ERROR `CREDENTIALS_EXPIRED` and the
+ * connection closes (1008), and an idle session is closed the same way at that moment, so a
+ * client must reconnect with fresh credentials (STOMP has no re-authentication). The earlier of
+ * the handshake's and the CONNECT's `expiresAt` applies.
  */
 export type StompConnectDecision =
-  | { user?: string | StompPrincipal; attributes?: Readonly<Record<string, unknown>>; reject?: undefined }
+  | { user?: string | StompPrincipal; attributes?: Readonly<Record<string, unknown>>; expiresAt?: number; reject?: undefined }
   | { reject: string };
 
 /**
@@ -377,6 +390,14 @@ export interface StompModuleOptions {
   authenticate?: (
     request: StompConnectRequest,
   ) => StompConnectDecision | Promise<StompConnectDecision>;
+  /**
+   * An injectable authenticator: the HTTP handshake (HTTP 401/403 before the upgrade) and/or the
+   * CONNECT frame, see {@link StompAuthenticator}. A class is the provider of that class when a
+   * module provides it, else one instance created with its dependencies; an object is used as is.
+   * Not together with `authenticate` (a start-up error): `authenticate: fn` is short for
+   * `authenticator: { authenticateConnect: fn }`. Default: none (everybody anonymous).
+   */
+  authenticator?: Type<StompAuthenticator> | StompAuthenticator;
   /** The `server` header of CONNECTED. Default `nestjs-stomp/<version>`. */
   serverName?: string;
   /** Stats: the periodic log line. Default `{ logInterval: 1800000 }`. */

@@ -13,6 +13,7 @@ import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { encodeFrame, HEARTBEAT_EOL, type HeaderEntries } from '../protocol/frame-encoder.js';
 import {
   formatHeartbeat,
+  MAX_TIMER_DELAY,
   negotiateHeartbeat,
   NO_HEARTBEAT,
   parseHeartbeat,
@@ -182,6 +183,9 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private unsubscribing?: string;
   /** What inbound interceptors are told with every frame but CONNECT; made on first use. */
   private frameContext?: ChannelInterceptorContext;
+  /** When the session's credentials run out (ms since the epoch), if the authenticator said. */
+  private expiresAt?: number;
+  private expiryTimer?: NodeJS.Timeout;
   /** The principal an inbound interceptor named during CONNECT. */
   private connectPrincipal?: StompPrincipal;
   /** The full upgrade request, for CONNECT interceptors; dropped once CONNECT is decided. */
@@ -336,6 +340,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       if (this._state !== 'connected') {
         throw new StompProtocolError('NOT_CONNECTED', `Expected a CONNECT or STOMP frame, got ${command}`);
       }
+      if (this.expiresAt !== undefined && Date.now() >= this.expiresAt) throw this.expired();
     }
     this.services.counters.frameIn(command);
     const interceptors = this.services.interceptors.clientInbound;
@@ -435,6 +440,9 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
           this.connectPrincipal = principalOf(user, this.id, 'authentication');
         },
         attributes: this.attributes,
+        expireAt: (epochMs: number) => {
+          this.expiresAt = this.expiresAt === undefined ? epochMs : Math.min(this.expiresAt, epochMs);
+        },
       },
     };
   }
@@ -476,11 +484,35 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     this.heartbeats.start(this.heartbeat);
+    this.armExpiry();
     this.services.handler.sessionConnected?.(this);
     this.emit({ type: 'connected', session: this.info, timestamp: Date.now() });
   }
 
   // ---- client outbound channel -------------------------------------------------------------
+
+  /** The error of a session whose credentials ran out (see `StompConnectDecision.expiresAt`). */
+  private expired(): StompProtocolError {
+    return new StompProtocolError(
+      'CREDENTIALS_EXPIRED',
+      `The session's credentials expired at ${new Date(this.expiresAt ?? 0).toISOString()}: reconnect with new ones`,
+    );
+  }
+
+  /**
+   * Ends an idle session when its credentials run out, not only at its next frame. One timer,
+   * re-armed in steps of Node's longest delay for expiries further away.
+   */
+  private armExpiry(): void {
+    if (this.expiresAt === undefined) return;
+    const left = this.expiresAt - Date.now();
+    if (left <= 0) {
+      this.fail(this.expired());
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(left, MAX_TIMER_DELAY));
+    this.expiryTimer.unref();
+  }
 
   /** Sends a MESSAGE for one of this session's subscriptions, in call order. */
   deliver(subscription: BrokerSubscription, message: OutboundMessage, ackId?: string): void {
@@ -678,6 +710,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private stopTimers(): void {
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
     this.heartbeats.stop();
   }
 

@@ -14,6 +14,7 @@ import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedEndpoint, ResolvedStompOptions } from '../module/resolve-options.js';
 import { InboundDispatcher } from '../messaging/inbound-dispatcher.js';
 import { ChannelInterceptors } from '../messaging/channel-interceptors.js';
+import type { HandshakeRefusal } from '../messaging/authenticate-interceptor.js';
 import { StompEvents } from '../events/stomp-events.service.js';
 import { StompCounters } from '../stats/stomp-counters.js';
 import { isOriginAllowed, originRefusal } from './allowed-origins.js';
@@ -31,9 +32,16 @@ const SUBPROTOCOL_PREFERENCE = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 /** How long `app.close()` waits for clients to finish the close handshake. */
 const SHUTDOWN_GRACE_MS = 3000;
 
-function refuse(socket: Duplex, status: string): void {
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function refuse(socket: Duplex, status: string, body = ''): void {
+  const bytes = Buffer.from(body, 'utf8');
+  const type = bytes.length > 0 ? 'Content-Type: text/plain; charset=utf-8\r\n' : '';
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n${type}Content-Length: ${bytes.length}\r\n\r\n${body}`);
 }
+
+const STATUS_TEXT = { 401: '401 Unauthorized', 403: '403 Forbidden' } as const;
+/** Longest refusal reason written in a 401/403 body or a log line. */
+const MAX_REASON_LENGTH = 200;
+const noop = (): void => undefined;
 
 /**
  * The STOMP WebSocket endpoints, served on the Nest application's own HTTP server (Express or
@@ -65,7 +73,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     private readonly sessions: SessionRegistry,
     events: StompEvents,
     counters: StompCounters,
-    interceptors: ChannelInterceptors,
+    private readonly interceptors: ChannelInterceptors,
   ) {
     this.services = { handler: dispatcher, interceptors, events, counters };
     for (const endpoint of options.endpoints) {
@@ -138,7 +146,8 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     const pathname = pathnameOf(request);
     if (this.plain.has(pathname)) return this.upgradePlain;
     const service = this.sockJs.find((s) => s.owns(pathname));
-    return service === undefined ? undefined : (req, socket, head) => service.handleUpgrade(req, socket, head);
+    if (service === undefined) return undefined;
+    return (req, socket, head) => this.authenticated(req, socket, service.path, () => service.handleUpgrade(req, socket, head));
   }
 
   private readonly upgradePlain: UpgradeListener = (request, socket, head) => this.upgrade(request, socket, head);
@@ -154,7 +163,60 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
       refuse(socket, '403 Forbidden');
       return;
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, request, endpoint.path));
+    const wss = this.wss;
+    this.authenticated(request, socket, endpoint.path, () =>
+      wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, request, endpoint.path)),
+    );
+  }
+
+  /**
+   * Runs the authenticator's `authenticateHandshake` on an upgrade request, then `proceed`, or
+   * answers 401/403 (503 when it did not decide within `limits.connectTimeout`) with one warning
+   * line. Without a handshake check, `proceed` runs at once.
+   */
+  private authenticated(request: IncomingMessage, socket: Duplex, path: string, proceed: () => void): void {
+    const authentication = this.interceptors.authentication;
+    if (authentication === undefined || !authentication.checksHandshakes) return proceed();
+    const decided = authentication.handshake(request);
+    if (!(decided instanceof Promise)) return this.handshakeDecided(request, socket, path, decided, proceed);
+    // The socket may fail while the authenticator thinks; nobody else listens to it yet.
+    socket.on('error', noop);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.options.limits.connectTimeout);
+    });
+    void Promise.race([decided, timeout]).then((outcome) => {
+      clearTimeout(timer);
+      socket.off('error', noop);
+      if (socket.destroyed) return;
+      if (outcome === 'timeout') {
+        this.logger.warn(`Handshake of ${this.client(request)} on ${path} refused: the authenticator did not decide within ${this.options.limits.connectTimeout} ms (503)`);
+        refuse(socket, '503 Service Unavailable');
+        return;
+      }
+      if (!this.accepting) {
+        refuse(socket, '503 Service Unavailable');
+        return;
+      }
+      this.handshakeDecided(request, socket, path, outcome, proceed);
+    });
+  }
+
+  private handshakeDecided(
+    request: IncomingMessage,
+    socket: Duplex,
+    path: string,
+    refusal: HandshakeRefusal | undefined,
+    proceed: () => void,
+  ): void {
+    if (refusal === undefined) return proceed();
+    const reason = refusal.reason.slice(0, MAX_REASON_LENGTH);
+    this.logger.warn(`Handshake of ${this.client(request)} on ${path} refused (${refusal.status}): ${JSON.stringify(reason)}`);
+    refuse(socket, STATUS_TEXT[refusal.status], reason);
+  }
+
+  private client(request: IncomingMessage): string {
+    return request.socket.remoteAddress ?? 'a client';
   }
 
   /**

@@ -21,7 +21,7 @@ function frame(command: string, headers: Record<string, string> = {}): StompFram
 function connectContext(): { context: ChannelInterceptorContext; users: (string | StompPrincipal)[]; attributes: Map<string, unknown> } {
   const users: (string | StompPrincipal)[] = [];
   const attributes = new Map<string, unknown>();
-  return { users, attributes, context: { channel: 'clientInbound', session, connect: { request, attributes, setUser: (user) => users.push(user) } } };
+  return { users, attributes, context: { channel: 'clientInbound', session, connect: { request, attributes, setUser: (user) => users.push(user), expireAt: () => undefined } } };
 }
 
 /** Runs `decide` as `authenticate` on a CONNECT; resolves with what setUser got, or the error. */

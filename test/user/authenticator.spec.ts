@@ -1,0 +1,196 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Controller, Injectable } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import type { IStompSocket } from '@stomp/stompjs';
+import SockJS from 'sockjs-client';
+import {
+  MessageMapping,
+  Principal,
+  SendToUser,
+  SessionAttribute,
+  type StompAuthenticator,
+  type StompConnectDecision,
+  type StompConnectRequest,
+  type StompHandshakeDecision,
+  type StompPrincipal,
+} from '../../lib/index.js';
+import { connectAs, inboxOf, json, sendAndWait, startupError } from '../support/handler-fixtures.js';
+import { expectRefused, rawConnected } from '../support/raw-client.js';
+import { startStompApp, type RunningApp } from '../support/stomp-app.js';
+import { connectExpectingError, GUARD_MS, startClient, withTimeout, type TestClient } from '../support/stomp-client.js';
+
+/** Stands for a JwtService or a user table: what the authenticator injects. */
+@Injectable()
+class TokenService {
+  readonly tokens = new Map<string, { name: string; roles: string[]; expiresAt?: number }>([
+    ['t-ann', { name: 'ann', roles: ['admin'] }],
+    ['t-bob', { name: 'bob', roles: [] }],
+  ]);
+  readonly banned = new Set(['t-eve']);
+  verify(token: string): { name: string; roles: string[]; expiresAt?: number } | 'banned' | undefined {
+    return this.banned.has(token) ? 'banned' : this.tokens.get(token);
+  }
+}
+
+function queryToken(request: IncomingMessage): string | undefined {
+  return new URL(request.url ?? '/', 'http://localhost').searchParams.get('access_token') ?? undefined;
+}
+
+/** Handshake: `?access_token=` or a `token` cookie. CONNECT: `Authorization: Bearer …` when the handshake named nobody. */
+@Injectable()
+class TokenAuthenticator implements StompAuthenticator {
+  /** A token that makes the handshake hang, to test the connect timeout. */
+  static readonly HANG = 't-hang';
+  constructor(private readonly tokens: TokenService) {}
+
+  async authenticateHandshake(request: IncomingMessage): Promise<StompHandshakeDecision> {
+    const cookie = /(?:^|;\s*)token=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
+    const token = queryToken(request) ?? cookie;
+    if (token === undefined) return {};
+    if (token === TokenAuthenticator.HANG) return new Promise<never>(() => undefined);
+    const found = this.tokens.verify(token);
+    if (found === 'banned') return { reject: 'This account is suspended', status: 403 };
+    if (found === undefined) throw new Error('Invalid token');
+    return { user: { name: found.name, roles: found.roles }, attributes: { via: 'handshake' }, expiresAt: found.expiresAt };
+  }
+
+  authenticateConnect(request: StompConnectRequest): StompConnectDecision {
+    if (request.principal !== undefined) return {};
+    const bearer = /^Bearer (.+)$/.exec(request.headers['Authorization'] ?? '')?.[1];
+    if (bearer === undefined) return { reject: 'Missing credentials (a token in ?access_token= or an Authorization Bearer header)' };
+    const found = this.tokens.verify(bearer);
+    if (found === undefined || found === 'banned') return { reject: 'Invalid bearer token' };
+    return { user: { name: found.name, roles: found.roles }, attributes: { via: 'connect' }, expiresAt: found.expiresAt };
+  }
+}
+
+@Controller()
+class MeController {
+  @MessageMapping('/me')
+  @SendToUser('/queue/me')
+  me(@Principal() principal: StompPrincipal, @SessionAttribute('via') via: unknown) {
+    return { principal, via };
+  }
+}
+
+describe('an injectable authenticator: handshake (HTTP 401/403) and CONNECT', () => {
+  let running: RunningApp;
+  let tokens: TokenService;
+  const open: TestClient[] = [];
+
+  beforeAll(async () => {
+    running = await startStompApp(
+      {
+        endpoints: [{ path: '/ws', sockjs: true }],
+        authenticator: TokenAuthenticator,
+        limits: { connectTimeout: 500 },
+      },
+      { controllers: [MeController], providers: [TokenService, TokenAuthenticator] },
+    );
+    tokens = running.app.get(TokenService);
+  });
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.disconnect()));
+  });
+
+  afterAll(async () => {
+    await running?.close();
+  });
+
+  async function whoami(tc: TestClient): Promise<unknown> {
+    const inbox = await inboxOf(tc, '/user/queue/me');
+    await sendAndWait(tc, '/app/me', {});
+    return json((await inbox.waitFor(1))[0]);
+  }
+
+  it('names the principal from ?access_token= at the handshake, with the injected service', async () => {
+    const ann = await connectAs(`${running.url}?access_token=t-ann`);
+    open.push(ann);
+    expect(ann.connected.headers['user-name']).toBe('ann');
+    expect(await whoami(ann)).toEqual({ principal: { name: 'ann', roles: ['admin'] }, via: 'handshake' });
+  });
+
+  it('names the principal from a cookie at the handshake', async () => {
+    const bob = await connectAs(running.url, undefined, 'pw', { wsHeaders: { cookie: 'theme=dark; token=t-bob' } });
+    open.push(bob);
+    expect(await whoami(bob)).toEqual({ principal: { name: 'bob', roles: [] }, via: 'handshake' });
+  });
+
+  it('refuses a bad token with HTTP 401 before the upgrade, and a refused account with 403, one warning each', async () => {
+    expect(await expectRefused(`${running.url}?access_token=forged`)).toBe(401);
+    expect(await expectRefused(`${running.url}?access_token=t-eve`)).toBe(403);
+    const lines = running.logs.expect('warn', /Handshake of .* on \/ws refused/);
+    expect(lines).toEqual([
+      expect.stringMatching(/^Handshake of 127\.0\.0\.1 on \/ws refused \(401\): "Invalid token" StompWebSocketEndpoint$/),
+      expect.stringMatching(/^Handshake of 127\.0\.0\.1 on \/ws refused \(403\): "This account is suspended" StompWebSocketEndpoint$/),
+    ]);
+    expect(lines.some((l) => l.includes('    at '))).toBe(false);
+  });
+
+  it('takes the principal from the CONNECT frame when the handshake named nobody', async () => {
+    const ann = await connectAs(running.url, undefined, 'pw', { connectHeaders: { Authorization: 'Bearer t-ann' } });
+    open.push(ann);
+    expect(ann.connected.headers['user-name']).toBe('ann');
+    expect(await whoami(ann)).toEqual({ principal: { name: 'ann', roles: ['admin'] }, via: 'connect' });
+  });
+
+  it('refuses a CONNECT without credentials with an ERROR and close 1008', async () => {
+    const { error, closeCode, connected } = await connectExpectingError(running.url);
+    expect(connected).toBe(false);
+    expect(error?.headers['message']).toBe('Missing credentials (a token in ?access_token= or an Authorization Bearer header)');
+    expect(closeCode).toBe(1008);
+    running.logs.expect('warn', 'Missing credentials');
+  });
+
+  it('answers 503 when the authenticator does not decide within limits.connectTimeout', async () => {
+    expect(await expectRefused(`${running.url}?access_token=${TokenAuthenticator.HANG}`)).toBe(503);
+    expect(running.logs.expect('warn', 'did not decide within 500 ms')).toHaveLength(1);
+  });
+
+  it('ends a session whose credentials ran out: ERROR CREDENTIALS_EXPIRED, close 1008 (idle, and on its next frame)', async () => {
+    tokens.tokens.set('t-short', { name: 'sam', roles: [], expiresAt: Date.now() + 300 });
+    const idle = startClient(`${running.url}?access_token=t-short`, {});
+    const connected = await withTimeout(idle.connected, 'CONNECTED');
+    expect(connected.headers['user-name']).toBe('sam');
+    const error = await withTimeout(idle.nextError(), 'the expiry ERROR', GUARD_MS);
+    expect(error.headers['message']).toMatch(/^The session's credentials expired at \d{4}-\d\d-\d\dT[\d:.]+Z: reconnect with new ones$/);
+    expect(await withTimeout(idle.closed, 'the close')).toBe(1008);
+    await idle.client.deactivate();
+    running.logs.expect('warn', 'credentials expired');
+
+    // Already expired when the CONNECT arrives: CONNECTED, then at once the ERROR.
+    tokens.tokens.set('t-gone', { name: 'sam', roles: [], expiresAt: Date.now() - 1 });
+    const late = startClient(`${running.url}?access_token=t-gone`, {});
+    expect((await withTimeout(late.nextError(), 'the expiry ERROR')).headers['message']).toContain('credentials expired');
+    expect(await withTimeout(late.closed, 'the close')).toBe(1008);
+    await late.client.deactivate();
+    running.logs.expect('warn', 'credentials expired');
+  });
+
+  it.each(['xhr-streaming', 'xhr-polling'])(
+    'checks the handshake over SockJS %s at CONNECT, on the post that carried it',
+    async (transport) => {
+      const factory = (token: string) => () =>
+        new SockJS(`${running.baseUrl.replace('ws:', 'http:')}/ws?access_token=${token}`, null, { transports: [transport] }) as unknown as IStompSocket;
+      const ann = startClient('(sockjs)', { webSocketFactory: factory('t-ann') });
+      expect((await withTimeout(ann.connected, 'CONNECTED over SockJS')).headers['user-name']).toBe('ann');
+      await ann.client.deactivate();
+
+      const forged = startClient('(sockjs)', { webSocketFactory: factory('forged'), reconnectDelay: 0 });
+      const error = await withTimeout(forged.nextError(), 'the refusal');
+      expect(error.headers['message']).toBe('Invalid token');
+      await forged.client.deactivate();
+      running.logs.expect('warn', 'Invalid token');
+    },
+  );
+});
+
+describe('authenticator options at start-up', () => {
+  it('refuses authenticate and authenticator together, and an authenticator without a method', async () => {
+    const both = await startupError({ authenticate: () => ({}), authenticator: { authenticateConnect: () => ({}) } }, {});
+    expect(both.message).toContain('authenticate and authenticator cannot both be set');
+    const empty = await startupError({ authenticator: {} as StompAuthenticator }, {});
+    expect(empty.message).toContain('authenticator must be a class or an object with an authenticateHandshake(request) or authenticateConnect(request) method');
+  });
+});
