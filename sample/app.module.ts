@@ -8,6 +8,7 @@ import { PresenceController } from './presence/presence.controller.js';
 import { PresenceService } from './presence/presence.service.js';
 import { parseSampleUsers, sampleAuthenticator } from './sample-users.js';
 import { PageController } from './web/page.controller.js';
+import { WhoAmIController } from './account/whoami.controller.js';
 
 @Module({
   imports: [
@@ -25,7 +26,7 @@ import { PageController } from './web/page.controller.js';
       }),
     }),
   ],
-  controllers: [GreetingController, ChatController, PresenceController, StatsController, PageController],
+  controllers: [GreetingController, ChatController, PresenceController, StatsController, PageController, WhoAmIController],
   providers: [ChatRoomsService, PresenceService],
 })
 export class AppModule {}

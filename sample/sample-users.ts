@@ -3,9 +3,13 @@ import type { StompConnectDecision, StompConnectRequest } from '../lib/index.js'
 /**
  * The sample's log-in rule. `SAMPLE_USERS` lists `name:passcode` pairs, comma-separated
  * (default `guest:guest`): a listed name must give its passcode; any other name of at most
- * {@link MAX_USER_NAME_LENGTH} characters joins freely, and a client that gives no login joins
- * anonymously.
+ * {@link MAX_USER_NAME_LENGTH} characters joins freely. The principal is the CONNECT `login`: a
+ * CONNECT without one is refused, except on {@link ANONYMOUS_ENDPOINT}, whose front end (Spring's
+ * getting-started guide) connects without a login.
  */
+
+/** The endpoint of Spring's getting-started guide: its `app.js` sends CONNECT without a login. */
+export const ANONYMOUS_ENDPOINT = '/gs-guide-websocket';
 
 /** Longest user name the sample accepts: names are shown to everyone (chat, presence). */
 export const MAX_USER_NAME_LENGTH = 64;
@@ -22,8 +26,10 @@ export function parseSampleUsers(spec: string | undefined): Map<string, string> 
 }
 
 export function sampleAuthenticator(users: Map<string, string>) {
-  return ({ login, passcode }: StompConnectRequest): StompConnectDecision => {
-    if (login === undefined || login === '') return {};
+  return ({ login, passcode, endpoint }: StompConnectRequest): StompConnectDecision => {
+    if (login === undefined || login === '') {
+      return endpoint === ANONYMOUS_ENDPOINT ? {} : { reject: 'Log in with a name (send a login header in CONNECT)' };
+    }
     if (login.length > MAX_USER_NAME_LENGTH) return { reject: `User names are at most ${MAX_USER_NAME_LENGTH} characters` };
     const expected = users.get(login);
     if (expected !== undefined && expected !== passcode) {

@@ -154,6 +154,7 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
     try {
       decision = authenticateConnect.call(this.authenticator, {
         sessionId,
+        endpoint: connect.endpoint,
         headers,
         login: headers['login'],
         passcode: headers['passcode'],

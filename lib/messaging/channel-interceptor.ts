@@ -31,6 +31,8 @@ export interface ChannelInterceptorContext {
    */
   readonly connect?: {
     readonly request: IncomingMessage;
+    /** The endpoint path the client connected to (`/ws`). */
+    readonly endpoint: string;
     /**
      * Names the principal: a name (`'ann'` is `{ name: 'ann' }`) or `{ name, ...claims }`. A name
      * that is not a string or holds CR, LF or NUL refuses the CONNECT (`INVALID_USER_NAME`).

@@ -269,6 +269,8 @@ export interface StompStatsOptions {
 /** What the `authenticate` hook sees of a CONNECT. */
 export interface StompConnectRequest {
   sessionId: string;
+  /** The endpoint path the client connected to (`/ws`), also for SockJS transports. */
+  endpoint: string;
   /** CONNECT headers as sent (never unescaped, as the spec wants). */
   headers: Readonly<StompHeaders>;
   login?: string;

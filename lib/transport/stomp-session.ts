@@ -436,6 +436,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       connect: {
         // SockJS over HTTP: the post that carried the CONNECT (see SockJsConnection.latestRequest).
         request: this.connection.latestRequest ?? (this.upgradeRequest as IncomingMessage),
+        endpoint: this.handshake.endpoint,
         setUser: (user: string | StompPrincipal) => {
           this.connectPrincipal = principalOf(user, this.id, 'authentication');
         },

@@ -21,7 +21,7 @@ function frame(command: string, headers: Record<string, string> = {}): StompFram
 function connectContext(): { context: ChannelInterceptorContext; users: (string | StompPrincipal)[]; attributes: Map<string, unknown> } {
   const users: (string | StompPrincipal)[] = [];
   const attributes = new Map<string, unknown>();
-  return { users, attributes, context: { channel: 'clientInbound', session, connect: { request, attributes, setUser: (user) => users.push(user), expireAt: () => undefined } } };
+  return { users, attributes, context: { channel: 'clientInbound', session, connect: { request, endpoint: '/ws', attributes, setUser: (user) => users.push(user), expireAt: () => undefined } } };
 }
 
 /** Runs `decide` as `authenticate` on a CONNECT; resolves with what setUser got, or the error. */
@@ -54,7 +54,7 @@ describe('AuthenticateInterceptor (the authenticate option as the first CONNECT 
     // A synchronous decision does not hold the session with a Promise.
     expect(result).toBeUndefined();
     expect(users).toEqual([{ name: 'ann' }]);
-    expect(seen).toEqual([{ sessionId: 'session-1', headers: connect.headers, login: 'ann', passcode: 'pw', request }]);
+    expect(seen).toEqual([{ sessionId: 'session-1', endpoint: '/ws', headers: connect.headers, login: 'ann', passcode: 'pw', request }]);
   });
 
   it('lets every other frame pass without calling authenticate', () => {

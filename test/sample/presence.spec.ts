@@ -31,8 +31,8 @@ describe('the sample: presence from the lifecycle events', () => {
 
   beforeAll(async () => {
     sample = await startSample('ann:secret,bob:hunter2');
-    // Anonymous: it watches, and is never listed itself.
-    watcher = await connectAs(sample.url);
+    // Anonymous (on the guide's endpoint, where no login is needed): it watches, and is never listed itself.
+    watcher = await connectAs(sample.anonymousUrl);
     presence = await inboxOf(watcher, '/topic/presence');
   });
   afterAll(async () => {
@@ -61,7 +61,7 @@ describe('the sample: presence from the lifecycle events', () => {
     const afterAnn = await untilList(presence, ['ann', 'zed']);
     // ann's second session and an anonymous one leave the list as it is: nothing is published.
     const second = await connectAs(sample.url, 'ann', 'secret');
-    const newcomer = await connectAs(sample.url);
+    const newcomer = await connectAs(sample.anonymousUrl);
     // A newcomer asks for the list as it is now: the @SubscribeMapping answers once.
     const now = new Inbox();
     await subscribeConfirmed(newcomer.client, '/app/presence', now);

@@ -22,6 +22,28 @@ describe('the sample app (sample/main.ts bootstrap)', () => {
     await sample?.close();
   });
 
+  describe('whoami', () => {
+    it('answers /app/whoami on the sender\'s /user/queue/whoami with its principal name, to no one else', async () => {
+      const annWho = await inboxOf(ann, '/user/queue/whoami');
+      const bobWho = await inboxOf(bob, '/user/queue/whoami');
+      await sendAndWait(ann, '/app/whoami', {});
+      await sendAndWait(bob, '/app/whoami', {});
+      expect(jsonBodies(await annWho.waitFor(1).then(() => annWho))).toEqual([{ name: 'ann' }]);
+      expect(jsonBodies(await bobWho.waitFor(1).then(() => bobWho))).toEqual([{ name: 'bob' }]);
+      // On the guide's endpoint an anonymous session has no principal.
+      const anon = await connectAs(sample.anonymousUrl);
+      try {
+        const anonWho = await inboxOf(anon, '/user/queue/whoami');
+        await sendAndWait(anon, '/app/whoami', {});
+        expect(jsonBodies(await anonWho.waitFor(1).then(() => anonWho))).toEqual([{ name: null }]);
+      } finally {
+        await anon.disconnect();
+      }
+      await barrier(ann);
+      expect(annWho.messages).toHaveLength(1);
+    });
+  });
+
   describe('greeting (the Spring guide, ported)', () => {
     it('answers /app/hello on /topic/greetings with the name HTML-escaped', async () => {
       const greetings = await inboxOf(bob, '/topic/greetings');
@@ -91,9 +113,13 @@ describe('the sample app (sample/main.ts bootstrap)', () => {
       }
     });
 
-    it('an anonymous client chats as "anonymous"', async () => {
+    it('refuses a CONNECT without login on /ws; on the guide endpoint an anonymous client chats as "anonymous"', async () => {
+      const refused = await connectExpectingError(sample.url);
+      expect(refused.error?.headers['message']).toBe('Log in with a name (send a login header in CONNECT)');
+      expect(refused.closeCode).toBe(1008);
+      expect(refused.connected).toBe(false);
       const room = unique('anon');
-      const anon = await connectAs(sample.url);
+      const anon = await connectAs(sample.anonymousUrl);
       try {
         const inbox = await inboxOf(bob, `/topic/chat/${room}`);
         await sendAndWait(anon, `/app/chat/${room}`, { text: 'who am I' });

@@ -45,9 +45,12 @@ function watch(factory: () => IStompSocket, config: StompConfig = {}): Attempt {
   return attempt;
 }
 
-/** Connects a stompjs client through sockjs-client and waits for CONNECTED. */
+/**
+ * Connects a stompjs client through sockjs-client and waits for CONNECTED, logged in as
+ * `sockjs-user` unless `config.connectHeaders` says otherwise (the sample's /ws needs a login).
+ */
 async function connectSockJs(url: string, transport?: Transport, config: StompConfig = {}): Promise<Attempt & { frame: IFrame }> {
-  const watched = watch(sockJs(url, transport), config);
+  const watched = watch(sockJs(url, transport), { connectHeaders: { login: 'sockjs-user' }, ...config });
   const frame = await withTimeout(watched.connected, `CONNECTED over SockJS ${transport ?? ''} from ${url}`);
   return { ...watched, frame };
 }
@@ -232,8 +235,8 @@ describe('the sample over SockJS (sockjs-client in Node, @stomp/stompjs)', () =>
   it('serves plain WebSocket clients on /ws and /ws/websocket side by side with SockJS clients', async () => {
     const plainTag = unique('plain');
     const rawTag = unique('raw');
-    const plain = await connectAs(`${sample.url}?t=${plainTag}`);
-    const raw = await connectAs(`ws://127.0.0.1:${sample.port}/ws/websocket?t=${rawTag}`);
+    const plain = await connectAs(`${sample.url}?t=${plainTag}`, 'plain');
+    const raw = await connectAs(`ws://127.0.0.1:${sample.port}/ws/websocket?t=${rawTag}`, 'raw');
     try {
       const streaming = await connectSockJs(`${sample.httpUrl}/ws`, 'xhr-streaming');
       const overWebSocket = await connectSockJs(`${sample.httpUrl}/ws`, 'websocket');
@@ -299,7 +302,7 @@ describe('the sample: a SockJS session in GET /stats with its transport named', 
     const clients = [];
     for (const transport of TRANSPORTS) clients.push(await connectSockJs(`${sample.httpUrl}/ws`, transport));
     clients.push(await connectSockJs(`${sample.httpUrl}/gs-guide-websocket`, 'websocket'));
-    const plain = await connectAs(sample.url);
+    const plain = await connectAs(sample.url, 'plain');
     try {
       const five = await statsWhenCurrent(5);
       expect(five.sessions).toEqual({

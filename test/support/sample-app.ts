@@ -9,8 +9,10 @@ export interface RunningSample {
   port: number;
   /** `http://127.0.0.1:<port>` */
   httpUrl: string;
-  /** `ws://127.0.0.1:<port>/ws` */
+  /** `ws://127.0.0.1:<port>/ws` (a CONNECT needs a login there) */
   url: string;
+  /** `ws://127.0.0.1:<port>/gs-guide-websocket`: the endpoint where a CONNECT without login is welcome */
+  anonymousUrl: string;
   /** What the sample logged after start-up. */
   logs: CapturingLogger;
   close(): Promise<void>;
@@ -43,6 +45,7 @@ export async function startSample(sampleUsers?: string): Promise<RunningSample> 
     port,
     httpUrl: `http://127.0.0.1:${port}`,
     url: `ws://127.0.0.1:${port}/ws`,
+    anonymousUrl: `ws://127.0.0.1:${port}/gs-guide-websocket`,
     logs,
     close: async () => {
       await app.close();
