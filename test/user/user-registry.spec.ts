@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Injectable } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import {
   DefaultSimpUserRegistry,
   MessageMapping,
   SendToUser,
   SimpUserRegistry,
   StompMessagingTemplate,
+  StompModule,
+  UserDestinationResolver,
   type SimpSession,
   type SimpSubscription,
   type SimpSubscriptionMatcher,
@@ -164,9 +167,15 @@ describe('SimpUserRegistry with real clients (two users, one with two sessions, 
 class HidingRegistry extends SimpUserRegistry {
   readonly lookups: string[] = [];
   readonly hidden = new Set<string>();
+  /** How many times Nest called onModuleInit. */
+  initialized = 0;
 
   constructor(private readonly local: DefaultSimpUserRegistry) {
     super();
+  }
+
+  onModuleInit(): void {
+    this.initialized++;
   }
 
   getUser(userName: string): SimpUser | undefined {
@@ -235,8 +244,9 @@ describe('a registry given with the userRegistry option', () => {
     await barrier(ann2);
   }
 
-  it('is what SimpUserRegistry injects, created with its dependencies (the local registry, kept up to date)', () => {
+  it('is what SimpUserRegistry injects, created with its dependencies (the local registry, kept up to date), with its lifecycle hooks called once', () => {
     expect(hiding).toBeInstanceOf(HidingRegistry);
+    expect(hiding.initialized).toBe(1);
     expect(hiding.getUsers().map((u) => u.name).sort()).toEqual(['ann', 'bob']);
     expect(running.app.get(DefaultSimpUserRegistry).getSessionCount()).toBe(3);
   });
@@ -319,5 +329,29 @@ describe('the userRegistry option at start-up', () => {
     }
     const message = await startupError({ userRegistry: NeedsMissing });
     expect(message).toMatch(/^userRegistry: NeedsMissing could not be created: .*Missing/s);
+  });
+});
+
+describe('SimpUserRegistry replaced with overrideProvider (Nest testing)', () => {
+  it('is the registry user destinations are resolved through', async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [StompModule.forRoot({ authenticate })] })
+      .overrideProvider(SimpUserRegistry)
+      .useClass(HidingRegistry)
+      .compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const override = app.get(SimpUserRegistry) as HidingRegistry;
+      expect(override).toBeInstanceOf(HidingRegistry);
+      app.get(DefaultSimpUserRegistry).sessionConnected('s1', 'ann');
+      app.get(DefaultSimpUserRegistry).subscribed('s1', 'n', '/user/queue/news');
+      const resolver = app.get(UserDestinationResolver);
+      expect(resolver.userTargets('ann', '/queue/news')).toEqual(['/queue/news-users1']);
+      override.hidden.add('s1');
+      expect(resolver.userTargets('ann', '/queue/news')).toEqual([]);
+      expect(override.lookups).toEqual(['ann', 'ann']);
+    } finally {
+      await app.close();
+    }
   });
 });
