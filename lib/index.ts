@@ -46,6 +46,16 @@ export { MessageConversionError } from './messaging/message-converter.js';
 export { StompMessagingTemplate, type MessageHeaders } from './template/stomp-messaging-template.js';
 export { UserDestinationResolver } from './user/user-destination-resolver.js';
 
+// User registry (Spring's SimpUserRegistry)
+export {
+  SimpUserRegistry,
+  type SimpSession,
+  type SimpSubscription,
+  type SimpSubscriptionMatcher,
+  type SimpUser,
+} from './user/simp-user-registry.js';
+export { DefaultSimpUserRegistry } from './user/default-simp-user-registry.js';
+
 // Message channels and their interceptors
 export { StompChannelInterceptor } from './messaging/channel-interceptor.decorator.js';
 export {

@@ -118,6 +118,7 @@ export class InboundDispatcher implements ClientInboundHandler {
 
   sessionConnected(session: StompSession): void {
     this.sessions.connected(session);
+    this.users.sessionConnected(session);
   }
 
   sessionClosed(session: StompSession): void {
@@ -197,6 +198,7 @@ export class InboundDispatcher implements ClientInboundHandler {
       if (!handler) return this.unservedSubscription(session, frame, id, ack, this.noHandlerError(destination, '@SubscribeMapping'));
       const subscription = new SessionSubscription(session, id, destination, ack as AckMode, frame.headers, 'application');
       session.subscriptions.set(id, subscription);
+      this.users.subscribed(subscription);
       return handler.handleSubscribe(session, subscription, destination.slice(appPrefix.length));
     }
     if (this.users.isUserDestination(destination)) {
@@ -217,6 +219,7 @@ export class InboundDispatcher implements ClientInboundHandler {
     this.users.assertNotOtherSession(session, destination, 'SUBSCRIBE');
     const subscription = new SessionSubscription(session, id, destination, ack as AckMode, extraHeaders(frame.headers), 'broker');
     session.subscriptions.set(id, subscription);
+    this.users.subscribed(subscription);
     return this.broker.subscribe(subscription);
   }
 
@@ -259,7 +262,9 @@ export class InboundDispatcher implements ClientInboundHandler {
   private unservedSubscription(session: StompSession, frame: StompFrame, id: string, ack: string, err: unknown): Promise<void> {
     const destination = frame.headers['destination'] ?? '';
     const reported = this.unserved(session, destination, err);
-    session.subscriptions.set(id, new SessionSubscription(session, id, destination, ack as AckMode, NO_HEADERS, 'application'));
+    const subscription = new SessionSubscription(session, id, destination, ack as AckMode, NO_HEADERS, 'application');
+    session.subscriptions.set(id, subscription);
+    this.users.subscribed(subscription);
     return reported;
   }
 

@@ -30,6 +30,7 @@ const moduleKeys: EveryKey<StompModuleOptions> = {
   serverName: true,
   stats: true,
   interceptors: true,
+  userRegistry: true,
 };
 
 const endpointKeys: EveryKey<StompEndpointOptions> = { path: true, allowedOrigins: true, sockjs: true };

@@ -17,6 +17,7 @@ import type {
   StompModuleOptions,
 } from './stomp-options.js';
 import type { SimpleBrokerConfig } from '../broker/simple/simple-broker.js';
+import type { SimpUserRegistry } from '../user/simp-user-registry.js';
 
 export const LIBRARY_VERSION = '0.1.0';
 
@@ -50,6 +51,8 @@ export interface ResolvedStompOptions {
   stats: { logInterval: number };
   /** Interceptors listed in options, per channel (`[]` when none); `ChannelInterceptors` resolves them. */
   interceptors: Readonly<Record<'clientInbound' | 'clientOutbound' | 'broker', readonly InterceptorRef[]>>;
+  /** The `userRegistry` class, if one was given (the `SimpUserRegistry` provider creates it). */
+  userRegistry?: Type<SimpUserRegistry>;
 }
 
 /** One endpoint after defaults and validation. */
@@ -277,6 +280,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   }
   const interceptors = channelInterceptors(options.interceptors, problems);
   const stats = statsOptions(options.stats, problems);
+  const userRegistry = userRegistryClass(options.userRegistry, problems);
   if (problems.length > 0) {
     throw new Error(`Invalid StompModule options:\n  - ${problems.join('\n  - ')}`);
   }
@@ -307,6 +311,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     serverName: options.serverName ?? `nestjs-stomp/${LIBRARY_VERSION}`,
     stats,
     interceptors,
+    userRegistry,
   };
 }
 
@@ -333,6 +338,33 @@ function authenticatorOption(options: StompModuleOptions, problems: string[]): R
     return undefined;
   }
   return value as Type<StompAuthenticator> | StompAuthenticator;
+}
+
+/** The methods a `userRegistry` class must have (those of `SimpUserRegistry`). */
+const USER_REGISTRY_METHODS = [
+  'getUser',
+  'getUsers',
+  'getUserCount',
+  'getSessionCount',
+  'getSubscriptionCount',
+  'findSubscriptions',
+  'findSubscriptionsByDestination',
+] as const;
+
+/** `userRegistry`: a class whose prototype has every `SimpUserRegistry` method (extending it or implementing it). */
+function userRegistryClass(value: unknown, problems: string[]): Type<SimpUserRegistry> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') {
+    problems.push(`userRegistry must be a class extending SimpUserRegistry, got ${shown(value)}`);
+    return undefined;
+  }
+  const prototype = value.prototype as Record<string, unknown> | undefined;
+  const missing = USER_REGISTRY_METHODS.filter((m) => typeof prototype?.[m] !== 'function');
+  if (missing.length > 0) {
+    problems.push(`userRegistry: ${value.name || '(anonymous class)'} must extend SimpUserRegistry, but it lacks ${missing.join(', ')}`);
+    return undefined;
+  }
+  return value as Type<SimpUserRegistry>;
 }
 
 const CHANNEL_NAMES = ['clientInbound', 'clientOutbound', 'broker'] as const;

@@ -4,6 +4,7 @@ import type { StompChannelInterceptor } from '../messaging/channel-interceptor.j
 import type { StompHeaders } from '../protocol/frame.js';
 import type { StompPrincipal } from '../user/stomp-principal.js';
 import type { StompAuthenticator } from '../auth/stomp-authenticator.js';
+import type { SimpUserRegistry } from '../user/simp-user-registry.js';
 
 /** One WebSocket endpoint on the Nest app's HTTP server. */
 export interface StompEndpointOptions {
@@ -410,4 +411,13 @@ export interface StompModuleOptions {
    * channel costs nothing. See {@link ChannelInterceptorOptions}.
    */
   interceptors?: ChannelInterceptorOptions;
+  /**
+   * The user registry the application injects as `SimpUserRegistry` and user destinations are
+   * resolved through: a class extending (or implementing) `SimpUserRegistry`, created once in
+   * `StompModule`'s scope with its constructor dependencies injected (it may inject
+   * `DefaultSimpUserRegistry`, this server's registry, which the server keeps up to date either
+   * way; a subclass of `DefaultSimpUserRegistry` is kept up to date itself). Nest calls its
+   * lifecycle hooks (`onModuleInit`, `onApplicationShutdown`). Default: `DefaultSimpUserRegistry`.
+   */
+  userRegistry?: Type<SimpUserRegistry>;
 }

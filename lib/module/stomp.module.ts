@@ -21,6 +21,9 @@ import { StompMessagingTemplate } from '../template/stomp-messaging-template.js'
 import { SessionRegistry } from '../transport/session-registry.js';
 import { WebSocketEndpoint } from '../transport/websocket-endpoint.js';
 import { UserDestinationResolver } from '../user/user-destination-resolver.js';
+import { DefaultSimpUserRegistry } from '../user/default-simp-user-registry.js';
+import { SimpUserRegistry } from '../user/simp-user-registry.js';
+import { userRegistryProvider } from '../user/user-registry.provider.js';
 import { resolveStompOptions, type ResolvedStompOptions } from './resolve-options.js';
 import { STOMP_OPTIONS } from './stomp.constants.js';
 import { STOMP_MODULE_OPTIONS, StompConfigurableModule } from './stomp.module-definition.js';
@@ -63,6 +66,9 @@ import type { StompModuleOptions } from './stomp-options.js';
     ErrorReplies,
     UnmappedDestinationReporter,
     UserDestinationResolver,
+    // users: this server's registry, and the one injected as SimpUserRegistry (the option's, else the same)
+    DefaultSimpUserRegistry,
+    userRegistryProvider,
     StompMessagingTemplate,
     // annotated handlers
     HandlerExplorer,
@@ -71,7 +77,7 @@ import type { StompModuleOptions } from './stomp-options.js';
     AnnotatedMessageHandler,
     { provide: APPLICATION_MESSAGE_HANDLER, useExisting: AnnotatedMessageHandler },
   ],
-  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry, StompMessagingTemplate, UserDestinationResolver, ChannelInterceptors, BrokerChannel, StompEvents, StompStats],
+  exports: [STOMP_OPTIONS, MESSAGE_BROKER, SessionRegistry, StompMessagingTemplate, UserDestinationResolver, ChannelInterceptors, BrokerChannel, StompEvents, StompStats, SimpUserRegistry, DefaultSimpUserRegistry],
 })
 export class StompModule extends StompConfigurableModule implements OnApplicationShutdown {
   constructor(

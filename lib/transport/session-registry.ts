@@ -2,8 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { StompSession } from './stomp-session.js';
 
 /**
- * The open sessions of this server, by id and by user (Spring's `SimpUserRegistry` for one
- * server): a user with three browser tabs has three sessions.
+ * The open sessions of this server, the live objects, by id and by user: a user with three
+ * browser tabs has three sessions. The application's view of users, sessions and subscriptions
+ * (names, ids and destinations, possibly spanning several instances) is the `SimpUserRegistry`.
  */
 @Injectable()
 export class SessionRegistry {

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MESSAGE_BROKER, type BrokerSession, type MessageBroker } from '../broker/message-broker.js';
 import { hasPrefix, sessionOfDestination } from '../broker/destination-prefixes.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
@@ -7,6 +7,8 @@ import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { SessionRegistry } from '../transport/session-registry.js';
 import type { StompSession } from '../transport/stomp-session.js';
 import type { SessionSubscription } from '../transport/session-subscription.js';
+import { DefaultSimpUserRegistry } from './default-simp-user-registry.js';
+import { SimpUserRegistry } from './simp-user-registry.js';
 
 const ENCODED_SLASH = /%2F/gi;
 
@@ -21,7 +23,14 @@ export function decodeUserName(segment: string): string {
  * - SUBSCRIBE `/user/queue/news` becomes a subscription to `/queue/news-user<session id>`.
  * - A message for user `ann` on `/queue/news` (sent to `/user/ann/queue/news`, by
  *   `convertAndSendToUser('ann', '/queue/news', …)` or by `@SendToUser`) goes to
- *   `/queue/news-user<id>` for each of Ann's sessions subscribed to `/user/queue/news`.
+ *   `/queue/news-user<id>` for each of Ann's sessions subscribed to `/user/queue/news`. Ann's
+ *   sessions and their subscriptions come from the {@link SimpUserRegistry} (the `userRegistry`
+ *   option's, else this server's {@link DefaultSimpUserRegistry}), as in Spring's
+ *   `DefaultUserDestinationResolver`.
+ *
+ * It is told of every session's lifecycle by the inbound dispatcher ({@link sessionConnected},
+ * {@link subscribed}, {@link unsubscribed}, {@link sessionClosed}) and keeps the local
+ * registry up to date at the same moments, so routing and registry never disagree.
  */
 @Injectable()
 export class UserDestinationResolver {
@@ -33,12 +42,28 @@ export class UserDestinationResolver {
    */
   private readonly userSubscriptions = new WeakMap<BrokerSession, Map<string, number>>();
 
+  /** Where user → sessions lookups go. */
+  private readonly registry: SimpUserRegistry;
+  /** The registries the session lifecycle is written to: the local one, and the configured one when it is another local one. */
+  private readonly fed: readonly DefaultSimpUserRegistry[];
+
+  /**
+   * Without registries (a test building it by hand), it keeps a {@link DefaultSimpUserRegistry}
+   * of its own and resolves through it.
+   */
   constructor(
     @Inject(STOMP_OPTIONS) private readonly options: ResolvedStompOptions,
     @Inject(MESSAGE_BROKER) private readonly broker: MessageBroker,
-    private readonly sessions: SessionRegistry,
+    // The local session table; kept as a parameter so hand-built resolvers keep their shape.
+    _sessions: SessionRegistry,
+    @Optional() local?: DefaultSimpUserRegistry,
+    @Optional() @Inject(SimpUserRegistry) registry?: SimpUserRegistry,
   ) {
     this.prefix = options.userDestinationPrefix;
+    const own = local ?? new DefaultSimpUserRegistry();
+    this.registry = registry ?? own;
+    // A configured registry that is itself a DefaultSimpUserRegistry (a subclass) is fed too.
+    this.fed = this.registry !== own && this.registry instanceof DefaultSimpUserRegistry ? [own, this.registry] : [own];
   }
 
   isUserDestination(destination: string): boolean {
@@ -75,12 +100,20 @@ export class UserDestinationResolver {
     return { user, destination: target };
   }
 
-  /** Broker destinations reaching every session of `user` that subscribed to `destination`. */
+  /**
+   * Broker destinations reaching every session of `user` subscribed to `/user` + `destination`,
+   * as the {@link SimpUserRegistry} knows them: one `getUser`, then one lookup per session of
+   * that user (never a scan of all sessions or of a session's subscriptions).
+   */
   userTargets(user: string, destination: string): string[] {
     const out: string[] = [];
-    for (const session of this.sessions.sessionsOf(user)) {
-      const target = this.sessionTarget(session, destination);
-      if (target !== undefined) out.push(target);
+    const found = this.registry.getUser(user);
+    // A SUBSCRIBE to `/user/<not a broker destination>` that was reported rather than refused is
+    // in the registry too, but leads nowhere.
+    if (found === undefined || !this.broker.handles(destination)) return out;
+    const subscribed = this.prefix + destination;
+    for (const session of found.sessions.values()) {
+      if (session.isSubscribedTo(subscribed)) out.push(this.sessionDestination(session.id, destination));
     }
     return out;
   }
@@ -89,15 +122,25 @@ export class UserDestinationResolver {
    * The broker destination reaching `session` on user destination `destination`
    * (`/queue/news` → `/queue/news-user<session id>`), if the session subscribed to
    * `/user/queue/news`; as Spring's `DefaultUserDestinationResolver`, which only targets the
-   * sessions subscribed. One map lookup per session.
+   * sessions subscribed. One map lookup per session. The session is local (the one a reply
+   * goes to), anonymous or not: this needs no registry.
    */
   sessionTarget(session: StompSession, destination: string): string | undefined {
     const subscribed = this.userSubscriptions.get(session)?.has(this.prefix + destination) ?? false;
     return subscribed ? this.sessionDestination(session.id, destination) : undefined;
   }
 
-  /** Records a session's subscription; only user-destination subscriptions are indexed. */
+  /** CONNECTED was sent: a session with a user joins the registry (anonymous ones do not). */
+  sessionConnected(session: StompSession): void {
+    for (const registry of this.fed) registry.sessionConnected(session.id, session.user);
+  }
+
+  /**
+   * Records a session's subscription, any destination, in the registry (under the destination
+   * the client wrote); user-destination subscriptions are also indexed for {@link sessionTarget}.
+   */
   subscribed(subscription: SessionSubscription): void {
+    for (const registry of this.fed) registry.subscribed(subscription.session.id, subscription.id, subscription.clientDestination);
     if (!this.isUserSubscription(subscription)) return;
     const session = subscription.session;
     let index = this.userSubscriptions.get(session);
@@ -107,6 +150,7 @@ export class UserDestinationResolver {
 
   /** Forgets a subscription recorded by {@link subscribed}. */
   unsubscribed(subscription: SessionSubscription): void {
+    for (const registry of this.fed) registry.unsubscribed(subscription.session.id, subscription.id);
     if (!this.isUserSubscription(subscription)) return;
     const session = subscription.session;
     const index = this.userSubscriptions.get(session);
@@ -119,6 +163,7 @@ export class UserDestinationResolver {
 
   /** Forgets every subscription of a session that ended. */
   sessionClosed(session: StompSession): void {
+    for (const registry of this.fed) registry.sessionClosed(session.id);
     this.userSubscriptions.delete(session);
   }
 
