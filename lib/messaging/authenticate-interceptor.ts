@@ -117,7 +117,7 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
   private handshakeDecided(request: IncomingMessage, decision: StompHandshakeDecision | undefined): HandshakeRefusal | undefined {
     if (decision?.reject !== undefined) return { status: decision.status === 403 ? 403 : 401, reason: String(decision.reject) };
     try {
-      this.accepted.set(request, this.outcomeOf(decision, ''));
+      this.accepted.set(request, this.outcomeOf(decision, '(handshake)'));
     } catch (err) {
       return { status: 401, reason: reasonOf(err) };
     }

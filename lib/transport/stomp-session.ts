@@ -96,6 +96,9 @@ export function principalOf(user: unknown, sessionId: string, namedBy: string): 
 }
 
 
+/** Errors logged as one warning line when a session ends with them; the others at debug level. */
+const LOGGED_AS_WARNINGS: ReadonlySet<StompErrorCode> = new Set<StompErrorCode>(['CONNECT_REJECTED', 'CREDENTIALS_EXPIRED']);
+
 /** The read-only face of a session that handlers, guards, interceptors and listeners get. */
 class SessionView implements StompSessionInfo {
   /** What application code assigned to `user` (see {@link StompSessionInfo.user}). */
@@ -650,6 +653,12 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
         : new StompProtocolError('INTERNAL_ERROR', 'Internal server error');
     if (!(err instanceof StompProtocolError)) {
       StompSession.logger.error(`Session ${this.id}: ${err instanceof Error ? err.stack : String(err)}`);
+    } else if (LOGGED_AS_WARNINGS.has(error.code)) {
+      // Security refusals are an operator's business: one line, no stack (Spring #26026).
+      const who = this._principal === undefined ? 'anonymous' : `user ${JSON.stringify(this._principal.name)}`;
+      StompSession.logger.warn(
+        `Session ${this.id} (${who}, ${this.handshake.remoteAddress ?? 'unknown address'}): ${error.code}: ${JSON.stringify(error.message)}`,
+      );
     } else {
       StompSession.logger.debug(`Session ${this.id}: ${error.code}: ${error.message}`);
     }

@@ -158,8 +158,10 @@ describe('the sample over SockJS (sockjs-client in Node, @stomp/stompjs)', () =>
       expect(gone).toMatchObject({ reason: 'error', errorCode: 'CONNECT_REJECTED', closeCode: 1008 });
       expect(gone.session.handshake.transport).toBe(`sockjs/${transport}`);
       expect(recorder.types(tag)).toEqual(['disconnect']);
-      // The server logs why, at debug level, once.
-      expect(sample.logs.expect('debug', `Session ${gone.session.id}: CONNECT_REJECTED: Wrong passcode for user alice`)).toHaveLength(1);
+      // The server logs why, as one warning line without a stack.
+      expect(sample.logs.expect('warn', `Session ${gone.session.id} (`)).toEqual([
+        `Session ${gone.session.id} (anonymous, 127.0.0.1): CONNECT_REJECTED: "Wrong passcode for user alice" StompSession`,
+      ]);
 
       const alice = await connectSockJs(`${sample.httpUrl}/ws`, transport, { connectHeaders: { login: 'alice', passcode: 'secret' } });
       expect(alice.frame.headers['user-name']).toBe('alice');

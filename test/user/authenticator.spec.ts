@@ -140,7 +140,11 @@ describe('an injectable authenticator: handshake (HTTP 401/403) and CONNECT', ()
     expect(connected).toBe(false);
     expect(error?.headers['message']).toBe('Missing credentials (a token in ?access_token= or an Authorization Bearer header)');
     expect(closeCode).toBe(1008);
-    running.logs.expect('warn', 'Missing credentials');
+    expect(running.logs.expect('warn', 'Missing credentials')).toEqual([
+      expect.stringMatching(
+        /^Session [0-9a-f-]{36} \(anonymous, 127\.0\.0\.1\): CONNECT_REJECTED: "Missing credentials \(a token in \?access_token= or an Authorization Bearer header\)" StompSession$/,
+      ),
+    ]);
   });
 
   it('answers 503 when the authenticator does not decide within limits.connectTimeout', async () => {
@@ -157,7 +161,9 @@ describe('an injectable authenticator: handshake (HTTP 401/403) and CONNECT', ()
     expect(error.headers['message']).toMatch(/^The session's credentials expired at \d{4}-\d\d-\d\dT[\d:.]+Z: reconnect with new ones$/);
     expect(await withTimeout(idle.closed, 'the close')).toBe(1008);
     await idle.client.deactivate();
-    running.logs.expect('warn', 'credentials expired');
+    expect(running.logs.expect('warn', 'credentials expired')).toEqual([
+      expect.stringMatching(/^Session [0-9a-f-]{36} \(user "sam", 127\.0\.0\.1\): CREDENTIALS_EXPIRED: "The session's credentials expired at .*" StompSession$/),
+    ]);
 
     // Already expired when the CONNECT arrives: CONNECTED, then at once the ERROR.
     tokens.tokens.set('t-gone', { name: 'sam', roles: [], expiresAt: Date.now() - 1 });
@@ -165,7 +171,7 @@ describe('an injectable authenticator: handshake (HTTP 401/403) and CONNECT', ()
     expect((await withTimeout(late.nextError(), 'the expiry ERROR')).headers['message']).toContain('credentials expired');
     expect(await withTimeout(late.closed, 'the close')).toBe(1008);
     await late.client.deactivate();
-    running.logs.expect('warn', 'credentials expired');
+    expect(running.logs.expect('warn', 'credentials expired')).toHaveLength(2);
   });
 
   it.each(['xhr-streaming', 'xhr-polling'])(
