@@ -27,7 +27,8 @@ import type { StompCounters } from '../stats/stomp-counters.js';
 import { ClientOutboundChannel, controlFrame, messageFrame } from './client-outbound-channel.js';
 import { HeartbeatScheduler, type HeartbeatTarget } from './heartbeat-scheduler.js';
 import { OrderedInbound, type OrderedInboundSink } from './ordered-inbound.js';
-import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
+import type { SessionCloseReason, SlowConsumerLimit, StompConnection, StompConnectionHandler } from './stomp-connection.js';
+import { SessionLimitError, type CountedLimit, type SessionLimits } from './session-limits.js';
 import type { SessionState, StompHandshake, StompSessionInfo, StompSubscriptionInfo } from './stomp-session-info.js';
 import type { SessionSubscription } from './session-subscription.js';
 
@@ -60,6 +61,8 @@ export interface SessionServices {
   readonly interceptors: SessionInterceptors;
   readonly events: StompEvents;
   readonly counters: StompCounters;
+  /** `limits.maxSessions` / `maxSessionsPerUser`, checked before CONNECTED; none: no session limits. */
+  readonly limits?: SessionLimits;
 }
 
 /**
@@ -155,6 +158,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private closeReason?: SessionCloseReason;
   private closeErrorCode?: StompErrorCode;
   private closeCode?: number;
+  /** The limit broken, for the disconnect event. */
+  private closeLimit?: CountedLimit;
   private closedPromise?: Promise<void>;
   private markClosed?: () => void;
 
@@ -237,12 +242,17 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   }
 
   /** @internal Outbound data did not drain. */
-  onSlowConsumer(): void {
+  onSlowConsumer(limit: SlowConsumerLimit = 'sendBufferSizeLimit'): void {
     if (this._state === 'closing' || this._state === 'closed') return;
+    const { sendBufferSizeLimit, sendTimeLimit } = this.options.limits;
     StompSession.logger.warn(
-      `Session ${this.id} is a slow consumer: more than ${this.options.limits.sendBufferSizeLimit} bytes unsent; disconnecting it`,
+      limit === 'sendTimeLimit'
+        ? `Session ${this.id} is a slow consumer: ${this.connection.unsentBytes} bytes unsent and none sent for ${sendTimeLimit} ms (limits.sendTimeLimit); disconnecting it`
+        : `Session ${this.id} is a slow consumer: more than ${sendBufferSizeLimit} bytes unsent; disconnecting it`,
     );
-    this.close('slow-consumer', undefined, 'Send buffer limit exceeded');
+    this.services.counters.limitExceeded(limit);
+    this.closeLimit = limit;
+    this.close('slow-consumer', undefined, limit === 'sendTimeLimit' ? 'Send time limit exceeded' : 'Send buffer limit exceeded');
   }
 
   /** @internal The transport found a fault in what the client sent (e.g. a SockJS message that is not a string). */
@@ -422,6 +432,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private connected(): void {
     if (this._state !== 'connecting') return;
     this.upgradeRequest = undefined;
+    this.services.limits?.checkConnect(this.id, this.connectUser);
     this._user = this.connectUser;
     this._state = 'connected';
     this.sendFrame('CONNECTED', {
@@ -557,6 +568,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       reason: this.closeReason ?? 'socket-closed',
       closeCode: this.closeCode ?? code,
       errorCode: this.closeErrorCode,
+      limit: this.closeLimit,
     });
   }
 
@@ -579,6 +591,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       StompSession.logger.debug(`Session ${this.id}: ${error.code}: ${error.message}`);
     }
     this.inbound.stop();
+    if (err instanceof SessionLimitError) this.closeLimit = err.limit;
     this.services.counters.errorSent(error.code);
     this.sendFrame(
       'ERROR',
