@@ -1,3 +1,5 @@
+import type { Duplex } from 'node:stream';
+
 /**
  * What a {@link SendTimeWatch} reads of its connection. Both figures are cheap to read; neither is
  * read per frame while the client keeps up.
@@ -15,6 +17,18 @@ export interface SendProgress {
   stalled(): void;
 }
 
+/**
+ * A figure of how far `socket` got writing what it was given, that changes whenever the kernel
+ * takes more of it: the bytes of the writes it completed, less what libuv still holds of the one
+ * in flight (`writeQueueSize`, which libuv lowers as the kernel takes bytes: while a client is
+ * behind, Node hands everything waiting to libuv as one write, which completes only when the
+ * kernel took all of it). Writes queued meanwhile do not change it.
+ */
+export function socketProgress(socket: Duplex): number {
+  const s = socket as Duplex & { bytesWritten?: number; _handle?: { writeQueueSize?: number } | null };
+  return (s.bytesWritten ?? 0) - s.writableLength - (s._handle?.writeQueueSize ?? 0);
+}
+
 /** Checks per `sendTimeLimit`: a stall is noticed at most a quarter of the limit late. */
 const CHECKS_PER_LIMIT = 4;
 
@@ -28,9 +42,10 @@ function check(watch: SendTimeWatch): void {
  * Here a client is stalled when data for it have been waiting to leave (unsent in the server's
  * buffers: the socket's write buffer, SockJS's queue) and none of them left for `sendTimeLimit`
  * ms, however few bytes wait: it is closed as a slow consumer even while under
- * `limits.sendBufferSizeLimit`. Progress is seen in the units the socket reports: a write it
- * completed (a tick's frames to one client leave as one write), or a SockJS poll that took the
- * queue.
+ * `limits.sendBufferSizeLimit`. Progress is the kernel taking more of the waiting bytes (see
+ * {@link socketProgress}), or a SockJS poll that took the queue. The kernel takes bytes in steps
+ * (when a third or so of its send buffer is free), so a client that is behind must read about
+ * that much (some 100 KB to a few MB) within the limit.
  *
  * Cost: one timer per connection at most, armed only while data wait (a client that keeps up
  * never arms it), checking every quarter of the limit while they do; so a stall is noticed after

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { StompProtocolError, type StompErrorCode } from '../protocol/stomp-protocol-error.js';
-import { SendTimeWatch, type SendProgress } from './send-time-limit.js';
+import { SendTimeWatch, socketProgress, type SendProgress } from './send-time-limit.js';
 import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
 import { deliveringRequest, endNow, queuedFrameCount, receiverSocket, type Connection } from './sockjs-internals.js';
 import { closeReason, webSocketCloseCode } from './websocket-connection.js';
@@ -112,13 +112,13 @@ export class SockJsConnection implements StompConnection {
   }
 
   /**
-   * @internal Changes when some unsent data left: a request took the queue, or the receiving
-   * socket completed a write (its written bytes less what it holds), or another socket receives.
+   * @internal Changes when some unsent data left: a request took the queue, or the kernel took
+   * more of what the receiving socket holds, or another socket receives.
    */
   sentProgress(): number {
     this.unsent();
     const socket = receiverSocket(this.sockjs);
-    return this.queueFlushes + (socket === undefined ? 0 : socket.bytesWritten - socket.writableLength);
+    return this.queueFlushes + (socket === undefined ? 0 : socketProgress(socket));
   }
 
   /** @internal The send time watch saw no progress for `limits.sendTimeLimit` ms. */

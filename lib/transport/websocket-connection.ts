@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import type { StompErrorCode } from '../protocol/stomp-protocol-error.js';
-import { SendTimeWatch, type SendProgress } from './send-time-limit.js';
+import { SendTimeWatch, socketProgress, type SendProgress } from './send-time-limit.js';
 import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
 
 /** WebSocket close codes (RFC 6455 §7.4.1). */
@@ -184,13 +184,9 @@ export class WebSocketConnection implements StompConnection {
     return this.ws.bufferedAmount;
   }
 
-  /**
-   * @internal Bytes the TCP socket finished writing (what it was given less what it still holds):
-   * grows with each write the kernel took whole, and with nothing else.
-   */
+  /** @internal How far the TCP socket got (see {@link socketProgress}). */
   sentBytes(): number {
-    const socket = this.socket as Duplex & { bytesWritten?: number };
-    return (socket.bytesWritten ?? 0) - socket.writableLength;
+    return socketProgress(this.socket);
   }
 
   /** @internal The send time watch saw no progress for `limits.sendTimeLimit` ms. */
