@@ -61,20 +61,21 @@ export class SessionLimits {
   checkConnect(sessionId: string, user: string | undefined): void {
     const max = this.maxSessions;
     if (max !== 0 && this.registry.size > max) {
-      this.refuse(sessionId, 'maxSessions', `${this.registry.size - 1} other sessions open, limits.maxSessions is ${max}`);
+      this.refuse(sessionId, 'maxSessions', max, `${this.registry.size - 1} other sessions open`);
     }
     const perUser = this.maxSessionsPerUser;
     if (perUser === 0 || user === undefined) return;
     const held = this.registry.sessionsOf(user).size;
     if (held >= perUser) {
-      this.refuse(sessionId, 'maxSessionsPerUser', `user ${JSON.stringify(user)} already has ${held} sessions, limits.maxSessionsPerUser is ${perUser}`);
+      this.refuse(sessionId, 'maxSessionsPerUser', perUser, `user ${JSON.stringify(user)} already has ${held} sessions`);
     }
   }
 
-  private refuse(sessionId: string, limit: SessionLimit, why: string): never {
+  /** Counts, logs and throws. The ERROR's message has no colon (STOMP 1.2 would escape it, `\c`). */
+  private refuse(sessionId: string, limit: SessionLimit, max: number, why: string): never {
     this.counters.limitExceeded(limit);
-    SessionLimits.logger.warn(`Session ${sessionId}: CONNECT refused: ${why}`);
-    throw new SessionLimitError(limit, `Session limit reached (limits.${limit}): ${why}`);
+    SessionLimits.logger.warn(`Session ${sessionId}: CONNECT refused: ${why}, limits.${limit} is ${max}`);
+    throw new SessionLimitError(limit, `Session limit reached (limits.${limit} is ${max}, ${why})`);
   }
 }
 
