@@ -258,10 +258,10 @@ export interface StompLimits {
    * {@link sendBufferSizeLimit} (close 1008, no ERROR, disconnect reason `slow-consumer` with
    * `limit: 'sendTimeLimit'`), however few bytes wait. A client that reads, however slowly, is
    * not closed by this rule (the buffer limit still bounds what it may fall behind). Progress is
-   * seen as a write the socket completed (one tick's frames to a client are one write) or a
-   * SockJS poll that took the queue. Checked by one timer per connection, armed only while bytes
-   * wait, every quarter of the limit: a stall is noticed 1 to 1.25 limits after the last
-   * progress. `0` turns the rule off. Default 10000.
+   * the kernel taking more of the waiting bytes, which it does in steps (when about a third of
+   * its send buffer is free), or a SockJS poll that took the queue. Checked by one timer per
+   * connection, armed only while bytes wait, every quarter of the limit: a stall is noticed 1 to
+   * 1.25 limits after the last progress. `0` turns the rule off. Default 10000.
    */
   sendTimeLimit?: number;
   /**
