@@ -63,7 +63,9 @@ async function fillUntilHeld(
 }
 
 describe('limits.sendTimeLimit over WebSocket', () => {
-  const SEND_TIME_LIMIT = 300;
+  // Long enough that the steady reader below, in the same process as the server on a busy
+  // machine, reads a kernel step's worth (a few MB) within it every time.
+  const SEND_TIME_LIMIT = 600;
   const BUFFER_LIMIT = 64 * MiB;
   let running: RunningApp;
   let recorder: EventRecorder;
@@ -131,18 +133,18 @@ describe('limits.sendTimeLimit over WebSocket', () => {
     };
     // Behind from the start: the kernel buffers full and bytes held by the server.
     for (let round = 0; round < 400 && (connectionOf(running, id)?.unsentBytes ?? 0) === 0; round++) await publish(5);
-    // Then, many times the time limit over: 1 MiB read every cycle of about 40 ms, 2 MiB
+    // Then, several times the time limit over: 2 MiB read every cycle of at least 40 ms, 3 MiB
     // published, so it stays behind (bytes wait for it at every look) but keeps taking them.
     let readThisCycle = 0;
     let throttled = true;
     socket.on('data', (chunk: Buffer) => {
       readThisCycle += chunk.length;
-      if (throttled && readThisCycle >= 1 * MiB) socket.pause();
+      if (throttled && readThisCycle >= 2 * MiB) socket.pause();
     });
     let behind = 0;
     const cycles = 25;
     for (let cycle = 0; cycle < cycles; cycle++) {
-      await publish(20);
+      await publish(30);
       if ((connectionOf(running, id)?.unsentBytes ?? 0) > 0) behind++;
       readThisCycle = 0;
       socket.resume();
