@@ -80,6 +80,8 @@ export {
   type StompSessionEventType,
 } from './events/stomp-events.js';
 export type { SessionCloseReason } from './transport/stomp-connection.js';
+export type { CountedLimit, SessionLimit } from './transport/session-limits.js';
+export type { SlowConsumerLimit } from './transport/stomp-connection.js';
 
 // Stats and metrics
 export {

@@ -1,3 +1,4 @@
+import type { CountedLimit } from '../transport/session-limits.js';
 import type { StompErrorCode } from '../protocol/stomp-protocol-error.js';
 import type { StompHeaders } from '../protocol/frame.js';
 import type { SessionCloseReason } from '../transport/stomp-connection.js';
@@ -56,6 +57,11 @@ export interface SessionDisconnectEvent extends SessionEventBase {
   readonly closeCode: number;
   /** For `reason: 'error'`: the code of the ERROR frame sent. */
   readonly errorCode?: StompErrorCode;
+  /**
+   * The limit broken, for `reason: 'slow-consumer'` (`sendBufferSizeLimit`, `sendTimeLimit`) and
+   * for `errorCode: 'SESSION_LIMIT'` (`maxSessions`, `maxSessionsPerUser`).
+   */
+  readonly limit?: CountedLimit;
 }
 
 export type StompSessionEvent =

@@ -80,6 +80,9 @@ const limitKeys: EveryKey<StompLimits> = {
   inboundHighWaterMark: true,
   inboundFramesPerTurn: true,
   closeTimeout: true,
+  sendTimeLimit: true,
+  maxSessions: true,
+  maxSessionsPerUser: true,
 };
 
 /**

@@ -44,6 +44,12 @@ export interface ResolvedStompOptions {
     inboundHighWaterMark: number;
     inboundFramesPerTurn: number;
     closeTimeout: number;
+    /** 0: off. */
+    sendTimeLimit: number;
+    /** 0: no limit. */
+    maxSessions: number;
+    /** 0: no limit. */
+    maxSessionsPerUser: number;
   };
   /** `authenticator`, or `authenticate` as `{ authenticateConnect }`; `ChannelInterceptors` resolves a class. */
   authenticator?: Type<StompAuthenticator> | StompAuthenticator;
@@ -93,6 +99,15 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     if (value === undefined) return fallback;
     if (!Number.isInteger(value) || value <= 0) {
       problems.push(`${name} must be a positive integer, got ${String(value)}`);
+      return fallback;
+    }
+    return value;
+  };
+  /** A whole number from 0 (which means `zero`, e.g. "off") to `max`. */
+  const wholeNumber = (name: string, value: number | undefined, fallback: number, unit: string, zero: string, max = Number.MAX_SAFE_INTEGER): number => {
+    if (value === undefined) return fallback;
+    if (!Number.isInteger(value) || value < 0 || value > max) {
+      problems.push(`${name} must be a whole number of ${unit} from 0 (${zero}) to ${max}, got ${shown(value)}`);
       return fallback;
     }
     return value;
@@ -255,6 +270,9 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     inboundHighWaterMark: positiveInt('limits.inboundHighWaterMark', l.inboundHighWaterMark, 256),
     inboundFramesPerTurn: positiveInt('limits.inboundFramesPerTurn', l.inboundFramesPerTurn, 128),
     closeTimeout: positiveInt('limits.closeTimeout', l.closeTimeout, 5000),
+    sendTimeLimit: wholeNumber('limits.sendTimeLimit', l.sendTimeLimit, 10_000, 'milliseconds', 'off', MAX_TIMER_DELAY),
+    maxSessions: wholeNumber('limits.maxSessions', l.maxSessions, 0, 'sessions', 'no limit'),
+    maxSessionsPerUser: wholeNumber('limits.maxSessionsPerUser', l.maxSessionsPerUser, 0, 'sessions', 'no limit'),
   };
   if (limits.connectTimeout > MAX_TIMER_DELAY || limits.closeTimeout > MAX_TIMER_DELAY) {
     problems.push(`limits.connectTimeout and limits.closeTimeout must not exceed ${MAX_TIMER_DELAY} ms (Node's longest timer)`);

@@ -254,6 +254,34 @@ export interface StompLimits {
    * Default 5000.
    */
   closeTimeout?: number;
+  /**
+   * Milliseconds a client may take nothing while bytes wait for it (Spring's `sendTimeLimit`,
+   * same default): when bytes have been unsent (in the socket's write buffer, or SockJS's queue)
+   * and none of them left for this long, the client is a slow consumer and is closed as for
+   * {@link sendBufferSizeLimit} (close 1008, no ERROR, disconnect reason `slow-consumer` with
+   * `limit: 'sendTimeLimit'`), however few bytes wait. A client that reads, however slowly, is
+   * not closed by this rule (the buffer limit still bounds what it may fall behind). Progress is
+   * the kernel taking more of the waiting bytes, which it does in steps (when about a third of
+   * its send buffer is free), or a SockJS poll that took the queue. Checked by one timer per
+   * connection, armed only while bytes wait, every quarter of the limit: a stall is noticed 1 to
+   * 1.25 limits after the last progress. `0` turns the rule off. Default 10000.
+   */
+  sendTimeLimit?: number;
+  /**
+   * Sessions the server holds at once, over all endpoints and transports. A session counts from
+   * its WebSocket handshake (or SockJS session open) until its connection is closed, CONNECTED
+   * or not, so a flood of idle sockets cannot pass it. At the limit a WebSocket handshake is
+   * refused with HTTP 503; a SockJS session opened beyond it gets, at CONNECT, an ERROR
+   * `SESSION_LIMIT` naming this option, then close 1008. `0` (default): no limit, as in Spring
+   * (the process's open-file limit, `ulimit -n`, is then the bound; set this below it).
+   */
+  maxSessions?: number;
+  /**
+   * Sessions one user (the principal named at CONNECT) may hold at once. The CONNECT beyond it
+   * gets an ERROR `SESSION_LIMIT` naming this option, then close 1008; the user's other sessions
+   * are not affected. Anonymous sessions are not counted. `0` (default): no limit.
+   */
+  maxSessionsPerUser?: number;
 }
 
 /** `StompStats` (the injectable stats snapshot, Spring's `WebSocketMessageBrokerStats`). */

@@ -19,6 +19,7 @@ import { StompMetrics } from '../stats/stomp-metrics.js';
 import { StompStats } from '../stats/stomp-stats.js';
 import { StompMessagingTemplate } from '../template/stomp-messaging-template.js';
 import { SessionRegistry } from '../transport/session-registry.js';
+import { SessionLimits } from '../transport/session-limits.js';
 import { WebSocketEndpoint } from '../transport/websocket-endpoint.js';
 import { UserDestinationResolver } from '../user/user-destination-resolver.js';
 import { DefaultSimpUserRegistry } from '../user/default-simp-user-registry.js';
@@ -50,6 +51,7 @@ import type { StompModuleOptions } from './stomp-options.js';
     },
     // transport
     SessionRegistry,
+    SessionLimits,
     WebSocketEndpoint,
     // lifecycle events (RxJS stream, bridged to @nestjs/event-emitter when the app has it)
     StompEvents,

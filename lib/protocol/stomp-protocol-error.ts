@@ -45,7 +45,8 @@ export type StompErrorCode =
   | 'QUEUE_FULL'
   | 'INVALID_SOCKJS_MESSAGE'
   | 'INBOUND_QUEUE_FULL'
-  | 'CREDENTIALS_EXPIRED';
+  | 'CREDENTIALS_EXPIRED'
+  | 'SESSION_LIMIT';
 
 export class StompProtocolError extends Error {
   constructor(

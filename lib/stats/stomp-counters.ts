@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { CountedLimit } from '../transport/session-limits.js';
 
 /**
  * @internal Running counts the server keeps as it works, read by `StompStats` and the
@@ -17,6 +18,8 @@ export class StompCounters {
   readonly errorsSent: Record<string, number> = Object.create(null) as Record<string, number>;
   /** Errors thrown by `@MessageMapping`/`@SubscribeMapping` handlers (after filters ran). */
   handlerErrors = 0;
+  /** Violations of the session and slow-consumer limits, by option name. */
+  readonly limitsExceeded: Partial<Record<CountedLimit, number>> = Object.create(null) as Partial<Record<CountedLimit, number>>;
 
   frameIn(command: string): void {
     this.framesIn[command] = (this.framesIn[command] ?? 0) + 1;
@@ -24,6 +27,10 @@ export class StompCounters {
 
   frameOut(command: string): void {
     this.framesOut[command] = (this.framesOut[command] ?? 0) + 1;
+  }
+
+  limitExceeded(limit: CountedLimit): void {
+    this.limitsExceeded[limit] = (this.limitsExceeded[limit] ?? 0) + 1;
   }
 
   errorSent(code: string): void {

@@ -29,6 +29,7 @@ const INSTRUMENTS = {
   framesSent: ['stomp.frames.sent', 'counter', '{frame}', 'STOMP frames sent to clients, by stomp.command'],
   errorsSent: ['stomp.errors.sent', 'counter', '{frame}', 'ERROR frames sent to clients, by stomp.error.code'],
   handlerErrors: ['stomp.handler.errors', 'counter', '{error}', 'Unhandled exceptions of @MessageMapping/@SubscribeMapping handlers'],
+  limitsExceeded: ['stomp.limits.exceeded', 'counter', '{violation}', 'Violations of the client limits (slow consumers closed, sessions refused), by stomp.limit'],
   brokerDestinations: ['stomp.broker.destinations', 'updown', '{destination}', 'Destinations the broker holds (with subscribers or held messages)'],
   brokerSubscriptions: ['stomp.broker.subscriptions', 'updown', '{subscription}', 'Subscriptions registered in the broker'],
   brokerQueues: ['stomp.broker.queues', 'updown', '{queue}', 'Queue-like destinations the broker holds'],
@@ -96,6 +97,7 @@ export class StompMetrics implements OnApplicationBootstrap, OnApplicationShutdo
     for (const [command, n] of Object.entries(s.frames.out)) result.observe(o.framesSent, n, { 'stomp.command': command });
     for (const [code, n] of Object.entries(s.errorsSent.byCode)) result.observe(o.errorsSent, n, { 'stomp.error.code': code });
     result.observe(o.handlerErrors, s.handlerErrors);
+    for (const [limit, n] of Object.entries(s.limitsExceeded)) result.observe(o.limitsExceeded, n, { 'stomp.limit': limit });
     const b = s.broker;
     if (b === undefined) return;
     result.observe(o.brokerDestinations, b.destinations);

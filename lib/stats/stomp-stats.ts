@@ -16,6 +16,7 @@ import { SESSION_CLOSE_REASONS, type SessionCloseReason } from '../transport/sto
 import { CLIENT_COMMANDS, SERVER_COMMANDS } from '../protocol/frame.js';
 import type { StompSessionInfo } from '../transport/stomp-session-info.js';
 import { StompCounters } from './stomp-counters.js';
+import { COUNTED_LIMITS, type CountedLimit } from '../transport/session-limits.js';
 
 /** Open sessions now (`current`) and sessions opened since the application started (`total`). */
 export interface SessionCounts {
@@ -65,6 +66,13 @@ export interface StompStatsSnapshot {
    * failures to send a handler's result.
    */
   handlerErrors: number;
+  /**
+   * Violations since start-up of the limits that protect the server from its clients, by option
+   * (each listed, 0 when none): slow consumers closed by `sendBufferSizeLimit` or `sendTimeLimit`
+   * (together `disconnects['slow-consumer']`), handshakes and CONNECTs refused by `maxSessions`,
+   * CONNECTs refused by `maxSessionsPerUser`.
+   */
+  limitsExceeded: Record<CountedLimit, number>;
   /** What the broker holds now; absent when the broker has no `stats()` (see `MessageBroker.stats`). */
   broker?: BrokerStats;
 }
@@ -161,6 +169,7 @@ export class StompStats implements OnApplicationBootstrap, OnApplicationShutdown
       errorsSent: { total: Object.values(byCode).reduce((a, b) => a + b, 0), byCode },
       disconnects: { ...this.disconnects },
       handlerErrors: c.handlerErrors,
+      limitsExceeded: Object.fromEntries(COUNTED_LIMITS.map((l) => [l, c.limitsExceeded[l] ?? 0])) as Record<CountedLimit, number>,
     };
     const broker = this.broker.stats?.();
     if (broker !== undefined) snapshot.broker = broker;
@@ -214,6 +223,8 @@ export class StompStats implements OnApplicationBootstrap, OnApplicationShutdown
       `errors sent[${s.errorsSent.total}${s.errorsSent.total > 0 ? `: ${counts(s.errorsSent.byCode)}` : ''}]`,
       `handler errors[${s.handlerErrors}]`,
     ];
+    const exceeded = counts(s.limitsExceeded);
+    if (exceeded !== '') parts.push(`limits exceeded[${exceeded}]`);
     const b = s.broker;
     if (b !== undefined) {
       parts.push(

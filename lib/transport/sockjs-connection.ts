@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { StompProtocolError, type StompErrorCode } from '../protocol/stomp-protocol-error.js';
+import { SendTimeWatch, socketProgress, type SendProgress } from './send-time-limit.js';
 import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
 import { deliveringRequest, endNow, queuedFrameCount, receiverSocket, type Connection } from './sockjs-internals.js';
 import { closeReason, webSocketCloseCode } from './websocket-connection.js';
@@ -10,6 +11,8 @@ import { closeReason, webSocketCloseCode } from './websocket-connection.js';
 export interface SockJsConnectionLimits {
   /** Unsent characters before the client is a slow consumer (`limits.sendBufferSizeLimit`). */
   readonly sendBufferSizeLimit: number;
+  /** Ms the client may take nothing while frames wait for it before it is a slow consumer; 0 or absent: no such rule (`limits.sendTimeLimit`). */
+  readonly sendTimeLimit?: number;
   /** Ms a closing session has to deliver its last frames before it is dropped (`limits.closeTimeout`). */
   readonly closeTimeout: number;
   /** Bytes a client may send while the session is not reading (`limits.maxWebSocketMessageSize`). */
@@ -33,7 +36,21 @@ function isHighSurrogate(code: number): boolean {
 }
 
 function reportSlowConsumer(connection: SockJsConnection): void {
-  connection.handler?.onSlowConsumer();
+  connection.handler?.onSlowConsumer('sendBufferSizeLimit');
+}
+
+/** What the send time watch of one SockJS connection reads (see {@link SendProgress}). */
+class SockJsProgress implements SendProgress {
+  constructor(private readonly connection: SockJsConnection) {}
+  unsentBytes(): number {
+    return this.connection.unsentBytes;
+  }
+  progress(): number {
+    return this.connection.sentProgress();
+  }
+  stalled(): void {
+    this.connection.sendTimeExceeded();
+  }
 }
 
 /**
@@ -71,6 +88,10 @@ export class SockJsConnection implements StompConnection {
   /** What this connection knows is queued in the SockJS session: frames, and their characters. */
   private queuedCount = 0;
   private queuedChars = 0;
+  /** Times a request took what waited in the SockJS session's queue (a poll, a new streaming response). */
+  private queueFlushes = 0;
+  /** The `limits.sendTimeLimit` rule, when on. */
+  private readonly sendTime?: SendTimeWatch;
 
   constructor(
     private readonly sockjs: Connection,
@@ -83,6 +104,28 @@ export class SockJsConnection implements StompConnection {
     // sockjs may report the close from inside close() (the websocket transport): the session
     // hears of it in the next tick, never while it is still closing.
     sockjs.on('close', () => process.nextTick(() => this.closed()));
+    if ((limits.sendTimeLimit ?? 0) > 0) this.sendTime = new SendTimeWatch(limits.sendTimeLimit as number, new SockJsProgress(this));
+  }
+
+  get unsentBytes(): number {
+    return this.unsent();
+  }
+
+  /**
+   * @internal Changes when some unsent data left: a request took the queue, or the kernel took
+   * more of what the receiving socket holds, or another socket receives.
+   */
+  sentProgress(): number {
+    this.unsent();
+    const socket = receiverSocket(this.sockjs);
+    return this.queueFlushes + (socket === undefined ? 0 : socketProgress(socket));
+  }
+
+  /** @internal The send time watch saw no progress for `limits.sendTimeLimit` ms. */
+  sendTimeExceeded(): void {
+    if (this.closing || this.slow || this.isClosed) return;
+    this.slow = true;
+    this.handler?.onSlowConsumer('sendTimeLimit');
   }
 
   /**
@@ -130,6 +173,7 @@ export class SockJsConnection implements StompConnection {
     else if (count === this.queuedCount + 1) this.queuedChars += message.length;
     else this.queuedChars = message.length;
     this.queuedCount = count;
+    this.sendTime?.pending();
     return true;
   }
 
@@ -138,6 +182,7 @@ export class SockJsConnection implements StompConnection {
     if (queuedFrameCount(this.sockjs) < this.queuedCount) {
       this.queuedCount = 0;
       this.queuedChars = 0;
+      this.queueFlushes++;
     }
     return this.queuedChars + (receiverSocket(this.sockjs)?.writableLength ?? 0);
   }
@@ -209,6 +254,7 @@ export class SockJsConnection implements StompConnection {
     const code = webSocketCloseCode(reason, errorCode);
     if (this.closing || this.isClosed) return code;
     this.closing = true;
+    this.sendTime?.stop();
     this.paused = false;
     this.held = undefined;
     // The close frame follows what is queued. With a request attached it goes out now, after
@@ -258,6 +304,7 @@ export class SockJsConnection implements StompConnection {
     if (this.isClosed) return;
     this.isClosed = true;
     this.closing = true;
+    this.sendTime?.stop();
     this.held = undefined;
     // SockJS reports no close code of its own; 1000 stands for "the session ended".
     this.handler?.onClose(1000);

@@ -14,7 +14,8 @@ import type { StompErrorCode, StompProtocolError } from '../protocol/stomp-proto
  * - `socket-closed`: the connection went away without DISCONNECT (the peer closed it, a TCP reset).
  * - `heartbeat-timeout`: nothing received for `tolerance` heart-beat intervals (a half-open socket).
  * - `error`: the server sent an ERROR frame (see `errorCode`) and closed.
- * - `slow-consumer`: outbound data did not drain (`limits.sendBufferSizeLimit`).
+ * - `slow-consumer`: outbound data did not drain (`limits.sendBufferSizeLimit` or
+ *   `limits.sendTimeLimit`; the disconnect event's `limit` says which).
  * - `server-shutdown`: `app.close()`.
  */
 export type SessionCloseReason = (typeof SESSION_CLOSE_REASONS)[number];
@@ -29,6 +30,9 @@ export const SESSION_CLOSE_REASONS = [
   'server-shutdown',
 ] as const;
 
+/** The option a slow consumer broke (see `StompLimits`). */
+export type SlowConsumerLimit = 'sendBufferSizeLimit' | 'sendTimeLimit';
+
 /** What a connection tells the session that owns it. */
 export interface StompConnectionHandler {
   /** Bytes received, in order. Not called while reading is paused (bytes in flight may still arrive). */
@@ -40,9 +44,11 @@ export interface StompConnectionHandler {
   onClose(code: number): void;
   /**
    * Outbound bytes did not drain within the transport's limits: the session must close as a slow
-   * consumer. Called at most once, outside the write that found it.
+   * consumer. `limit` names the rule broken: more than `sendBufferSizeLimit` bytes unsent, or
+   * nothing sent for `sendTimeLimit` ms while bytes waited. Called at most once, outside the
+   * write that found it.
    */
-  onSlowConsumer(): void;
+  onSlowConsumer(limit: SlowConsumerLimit): void;
   /**
    * The transport refused what the client sent (a SockJS message that is not a string, too much
    * data while reading is paused): the session answers with an ERROR and closes.
@@ -70,6 +76,12 @@ export interface StompConnection {
   readonly latestRequest?: IncomingMessage;
   /** True until closing starts. */
   readonly isOpen: boolean;
+  /**
+   * Bytes queued for the client that its socket has not taken yet, as the slow-consumer rules
+   * count them (WebSocket: `ws`'s `bufferedAmount`; SockJS: characters queued plus what the
+   * receiving socket holds).
+   */
+  readonly unsentBytes: number;
   /** Registers the session that receives this connection's data and close; called once. */
   bind(handler: StompConnectionHandler): void;
   /** Sends one whole frame. Returns false when it was not queued (closed, or a slow consumer). */

@@ -28,7 +28,8 @@ import type { StompCounters } from '../stats/stomp-counters.js';
 import { ClientOutboundChannel, controlFrame, messageFrame } from './client-outbound-channel.js';
 import { HeartbeatScheduler, type HeartbeatTarget } from './heartbeat-scheduler.js';
 import { OrderedInbound, type OrderedInboundSink } from './ordered-inbound.js';
-import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
+import type { SessionCloseReason, SlowConsumerLimit, StompConnection, StompConnectionHandler } from './stomp-connection.js';
+import { SessionLimitError, type CountedLimit, type SessionLimits } from './session-limits.js';
 import type { SessionState, StompHandshake, StompSessionInfo, StompSubscriptionInfo } from './stomp-session-info.js';
 import type { SessionSubscription } from './session-subscription.js';
 import type { StompPrincipal } from '../user/stomp-principal.js';
@@ -62,6 +63,8 @@ export interface SessionServices {
   readonly interceptors: SessionInterceptors;
   readonly events: StompEvents;
   readonly counters: StompCounters;
+  /** `limits.maxSessions` / `maxSessionsPerUser`, checked before CONNECTED; none: no session limits. */
+  readonly limits?: SessionLimits;
 }
 
 /**
@@ -199,6 +202,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private closeReason?: SessionCloseReason;
   private closeErrorCode?: StompErrorCode;
   private closeCode?: number;
+  /** The limit broken, for the disconnect event. */
+  private closeLimit?: CountedLimit;
   private closedPromise?: Promise<void>;
   private markClosed?: () => void;
 
@@ -286,12 +291,17 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   }
 
   /** @internal Outbound data did not drain. */
-  onSlowConsumer(): void {
+  onSlowConsumer(limit: SlowConsumerLimit = 'sendBufferSizeLimit'): void {
     if (this._state === 'closing' || this._state === 'closed') return;
+    const { sendBufferSizeLimit, sendTimeLimit } = this.options.limits;
     StompSession.logger.warn(
-      `Session ${this.id} is a slow consumer: more than ${this.options.limits.sendBufferSizeLimit} bytes unsent; disconnecting it`,
+      limit === 'sendTimeLimit'
+        ? `Session ${this.id} is a slow consumer: ${this.connection.unsentBytes} bytes unsent and none sent for ${sendTimeLimit} ms (limits.sendTimeLimit); disconnecting it`
+        : `Session ${this.id} is a slow consumer: more than ${sendBufferSizeLimit} bytes unsent; disconnecting it`,
     );
-    this.close('slow-consumer', undefined, 'Send buffer limit exceeded');
+    this.services.counters.limitExceeded(limit);
+    this.closeLimit = limit;
+    this.close('slow-consumer', undefined, limit === 'sendTimeLimit' ? 'Send time limit exceeded' : 'Send buffer limit exceeded');
   }
 
   /** @internal The transport found a fault in what the client sent (e.g. a SockJS message that is not a string). */
@@ -476,6 +486,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private connected(): void {
     if (this._state !== 'connecting') return;
     this.upgradeRequest = undefined;
+    this.services.limits?.checkConnect(this.id, this.connectPrincipal?.name);
     this._principal = this.connectPrincipal;
     this._state = 'connected';
     this.sendFrame('CONNECTED', {
@@ -635,6 +646,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       reason: this.closeReason ?? 'socket-closed',
       closeCode: this.closeCode ?? code,
       errorCode: this.closeErrorCode,
+      limit: this.closeLimit,
     });
   }
 
@@ -663,6 +675,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       StompSession.logger.debug(`Session ${this.id}: ${error.code}: ${error.message}`);
     }
     this.inbound.stop();
+    if (err instanceof SessionLimitError) this.closeLimit = err.limit;
     this.services.counters.errorSent(error.code);
     this.sendFrame(
       'ERROR',

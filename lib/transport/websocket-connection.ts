@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import type { StompErrorCode } from '../protocol/stomp-protocol-error.js';
+import { SendTimeWatch, socketProgress, type SendProgress } from './send-time-limit.js';
 import type { SessionCloseReason, StompConnection, StompConnectionHandler } from './stomp-connection.js';
 
 /** WebSocket close codes (RFC 6455 §7.4.1). */
@@ -42,6 +43,7 @@ export function webSocketCloseCode(reason: SessionCloseReason, errorCode?: Stomp
         case 'MESSAGE_REFUSED':
         case 'INBOUND_QUEUE_FULL':
         case 'CREDENTIALS_EXPIRED':
+        case 'SESSION_LIMIT':
           return CLOSE_POLICY;
         case 'INTERNAL_ERROR':
           return CLOSE_INTERNAL_ERROR;
@@ -55,6 +57,8 @@ export function webSocketCloseCode(reason: SessionCloseReason, errorCode?: Stomp
 export interface WebSocketConnectionLimits {
   /** Bytes that may stay unsent before the peer is a slow consumer (`limits.sendBufferSizeLimit`). */
   readonly sendBufferSizeLimit: number;
+  /** Ms a peer may take nothing while bytes wait for it before it is a slow consumer; 0 or absent: no such rule (`limits.sendTimeLimit`). */
+  readonly sendTimeLimit?: number;
   /** Ms a peer has to finish the close handshake before it is dropped (`limits.closeTimeout`). */
   readonly closeTimeout: number;
 }
@@ -80,7 +84,21 @@ function onSocketError(this: WebSocket, err: Error): void {
 }
 
 function reportSlowConsumer(connection: WebSocketConnection): void {
-  connection.handler?.onSlowConsumer();
+  connection.handler?.onSlowConsumer('sendBufferSizeLimit');
+}
+
+/** What the send time watch of one WebSocket connection reads (see {@link SendProgress}). */
+class WebSocketProgress implements SendProgress {
+  constructor(private readonly connection: WebSocketConnection) {}
+  unsentBytes(): number {
+    return this.connection.unsentBytes;
+  }
+  progress(): number {
+    return this.connection.sentBytes();
+  }
+  stalled(): void {
+    this.connection.sendTimeExceeded();
+  }
 }
 
 /** Bytes of UTF-8 a close frame's reason may hold (RFC 6455 §5.5: 125 payload bytes, 2 of them the code). */
@@ -146,6 +164,8 @@ export class WebSocketConnection implements StompConnection {
   private tickBytes = 0;
   private inTick = false;
   private dropTimer?: NodeJS.Timeout;
+  /** The `limits.sendTimeLimit` rule, when on. */
+  private readonly sendTime?: SendTimeWatch;
 
   constructor(
     private readonly ws: WebSocket,
@@ -158,6 +178,23 @@ export class WebSocketConnection implements StompConnection {
     ws.on('message', onSocketMessage);
     ws.on('close', onSocketClose);
     ws.on('error', onSocketError);
+    if ((limits.sendTimeLimit ?? 0) > 0) this.sendTime = new SendTimeWatch(limits.sendTimeLimit as number, new WebSocketProgress(this));
+  }
+
+  get unsentBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** @internal How far the TCP socket got (see {@link socketProgress}). */
+  sentBytes(): number {
+    return socketProgress(this.socket);
+  }
+
+  /** @internal The send time watch saw no progress for `limits.sendTimeLimit` ms. */
+  sendTimeExceeded(): void {
+    if (this.closing || this.slow || this.isClosed) return;
+    this.slow = true;
+    this.handler?.onSlowConsumer('sendTimeLimit');
   }
 
   get isOpen(): boolean {
@@ -233,6 +270,9 @@ export class WebSocketConnection implements StompConnection {
     if (this.inTick) this.socket.uncork();
     this.tickBytes = 0;
     this.inTick = false;
+    // What the kernel did not take now is watched (one check per writing tick, no timer while
+    // nothing waits).
+    this.sendTime?.pending();
   }
 
   pause(): void {
@@ -251,6 +291,7 @@ export class WebSocketConnection implements StompConnection {
     const code = webSocketCloseCode(reason, errorCode);
     if (this.closing || this.isClosed) return code;
     this.closing = true;
+    this.sendTime?.stop();
     // Read again (frames are ignored from now on): a socket paused for inbound backpressure
     // would not see the peer's close frame, and closing would wait for the close timeout.
     if (this.paused) {
@@ -279,6 +320,7 @@ export class WebSocketConnection implements StompConnection {
     if (this.isClosed) return;
     this.isClosed = true;
     this.closing = true;
+    this.sendTime?.stop();
     clearTimeout(this.dropTimer);
     this.handler?.onClose(code);
   }

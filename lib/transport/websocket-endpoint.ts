@@ -19,6 +19,7 @@ import { StompEvents } from '../events/stomp-events.service.js';
 import { StompCounters } from '../stats/stomp-counters.js';
 import { isOriginAllowed, originRefusal } from './allowed-origins.js';
 import { SessionRegistry } from './session-registry.js';
+import { SessionLimits } from './session-limits.js';
 import { StompSession, type SessionServices } from './stomp-session.js';
 import { WebSocketConnection } from './websocket-connection.js';
 import { pathnameOf, RequestDispatcher, UpgradeDispatcher, type UpgradeListener } from './server-event-dispatcher.js';
@@ -74,8 +75,9 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     events: StompEvents,
     counters: StompCounters,
     private readonly interceptors: ChannelInterceptors,
+    private readonly limits: SessionLimits,
   ) {
-    this.services = { handler: dispatcher, interceptors, events, counters };
+    this.services = { handler: dispatcher, interceptors, events, counters, limits };
     for (const endpoint of options.endpoints) {
       this.plain.set(endpoint.path, endpoint);
       const sockjs = endpoint.sockjs;
@@ -161,6 +163,10 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     if (!isOriginAllowed(request, endpoint.allowedOrigins)) {
       this.logger.warn(originRefusal(request, endpoint.path, endpoint.allowedOrigins));
       refuse(socket, '403 Forbidden');
+      return;
+    }
+    if (!this.limits.admitHandshake(request, endpoint.path)) {
+      refuse(socket, '503 Service Unavailable');
       return;
     }
     const wss = this.wss;

@@ -256,6 +256,7 @@ describe('OpenTelemetry metrics', () => {
     expect(value(m.get('stomp.frames.sent'), { 'stomp.command': 'RECEIPT' })).toBe(1);
     expect(value(m.get('stomp.errors.sent'), { 'stomp.error.code': 'UNKNOWN_COMMAND' })).toBe(1);
     expect(value(m.get('stomp.handler.errors'))).toBe(1);
+    expect(value(m.get('stomp.limits.exceeded'), { 'stomp.limit': 'sendTimeLimit' })).toBe(0);
     expect(value(m.get('stomp.broker.held_messages'))).toBe(0);
     expect(m.get('stomp.broker.held_messages.size')?.descriptor.unit).toBe('By');
 

@@ -18,6 +18,8 @@ export class FakeConnection implements StompConnection {
   readonly endpoint = '/ws';
   readonly remoteAddress = '127.0.0.1';
   readonly supportsBinary = true;
+  /** Writes are taken at once: nothing waits. */
+  readonly unsentBytes = 0;
   handler?: StompConnectionHandler;
   /** Everything written, in order, one entry per frame or heart-beat. */
   readonly written: Array<{ data: Buffer; binary: boolean }> = [];
