@@ -16,6 +16,8 @@ import type {
   StompModuleOptions,
 } from './stomp-options.js';
 import type { SimpleBrokerConfig } from '../broker/simple/simple-broker.js';
+import type { AuthorizationConfig } from '../messaging/authorization.js';
+import { resolveAuthorization } from './resolve-authorization.js';
 
 export const LIBRARY_VERSION = '0.1.0';
 
@@ -50,6 +52,8 @@ export interface ResolvedStompOptions {
   stats: { logInterval: number };
   /** Interceptors listed in options, per channel (`[]` when none); `ChannelInterceptors` resolves them. */
   interceptors: Readonly<Record<'clientInbound' | 'clientOutbound' | 'broker', readonly InterceptorRef[]>>;
+  /** The authorization rules compiled, or `undefined` when there are none (no step at all). */
+  authorization?: AuthorizationConfig;
 }
 
 /** One endpoint after defaults and validation. */
@@ -276,6 +280,12 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   }
   const interceptors = channelInterceptors(options.interceptors, problems);
   const stats = statsOptions(options.stats, problems);
+  const authorization = resolveAuthorization(
+    options.authorization,
+    separator,
+    brokerPrefixes.filter((p) => !queuePrefixes.includes(p)),
+    problems,
+  );
   if (problems.length > 0) {
     throw new Error(`Invalid StompModule options:\n  - ${problems.join('\n  - ')}`);
   }
@@ -306,6 +316,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     serverName: options.serverName ?? `nestjs-stomp/${LIBRARY_VERSION}`,
     stats,
     interceptors,
+    authorization,
   };
 }
 

@@ -44,7 +44,8 @@ export type StompErrorCode =
   | 'MESSAGE_REFUSED'
   | 'QUEUE_FULL'
   | 'INVALID_SOCKJS_MESSAGE'
-  | 'INBOUND_QUEUE_FULL';
+  | 'INBOUND_QUEUE_FULL'
+  | 'ACCESS_DENIED';
 
 export class StompProtocolError extends Error {
   constructor(

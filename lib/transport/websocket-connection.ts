@@ -41,6 +41,7 @@ export function webSocketCloseCode(reason: SessionCloseReason, errorCode?: Stomp
         case 'INVALID_USER_NAME':
         case 'MESSAGE_REFUSED':
         case 'INBOUND_QUEUE_FULL':
+        case 'ACCESS_DENIED':
           return CLOSE_POLICY;
         case 'INTERNAL_ERROR':
           return CLOSE_INTERNAL_ERROR;
