@@ -220,7 +220,7 @@ export class AuthorizationInterceptor implements StompChannelInterceptor {
     logger.warn(
       `Session ${session.id} (user ${session.principal === undefined ? 'anonymous' : logValue(session.principal.name)}): ${type} to ${logValue(destination)} denied (${by}${failure})`,
     );
-    return new StompProtocolError('ACCESS_DENIED', `Access denied: ${type} to ${destination} is not allowed`);
+    return new StompProtocolError('ACCESS_DENIED', `${type} to ${destination} is not allowed (access denied)`);
   }
 }
 
