@@ -7,7 +7,6 @@ import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import type { StompSessionInfo } from '../transport/stomp-session-info.js';
 import type { StompPrincipal } from '../user/stomp-principal.js';
 import type { ChannelInterceptorContext, StompChannelInterceptor } from './channel-interceptor.js';
-import { logValue } from './error-replies.js';
 
 /** The frames authorization rules apply to. */
 export type StompAuthorizedType = 'SUBSCRIBE' | 'SEND';
@@ -88,6 +87,11 @@ export interface AuthorizationConfig {
 }
 
 const logger = new Logger('StompAuthorization');
+
+/** A client-chosen string as it goes into a log line: quoted (no line breaks), cut to 200 characters. */
+function logValue(value: string): string {
+  return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+}
 
 /**
  * The `authorization` option as the last `clientInbound` step (Spring Security's

@@ -148,7 +148,7 @@ export class UserDestinationResolver {
       if (owner === session.id) continue;
       throw new StompProtocolError(
         'FORBIDDEN_DESTINATION',
-        `${command} to ${destination} is refused: it names another session's user destination (use ${this.prefix}/... destinations)`,
+        `${command} to ${destination} is refused: it is another session's user destination (use ${this.prefix}/... destinations)`,
       );
     }
   }
