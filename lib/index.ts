@@ -14,7 +14,16 @@ export type {
   StompLimits,
   StompModuleOptions,
   StompStatsOptions,
+  StompAuthorizationOptions,
+  StompAuthorizationRule,
 } from './module/stomp-options.js';
+export type {
+  StompAccess,
+  StompAuthorizationContext,
+  StompAuthorizationFunction,
+  StompAuthorizationPredicate,
+  StompAuthorizedType,
+} from './messaging/authorization.js';
 export { STOMP_OPTIONS } from './module/stomp.constants.js';
 export type { ResolvedStompOptions } from './module/resolve-options.js';
 

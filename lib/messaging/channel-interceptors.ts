@@ -4,6 +4,7 @@ import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import type { InterceptorRef } from '../module/stomp-options.js';
 import { AuthenticateInterceptor } from './authenticate-interceptor.js';
+import { AuthorizationInterceptor } from './authorization.js';
 import type { StompChannel, StompChannelInterceptor } from './channel-interceptor.js';
 import { interceptedChannels } from './channel-interceptor.decorator.js';
 import { explorableInstance, singletonScopeProblem } from '../handlers/nest-compat.js';
@@ -24,6 +25,9 @@ function nameOf(ref: InterceptorRef | object): string {
  * 3. providers decorated with `@StompChannelInterceptor(channel)`, in Nest's discovery order
  *    (modules in import order, providers in the order listed); one already listed in options
  *    for that channel is not added twice.
+ * 4. on `clientInbound`, the `authorization` rules as an {@link AuthorizationInterceptor}, when
+ *    there are any (last, so they judge the destination as it will be routed); a class given as
+ *    a rule's `access` is resolved as the option's interceptor classes are.
  *
  * The arrays are filled once, in `onModuleInit` (before any connection is accepted, which
  * happens in `onApplicationBootstrap`), and never replaced, so a reference taken earlier sees
@@ -98,12 +102,15 @@ export class ChannelInterceptors implements OnModuleInit {
         if (!found[channel].includes(instance as StompChannelInterceptor)) found[channel].push(instance as StompChannelInterceptor);
       }
     }
+    // Last, so that the rules judge the destination as it will be routed.
+    const authorization = this.options.authorization;
+    if (authorization) found.clientInbound.push(await AuthorizationInterceptor.create(authorization, (type) => this.instanceOf(type, created), problems));
     if (problems.length > 0) throw new Error(`Invalid STOMP channel interceptors:\n  - ${problems.join('\n  - ')}`);
     for (const channel of ['clientInbound', 'clientOutbound', 'broker'] as const) lists[channel].push(...found[channel]);
   }
 
   /** The provider of `type` if a module provides it, else one instance created with its dependencies. */
-  private async instanceOf<T>(type: Type<T>, created: Map<Type<unknown>, unknown>): Promise<T> {
+  private async instanceOf<T extends object>(type: Type<T>, created: Map<Type<unknown>, unknown>): Promise<T> {
     for (const wrapper of this.discovery.getProviders()) {
       const provided = explorableInstance(wrapper);
       if (provided?.constructor !== type) continue;

@@ -150,6 +150,8 @@ export class InboundDispatcher implements ClientInboundHandler {
 
   private send(session: StompSession, frame: StompFrame): void | Promise<void> {
     const destination = required(frame, 'destination');
+    // Whatever the prefix: no spelling of another session's user destination gets through.
+    this.users.assertNotOtherSession(session, destination, 'SEND');
     const appPrefix = findPrefix(destination, this.options.applicationDestinationPrefixes);
     if (appPrefix !== undefined) {
       if (!this.application) return this.noHandler(session, destination, '@MessageMapping');
@@ -168,7 +170,6 @@ export class InboundDispatcher implements ClientInboundHandler {
       );
     }
     if (this.broker.handles(destination)) {
-      this.users.assertNotOtherSession(session, destination, 'SEND');
       return this.brokerChannel.forward({ destination, headers: frame.headers, body: frame.body }, session);
     }
     return this.unserved(session, destination, this.unknownDestination(destination));
@@ -177,6 +178,7 @@ export class InboundDispatcher implements ClientInboundHandler {
 
   private subscribe(session: StompSession, frame: StompFrame): void | Promise<void> {
     const destination = required(frame, 'destination');
+    this.users.assertNotOtherSession(session, destination, 'SUBSCRIBE');
     // STOMP 1.0 made the id optional; the destination then names the subscription.
     const id = session.version === '1.0' ? (frame.headers['id'] ?? destination) : required(frame, 'id');
     if (session.subscriptions.size >= this.options.limits.maxSubscriptionsPerSession) {
@@ -216,7 +218,6 @@ export class InboundDispatcher implements ClientInboundHandler {
     if (!this.broker.handles(destination)) {
       return this.unservedSubscription(session, frame, id, ack, this.unknownDestination(destination));
     }
-    this.users.assertNotOtherSession(session, destination, 'SUBSCRIBE');
     const subscription = new SessionSubscription(session, id, destination, ack as AckMode, extraHeaders(frame.headers), 'broker');
     session.subscriptions.set(id, subscription);
     this.users.subscribed(subscription);

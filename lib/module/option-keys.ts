@@ -7,6 +7,8 @@ import type {
   SockJsOptions,
   StompLimits,
   StompModuleOptions,
+  StompAuthorizationOptions,
+  StompAuthorizationRule,
 } from './stomp-options.js';
 
 /**
@@ -31,7 +33,12 @@ const moduleKeys: EveryKey<StompModuleOptions> = {
   stats: true,
   interceptors: true,
   userRegistry: true,
+  authorization: true,
 };
+
+const authorizationKeys: EveryKey<StompAuthorizationOptions> = { rules: true, default: true };
+
+const authorizationRuleKeys: EveryKey<StompAuthorizationRule> = { type: true, destination: true, access: true };
 
 const endpointKeys: EveryKey<StompEndpointOptions> = { path: true, allowedOrigins: true, sockjs: true };
 
@@ -99,6 +106,8 @@ export const OPTION_OBJECTS: readonly { path: string; keys: readonly string[] }[
   { path: 'limits', keys: Object.keys(limitKeys) },
   { path: 'stats', keys: Object.keys(statsKeys) },
   { path: 'interceptors', keys: Object.keys(interceptorKeys) },
+  { path: 'authorization', keys: Object.keys(authorizationKeys) },
+  { path: 'authorization.rules[]', keys: Object.keys(authorizationRuleKeys) },
 ];
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -18,6 +18,8 @@ import type {
 } from './stomp-options.js';
 import type { SimpleBrokerConfig } from '../broker/simple/simple-broker.js';
 import type { SimpUserRegistry } from '../user/simp-user-registry.js';
+import type { AuthorizationConfig } from '../messaging/authorization.js';
+import { resolveAuthorization } from './resolve-authorization.js';
 
 export const LIBRARY_VERSION = '0.1.0';
 
@@ -59,6 +61,8 @@ export interface ResolvedStompOptions {
   interceptors: Readonly<Record<'clientInbound' | 'clientOutbound' | 'broker', readonly InterceptorRef[]>>;
   /** The `userRegistry` class, if one was given (the `SimpUserRegistry` provider creates it). */
   userRegistry?: Type<SimpUserRegistry>;
+  /** The authorization rules compiled, or `undefined` when there are none (no step at all). */
+  authorization?: AuthorizationConfig;
 }
 
 /** One endpoint after defaults and validation. */
@@ -299,6 +303,12 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   const interceptors = channelInterceptors(options.interceptors, problems);
   const stats = statsOptions(options.stats, problems);
   const userRegistry = userRegistryClass(options.userRegistry, problems);
+  const authorization = resolveAuthorization(
+    options.authorization,
+    separator,
+    brokerPrefixes.filter((p) => !queuePrefixes.includes(p)),
+    problems,
+  );
   if (problems.length > 0) {
     throw new Error(`Invalid StompModule options:\n  - ${problems.join('\n  - ')}`);
   }
@@ -330,6 +340,7 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     stats,
     interceptors,
     userRegistry,
+    authorization,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Type } from '@nestjs/common';
 import type { StompChannelInterceptor } from '../messaging/channel-interceptor.js';
+import type { StompAccess, StompAuthorizedType } from '../messaging/authorization.js';
 import type { StompHeaders } from '../protocol/frame.js';
 import type { StompPrincipal } from '../user/stomp-principal.js';
 import type { StompAuthenticator } from '../auth/stomp-authenticator.js';
@@ -448,4 +449,41 @@ export interface StompModuleOptions {
    * lifecycle hooks (`onModuleInit`, `onApplicationShutdown`). Default: `DefaultSimpUserRegistry`.
    */
   userRegistry?: Type<SimpUserRegistry>;
+  /**
+   * Declarative rules for SUBSCRIBE and SEND (Spring Security's `simpDestMatchers`), checked in
+   * order, first match wins. Default: none, and then authorization costs nothing. See
+   * {@link StompAuthorizationOptions}.
+   */
+  authorization?: StompAuthorizationOptions;
+}
+
+/**
+ * `authorization`: who may SUBSCRIBE and SEND where. Checked as the last `clientInbound` step, on
+ * the destination as the client wrote it (`/user/queue/x`, `/app/orders`, `/topic/news`); a
+ * refused frame gets an ERROR `ACCESS_DENIED` naming its type and destination (with `receipt-id`
+ * when asked), then the connection closes with 1008, and one warning is logged.
+ */
+export interface StompAuthorizationOptions {
+  /** The rules, tried in order; the first whose `type` and `destination` match decides. */
+  rules: StompAuthorizationRule[];
+  /**
+   * What a SUBSCRIBE or SEND no rule matches gets. Default `'permitAll'` (so adding a rule never
+   * locks out what it does not name); end the rules with `{ access: 'denyAll' }` to deny the rest,
+   * as Spring Security's `anyMessage().denyAll()`.
+   */
+  default?: 'permitAll' | 'denyAll' | 'authenticated';
+}
+
+/** One authorization rule. */
+export interface StompAuthorizationRule {
+  /** `'SUBSCRIBE'`, `'SEND'` or both (an array); default both. */
+  type?: StompAuthorizedType | StompAuthorizedType[];
+  /**
+   * A destination pattern in `@MessageMapping` syntax (Spring's `AntPathMatcher`, split by
+   * `pathSeparator`): `*` within one segment, `**` as a whole segment for any number of segments,
+   * `{name}` captures a segment (given to predicates as `variables`). Default: every destination.
+   */
+  destination?: string;
+  /** `'permitAll'`, `'denyAll'`, `'authenticated'`, or a predicate (function, class, object). */
+  access: StompAccess;
 }

@@ -46,7 +46,8 @@ export type StompErrorCode =
   | 'INVALID_SOCKJS_MESSAGE'
   | 'INBOUND_QUEUE_FULL'
   | 'CREDENTIALS_EXPIRED'
-  | 'SESSION_LIMIT';
+  | 'SESSION_LIMIT'
+  | 'ACCESS_DENIED';
 
 export class StompProtocolError extends Error {
   constructor(

@@ -44,6 +44,7 @@ export function webSocketCloseCode(reason: SessionCloseReason, errorCode?: Stomp
         case 'INBOUND_QUEUE_FULL':
         case 'CREDENTIALS_EXPIRED':
         case 'SESSION_LIMIT':
+        case 'ACCESS_DENIED':
           return CLOSE_POLICY;
         case 'INTERNAL_ERROR':
           return CLOSE_INTERNAL_ERROR;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MESSAGE_BROKER, type BrokerSession, type MessageBroker } from '../broker/message-broker.js';
-import { hasPrefix, sessionOfDestination } from '../broker/destination-prefixes.js';
+import { hasPrefix, sessionsNamedIn } from '../broker/destination-prefixes.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
@@ -70,9 +70,22 @@ export class UserDestinationResolver {
     return hasPrefix(destination, this.prefix);
   }
 
-  /** `/user/queue/news` → `/queue/news-user<session id>` for this session's SUBSCRIBE. */
+  /**
+   * `/user/queue/news` → `/queue/news-user<session id>` for this session's SUBSCRIBE.
+   * @throws StompProtocolError `FORBIDDEN_DESTINATION` for `/user/<name>/queue/news`: a SUBSCRIBE
+   *   names no user (it always reaches the subscriber's own), and that form asks for another
+   *   user's queue (Spring would quietly subscribe to a destination that receives nothing).
+   * @throws StompProtocolError `UNKNOWN_DESTINATION` when the rest is no broker destination.
+   */
   subscriptionDestination(session: StompSession, destination: string): string {
     const target = destination.slice(this.prefix.length);
+    const slash = target.indexOf('/', 1);
+    if (!this.broker.handles(target) && slash > 1 && this.broker.handles(target.slice(slash))) {
+      throw new StompProtocolError(
+        'FORBIDDEN_DESTINATION',
+        `SUBSCRIBE to ${destination} is refused: a client subscribes to its own user destinations as ${this.prefix}${target.slice(slash)}, never to another user's`,
+      );
+    }
     this.assertBrokerDestination(target, destination);
     return this.sessionDestination(session.id, target);
   }
@@ -168,14 +181,16 @@ export class UserDestinationResolver {
   }
 
   /**
-   * Refuses a client's direct SUBSCRIBE or SEND to another session's resolved user destination
-   * (`/queue/errors-user<other session>`): subscribing would take that session's private replies,
-   * sending would forge them. The session's own resolved destinations stay open to it.
+   * Refuses a client's SUBSCRIBE or SEND to any destination that names another session's resolved
+   * user destination (`/queue/errors-user<other session>`), in any spelling (case, percent-escapes,
+   * trailing separators, `..`, a user destination around it: see `sessionsNamedIn`): subscribing
+   * would take that session's private replies, sending would forge them. The session's own
+   * resolved destinations stay open to it. Called for every destination a client names.
    * @throws StompProtocolError `FORBIDDEN_DESTINATION`
    */
   assertNotOtherSession(session: StompSession, destination: string, command: string): void {
-    const owner = sessionOfDestination(destination);
-    if (owner !== undefined && owner !== session.id) {
+    for (const owner of sessionsNamedIn(destination)) {
+      if (owner === session.id) continue;
       throw new StompProtocolError(
         'FORBIDDEN_DESTINATION',
         `${command} to ${destination} is refused: it is another session's user destination (use ${this.prefix}/... destinations)`,
