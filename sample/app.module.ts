@@ -23,6 +23,8 @@ import { WhoAmIController } from './account/whoami.controller.js';
         applicationDestinationPrefixes: ['/app'],
         broker: { kind: 'simple', prefixes: ['/topic', '/queue'] },
         authenticate: sampleAuthenticator(parseSampleUsers(process.env.SAMPLE_USERS)),
+        // Only the server publishes who is online: a client SEND there gets an ERROR naming it.
+        authorization: { rules: [{ type: 'SEND', destination: '/topic/presence', access: 'denyAll' }] },
       }),
     }),
   ],

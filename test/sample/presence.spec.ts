@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PresenceService } from '../../sample/presence/presence.service.js';
-import { connectAs, inboxOf, json } from '../support/handler-fixtures.js';
+import { barrier, connectAs, inboxOf, json } from '../support/handler-fixtures.js';
 import { RawStompClient, rawConnected } from '../support/raw-client.js';
 import { startSample, type RunningSample } from '../support/sample-app.js';
 import { Inbox, subscribeConfirmed, type TestClient } from '../support/stomp-client.js';
@@ -75,6 +75,25 @@ describe('the sample: presence from the lifecycle events', () => {
     await zed.disconnect();
     await untilList(presence, []);
     await newcomer.disconnect();
+  });
+
+  it('refuses a client SEND to /topic/presence (only the server publishes there) with an ERROR naming it', async () => {
+    const start = presence.messages.length;
+    const forger = await connectAs(sample.url, 'mallory', 'any');
+    await nthList(presence, start + 1); // ['mallory']
+    const receipt = 'forged-presence';
+    forger.client.publish({ destination: '/topic/presence', body: '["nobody"]', headers: { receipt } });
+    const error = await forger.nextError();
+    expect(error.headers['message']).toBe('SEND to /topic/presence is not allowed (access denied)');
+    expect(error.headers['receipt-id']).toBe(receipt);
+    expect(await forger.closed).toBe(1008);
+    expect(sample.logs.expect('warn', /\): SEND to "\/topic\/presence" denied/)).toEqual([
+      expect.stringMatching(/^Session [0-9a-f-]{36} \(user "mallory"\): SEND to "\/topic\/presence" denied \(rule 1\b.*StompAuthorization$/),
+    ]);
+    // The watcher saw the server's lists only: mallory joining and leaving, never the forged one.
+    expect(await nthList(presence, start + 2)).toEqual([]);
+    await barrier(watcher);
+    expect(presence.messages.slice(start).map((m) => JSON.parse(m.body) as unknown)).toEqual([['mallory'], []]);
   });
 
   it('does not list, or publish for, a refused log-in or a name longer than 64 characters', async () => {
