@@ -308,7 +308,8 @@ class Peer {
   }
 
   async connect(headers: Record<string, string>): Promise<Frame | undefined> {
-    this.frame('CONNECT', { 'accept-version': '1.0,1.1,1.2', host: '127.0.0.1', 'heart-beat': '0,0', ...headers });
+    // The sample's /ws refuses a CONNECT without a login.
+    this.frame('CONNECT', { 'accept-version': '1.0,1.1,1.2', host: '127.0.0.1', 'heart-beat': '0,0', login: 'attacker', ...headers });
     return this.waitFor((f) => f.command === 'CONNECTED' || f.command === 'ERROR', 10_000);
   }
 

@@ -25,8 +25,10 @@ export function encodeFrame(command: string, headers: Record<string, string>, bo
   return Buffer.from(`${text}\n${body}\0`);
 }
 
+// The sample's /ws refuses a CONNECT without a login; every load client logs in as `bench`.
 const CONNECT = encodeFrame('CONNECT', {
   'accept-version': '1.2',
+  login: 'bench',
   host: '127.0.0.1',
   'heart-beat': '0,0',
 });
