@@ -28,6 +28,11 @@ export class SessionLimits {
   private static readonly logger = new Logger('StompSessionLimits');
   private readonly maxSessions: number;
   private readonly maxSessionsPerUser: number;
+  /**
+   * WebSocket handshakes admitted and waiting for an asynchronous `authenticateHandshake`: they
+   * hold a socket and a timer, so they count against `maxSessions` too.
+   */
+  private pendingHandshakes = 0;
 
   constructor(
     @Inject(STOMP_OPTIONS) options: ResolvedStompOptions,
@@ -44,12 +49,18 @@ export class SessionLimits {
    */
   admitHandshake(request: IncomingMessage, endpoint: string): boolean {
     const max = this.maxSessions;
-    if (max === 0 || this.registry.size < max) return true;
+    const open = this.registry.size + this.pendingHandshakes;
+    if (max === 0 || open < max) return true;
     this.counters.limitExceeded('maxSessions');
     SessionLimits.logger.warn(
-      `WebSocket handshake on ${endpoint} from ${request.socket.remoteAddress ?? 'a client'} refused with HTTP 503: ${this.registry.size} sessions open, limits.maxSessions is ${max}`,
+      `WebSocket handshake on ${endpoint} from ${request.socket.remoteAddress ?? 'a client'} refused with HTTP 503: ${this.registry.size} sessions open and ${this.pendingHandshakes} handshakes being authenticated, limits.maxSessions is ${max}`,
     );
     return false;
+  }
+
+  /** An admitted handshake waits for an asynchronous authenticator (`+1`), or no longer (`-1`). */
+  handshakePending(delta: 1 | -1): void {
+    this.pendingHandshakes += delta;
   }
 
   /**

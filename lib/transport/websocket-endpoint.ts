@@ -187,6 +187,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     if (!(decided instanceof Promise)) return this.handshakeDecided(request, socket, path, decided, proceed);
     // The socket may fail while the authenticator thinks; nobody else listens to it yet.
     socket.on('error', noop);
+    this.limits.handshakePending(1);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.options.limits.connectTimeout);
@@ -194,6 +195,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     void Promise.race([decided, timeout]).then((outcome) => {
       clearTimeout(timer);
       socket.off('error', noop);
+      this.limits.handshakePending(-1);
       if (socket.destroyed) return;
       if (outcome === 'timeout') {
         this.logger.warn(`Handshake of ${this.client(request)} on ${path} refused: the authenticator did not decide within ${this.options.limits.connectTimeout} ms (503)`);

@@ -27,6 +27,8 @@ class TokenService {
     ['t-bob', { name: 'bob', roles: [] }],
   ]);
   readonly banned = new Set(['t-eve']);
+  /** Handshakes left hanging by the t-hang token so far. */
+  hung = 0;
   verify(token: string): { name: string; roles: string[]; expiresAt?: number } | 'banned' | undefined {
     return this.banned.has(token) ? 'banned' : this.tokens.get(token);
   }
@@ -47,7 +49,10 @@ class TokenAuthenticator implements StompAuthenticator {
     const cookie = /(?:^|;\s*)token=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
     const token = queryToken(request) ?? cookie;
     if (token === undefined) return {};
-    if (token === TokenAuthenticator.HANG) return new Promise<never>(() => undefined);
+    if (token === TokenAuthenticator.HANG) {
+      this.tokens.hung++;
+      return new Promise<never>(() => undefined);
+    }
     const found = this.tokens.verify(token);
     if (found === 'banned') return { reject: 'This account is suspended', status: 403 };
     if (found === undefined) throw new Error('Invalid token');
@@ -198,5 +203,38 @@ describe('authenticator options at start-up', () => {
     expect(both.message).toContain('authenticate and authenticator cannot both be set');
     const empty = await startupError({ authenticator: {} as StompAuthenticator }, {});
     expect(empty.message).toContain('authenticator must be a class or an object with an authenticateHandshake(request) or authenticateConnect(request) method');
+  });
+});
+
+describe('handshakes waiting for an asynchronous authenticator count against limits.maxSessions', () => {
+  let running: RunningApp;
+
+  beforeAll(async () => {
+    running = await startStompApp(
+      { authenticator: TokenAuthenticator, limits: { connectTimeout: 400, maxSessions: 2 } },
+      { providers: [TokenService, TokenAuthenticator] },
+    );
+  });
+
+  afterAll(async () => {
+    await running?.close();
+  });
+
+  it('refuses a third handshake with 503 while two hang, and admits again once they timed out', async () => {
+    const tokens = running.app.get(TokenService);
+    const hanging = [1, 2].map(() => expectRefused(`${running.url}?access_token=${TokenAuthenticator.HANG}`));
+    // Once the authenticator holds both, a third handshake is over the limit.
+    for (let i = 0; i < 100 && tokens.hung < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(tokens.hung).toBe(2);
+    expect(await expectRefused(`${running.url}?access_token=t-ann`)).toBe(503);
+    expect(running.logs.expect('warn', 'refused with HTTP 503')).toEqual([
+      expect.stringMatching(/0 sessions open and 2 handshakes being authenticated, limits\.maxSessions is 2 StompSessionLimits$/),
+    ]);
+    expect(await Promise.all(hanging)).toEqual([503, 503]);
+    expect(running.logs.expect('warn', 'did not decide within 400 ms')).toHaveLength(2);
+    // The pending count came back down: a good token gets in.
+    const ann = await connectAs(`${running.url}?access_token=t-ann`);
+    expect(ann.connected.headers['user-name']).toBe('ann');
+    await ann.disconnect();
   });
 });
