@@ -196,11 +196,26 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
   }
 }
 
-/** `expiresAt` must be a finite number of ms since the epoch. */
+/**
+ * Below this an `expiresAt` (ms) is before March 1973: no credentials expire then, so it is a time
+ * in seconds (a JWT's `exp` given as is), which would end every session at once as "expired in 1970".
+ */
+const SECONDS_NOT_MS_BELOW = 1e11;
+
+/**
+ * `expiresAt` must be a finite number of ms since the epoch, not seconds (a JWT's `exp` without
+ * `* 1000`): such a CONNECT is refused (`CONNECT_REJECTED`) with a message that says so.
+ */
 function validExpiry(value: unknown, source: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new StompProtocolError('CONNECT_REJECTED', `${source} gave an invalid expiresAt (ms since the epoch expected)`);
+  }
+  if (value > 0 && value < SECONDS_NOT_MS_BELOW) {
+    throw new StompProtocolError(
+      'CONNECT_REJECTED',
+      `${source} gave expiresAt ${value}, which looks like seconds (ms since the epoch expected, a JWT's exp * 1000)`,
+    );
   }
   return value;
 }

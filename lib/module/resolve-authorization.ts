@@ -20,6 +20,18 @@ function shown(value: unknown): string {
 }
 
 /**
+ * Whether `access` is an ES class (`class X {}`, whose source starts with `class`) without an
+ * `authorize` method on its prototype: not a predicate class, and calling it throws
+ * `Class constructor X cannot be invoked without 'new'`, which would deny every frame its rule
+ * matches. The usual cause is a Nest guard class (`canActivate`) given as `access`.
+ */
+function isClassWithoutAuthorize(access: unknown): access is abstract new (...args: never[]) => unknown {
+  if (typeof access !== 'function') return false;
+  if (typeof (access.prototype as { authorize?: unknown } | undefined)?.authorize === 'function') return false;
+  return /^class\b/.test(Function.prototype.toString.call(access));
+}
+
+/**
  * `authorization` checked and compiled: each rule's `type` (`'SUBSCRIBE'`, `'SEND'`, an array of
  * them, or left out), `destination` (a pattern starting with `/`, `**` only as a whole segment,
  * compiled with `pathSeparator` as `@MessageMapping` patterns are) and `access` (a keyword, a
@@ -80,6 +92,12 @@ export function resolveAuthorization(
       }
     }
     const access = rule.access;
+    if (isClassWithoutAuthorize(access)) {
+      problems.push(
+        `${at}.access: the class ${access.name || '(anonymous)'} has no authorize(context) method (a Nest guard's canActivate is not one), so it could only be called as a function, which a class cannot be`,
+      );
+      return;
+    }
     const valid =
       (typeof access === 'string' && ACCESS_KEYWORDS.includes(access)) ||
       typeof access === 'function' ||
