@@ -11,7 +11,7 @@ import { StompCounters } from '../stats/stomp-counters.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import type { SessionSubscription } from '../transport/session-subscription.js';
-import type { StompSession } from '../transport/stomp-session.js';
+import { messageView, type StompSession } from '../transport/stomp-session.js';
 import type { ErrorType } from './decorators/message-exception-handler.decorator.js';
 import { HandlerExplorer, type ExceptionHandlerMethod, type HandlerMethod } from './handler-explorer.js';
 import { hasPrefix } from '../broker/destination-prefixes.js';
@@ -208,13 +208,14 @@ export class AnnotatedMessageHandler implements ApplicationMessageHandler, OnMod
     const destination = frame.headers['destination'] ?? '';
     const handler = match.handler;
     let payload: unknown;
-    let context = new StompMessageContext(session, frame, destination, lookupDestination, match.variables, undefined, subscription);
+    const client = messageView(session);
+    let context = new StompMessageContext(session, frame, destination, lookupDestination, match.variables, undefined, subscription, client);
     try {
       payload = this.converter.fromMessage(frame.body, frame.headers['content-type']);
-      context = new StompMessageContext(session, frame, destination, lookupDestination, match.variables, payload, subscription);
+      context = new StompMessageContext(session, frame, destination, lookupDestination, match.variables, payload, subscription, client);
       const outcome = new MethodOutcome();
       // Guards, interceptors, pipes and `@ConnectedSocket()` see the read-only session view, never the session.
-      const result = await outcome.run(() => handler.invoke(session.info, payload, context, destination));
+      const result = await outcome.run(() => handler.invoke(client, payload, context, destination));
       if (isObservable(result)) return await this.stream(result, handler, context, outcome);
       await this.returnValues.handle(result, handler.method, context);
     } catch (error) {

@@ -26,12 +26,12 @@ export class StompMessageContext {
     readonly payload: unknown,
     /** For `@SubscribeMapping`: the subscription being created. */
     readonly subscription?: SessionSubscription,
+    /**
+     * The session that sent the frame, read-only, as this message's handler sees it: the
+     * per-message view (see `messageView`), so what a guard assigns on it stays with this message.
+     */
+    readonly session: StompSessionInfo = stompSession.info,
   ) {}
-
-  /** The session that sent the frame, read-only. */
-  get session(): StompSessionInfo {
-    return this.stompSession.info;
-  }
 
   get headers(): Readonly<StompHeaders> {
     return this.frame.headers;

@@ -99,24 +99,32 @@ export function principalOf(user: unknown, sessionId: string, namedBy: string): 
 }
 
 
+/**
+ * The view of a session given to one message's handler, guards, pipes and interceptors: it reads
+ * through to the session's view, but what they assign (`client.user = claims`, `client.data = …`)
+ * stays on this object, for this message.
+ */
+export function messageView(session: StompSession): StompSessionInfo {
+  return Object.create(session.info) as StompSessionInfo;
+}
+
 /** Errors logged as one warning line when a session ends with them; the others at debug level. */
 const LOGGED_AS_WARNINGS: ReadonlySet<StompErrorCode> = new Set<StompErrorCode>(['CONNECT_REJECTED', 'CREDENTIALS_EXPIRED']);
 
 /** The read-only face of a session that handlers, guards, interceptors and listeners get. */
 class SessionView implements StompSessionInfo {
-  /** What application code assigned to `user` (see {@link StompSessionInfo.user}). */
-  private assignedUser?: { value: unknown };
   constructor(private readonly session: StompSession) {}
   get id(): string {
     return this.session.id;
   }
   get user(): string | undefined {
-    return this.assignedUser === undefined ? this.session.user : (this.assignedUser.value as string | undefined);
+    return this.session.user;
   }
   set user(value: unknown) {
-    // The gateway habit `client.user = claims` in a guard: kept on this view, and as the session
-    // attribute 'user', never touching the principal the server routes by.
-    this.assignedUser = { value };
+    // The gateway habit `client.user = claims` in a guard, on the per-message view a handler's
+    // guards get (see messageView): shadows `user` on that object only, and is kept as the
+    // session attribute 'user'. The shared view, events and the registry keep the principal's name.
+    Object.defineProperty(this, 'user', { value, writable: true, configurable: true, enumerable: true });
     this.session.attributes.set('user', value);
   }
   get principal(): StompPrincipal | undefined {

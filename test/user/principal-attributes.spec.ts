@@ -7,9 +7,11 @@ import {
   SendToUser,
   SessionAttribute,
   SessionAttributes,
+  SimpUserRegistry,
   type StompPrincipal,
   type StompSessionInfo,
 } from '../../lib/index.js';
+import { SessionRegistry } from '../../lib/transport/session-registry.js';
 import { barrier, connectAs, inboxOf, json, sendAndWait } from '../support/handler-fixtures.js';
 import { startStompApp, type RunningApp } from '../support/stomp-app.js';
 import type { Inbox, TestClient } from '../support/stomp-client.js';
@@ -41,6 +43,13 @@ class WhoController {
   @SendToUser('/queue/me')
   seen(@SessionAttribute('seen') seen: unknown) {
     return { seen: seen ?? null };
+  }
+
+  /** No guard: the session's own view, whatever a guard assigned on an earlier message. */
+  @MessageMapping('/plain')
+  @SendToUser('/queue/me')
+  plain(@ConnectedSession() client: StompSessionInfo) {
+    return { user: client.user, attribute: client.attributes.get('user') };
   }
 
   /** The guard assigned `client.user`: the handler reads it back; @SendToUser still reaches the principal. */
@@ -117,6 +126,15 @@ describe('principal objects and session attributes', () => {
     };
     // Delivered through @SendToUser, so user destinations still resolve by the principal's name.
     expect(replies).toEqual([expected, expected]);
+    // The assignment stayed with those messages: a later unguarded handler, the registry and the
+    // session list see the principal's name (the attribute keeps the last claims).
+    await sendAndWait(ann, '/app/plain', {});
+    expect(json((await annInbox.waitFor(before + 3))[before + 2])).toEqual({ user: 'ann', attribute: { sub: 'ann', scope: 'chat' } });
+    expect(running.app.get(SimpUserRegistry).getUser('ann')?.name).toBe('ann');
+    expect([...running.app.get(SessionRegistry).all()].map((s) => s.info.user).sort((a, b) => String(a).localeCompare(String(b)))).toEqual([
+      'ann',
+      undefined,
+    ]);
     await barrier(ann);
     expect(running.logs.entries.filter((e) => e.level === 'error' || e.level === 'warn')).toEqual([]);
   });
