@@ -165,7 +165,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
       refuse(socket, '403 Forbidden');
       return;
     }
-    if (!this.limits.admitHandshake(request, endpoint.path)) {
+    if (!this.limits.admitHandshake(request, endpoint.path, socket)) {
       refuse(socket, '503 Service Unavailable');
       return;
     }
@@ -232,6 +232,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
   private accept(ws: WebSocket, socket: Duplex, request: IncomingMessage, path: string): void {
     const connection = new WebSocketConnection(ws, socket, path, request.socket.remoteAddress, this.options.limits);
     this.startSession(connection, request, SUBPROTOCOL_VERSIONS[ws.protocol]);
+    this.limits.handshakeDone(socket);
   }
 
   /** A new SockJS session: a STOMP session like any other (no sub-protocol: SockJS has none). */
