@@ -33,9 +33,15 @@ const SUBPROTOCOL_PREFERENCE = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 /** How long `app.close()` waits for clients to finish the close handshake. */
 const SHUTDOWN_GRACE_MS = 3000;
 
+/**
+ * Answers an upgrade request with an HTTP error and lets go of the socket once the answer is
+ * written (as `ws` does): the HTTP server keeps sockets half-open, so a client that ignored our end
+ * would otherwise hold a refused socket, uncounted by `limits.maxSessions`, for ever.
+ */
 function refuse(socket: Duplex, status: string, body = ''): void {
   const bytes = Buffer.from(body, 'utf8');
   const type = bytes.length > 0 ? 'Content-Type: text/plain; charset=utf-8\r\n' : '';
+  socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n${type}Content-Length: ${bytes.length}\r\n\r\n${body}`);
 }
 

@@ -3,6 +3,8 @@
 // `limits.sendTimeLimit` over SockJS. Each violation: one warning line, counted in stats, the
 // limit named in the disconnect event; the other sessions carry on.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { StompEvents, StompStats, type SessionDisconnectEvent } from '../../lib/index.js';
 import { CONNECT_12, expectErrorNaming, request } from '../hostile/hostile-support.js';
 import { EventRecorder } from '../support/event-recorder.js';
@@ -125,6 +127,49 @@ describe('limits.maxSessions with an asynchronous authenticateHandshake', () => 
       await second.close();
       for (const r of results) if (r.status === 'fulfilled') await r.value.close();
     } finally {
+      await running.close();
+    }
+  });
+});
+
+describe('refused WebSocket handshakes', () => {
+  it('let go of the socket once the refusal is written, though the client never closes its side (else each would hold a file descriptor for ever, uncounted)', async () => {
+    const running = await startStompApp({
+      limits: { maxSessions: 1 },
+      authenticator: { authenticateHandshake: (request) => (request.url?.includes('bad') ? { reject: 'Bad token' } : {}) },
+    });
+    const server = running.app.getHttpServer() as Server;
+    const connections = (): Promise<number> => new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const port = Number(new URL(running.url).port);
+    const stubborn: Socket[] = [];
+    /** A raw upgrade request from a client that reads the answer but never ends its side. */
+    const upgrade = (path: string): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+        stubborn.push(socket);
+        let answer = '';
+        socket.on('data', (data: Buffer) => {
+          answer += data.toString();
+          if (answer.includes('\r\n\r\n')) resolve(answer.slice(0, answer.indexOf('\r\n')));
+        });
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      });
+    try {
+      expect(await upgrade('/ws?bad')).toBe('HTTP/1.1 401 Unauthorized');
+      const { raw } = await rawConnected(running.url, CONNECT_12);
+      expect(await upgrade('/ws')).toBe('HTTP/1.1 503 Service Unavailable');
+      // Only the session's connection is left.
+      let open = await connections();
+      for (let round = 0; round < 500 && open !== 1; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        open = await connections();
+      }
+      expect(open).toBe(1);
+      expect(running.logs.expect('warn', 'refused (401): "Bad token"')).toHaveLength(1);
+      expect(running.logs.expect('warn', 'refused with HTTP 503')).toHaveLength(1);
+      await raw.close();
+    } finally {
+      for (const socket of stubborn) socket.destroy();
       await running.close();
     }
   });
