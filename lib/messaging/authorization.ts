@@ -170,10 +170,14 @@ export class AuthorizationInterceptor implements StompChannelInterceptor {
       const rule = this.rules[i];
       if (!rule.types.has(type)) continue;
       const variables = rule.pattern === undefined ? {} : rule.pattern.match(destination);
-      // A pattern SUBSCRIBE also answers to the earlier rules covering part of what it receives.
-      const overlaps = variables === undefined && isPattern && rule.pattern !== undefined && mayOverlap(rule.pattern, destination, this.config.pathSeparator);
+      // A pattern SUBSCRIBE also answers to the earlier rules covering part of what it receives,
+      // and its text matching a rule (`/topic/status/**` is matched by `/topic/status/*`, whose
+      // `*` takes `**` as one segment's characters) decides only when the rule covers every
+      // destination the pattern receives; otherwise that rule is asked and the later ones too.
+      const overlaps =
+        isPattern && rule.pattern !== undefined && (variables === undefined ? mayOverlap(rule.pattern, destination, this.config.pathSeparator) : !covers(rule.pattern, destination));
       if (variables === undefined && !overlaps) continue;
-      const last = variables !== undefined;
+      const last = !overlaps;
       const verdict = this.decide(rule.decide, { type, destination, principal: session.principal, attributes: session.attributes, session, frame, variables: variables ?? {} });
       if (verdict instanceof Promise) {
         return verdict.then(
@@ -236,6 +240,52 @@ function describeRule(rule: CompiledRule): string {
         ? rule.access.name || 'a predicate'
         : (rule.access.constructor?.name ?? 'a predicate');
   return `${[...rule.types].join('|')} ${rule.pattern?.source ?? 'any destination'} → ${access}`;
+}
+
+/** Each rule pattern's segments, compiled once: `'**'` or a one-segment matcher. */
+const compiledSegments = new WeakMap<DestinationPattern, ReadonlyArray<DestinationPattern | '**'>>();
+
+function segmentsOf(rule: DestinationPattern): ReadonlyArray<DestinationPattern | '**'> {
+  let segments = compiledSegments.get(rule);
+  if (segments === undefined) {
+    segments = rule.source.split(rule.separator).map((text) => (text === '**' ? '**' : new DestinationPattern(text, rule.separator)));
+    compiledSegments.set(rule, segments);
+  }
+  return segments;
+}
+
+/**
+ * Whether every destination a broker pattern subscription receives (`*` one segment, `**` or `#`
+ * any number) matches the rule's pattern, so that the rule alone may decide for it. Conservative:
+ * a subscription's `*` is covered only by a rule segment that is exactly `*`, its `**`/`#` only
+ * by a rule `**`, a literal segment by a rule segment that matches it (a `{name}` capturing `*`
+ * does not cover: the predicate would judge the text `*`, not the destinations). Segment by
+ * segment, in rule segments × subscription segments steps, no backtracking.
+ */
+export function covers(rule: DestinationPattern, subscription: string): boolean {
+  const pattern = segmentsOf(rule);
+  const parts = subscription.split(rule.separator);
+  const p = pattern.length;
+  const s = parts.length;
+  const width = s + 1;
+  // reach[i * width + j]: rule segments from i cover subscription segments from j.
+  const reach = new Uint8Array((p + 1) * width);
+  reach[p * width + s] = 1;
+  for (let i = p - 1; i >= 0; i--) {
+    const segment = pattern[i];
+    for (let j = s; j >= 0; j--) {
+      if (segment === '**') {
+        reach[i * width + j] = reach[(i + 1) * width + j] || (j < s ? reach[i * width + j + 1] : 0);
+        continue;
+      }
+      if (j === s || !reach[(i + 1) * width + j + 1]) continue;
+      const part = parts[j];
+      if (SubscriptionRegistry.isMultiWildcard(part)) continue;
+      const ok = part === '*' ? segment.source === '*' : segment.match(part) !== undefined;
+      if (ok) reach[i * width + j] = 1;
+    }
+  }
+  return reach[0] === 1;
 }
 
 /**

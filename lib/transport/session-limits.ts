@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
@@ -28,11 +29,8 @@ export class SessionLimits {
   private static readonly logger = new Logger('StompSessionLimits');
   private readonly maxSessions: number;
   private readonly maxSessionsPerUser: number;
-  /**
-   * WebSocket handshakes admitted and waiting for an asynchronous `authenticateHandshake`: they
-   * hold a socket and a timer, so they count against `maxSessions` too.
-   */
-  private pendingHandshakes = 0;
+  /** Sockets of WebSocket handshakes admitted but not yet sessions (see {@link admitHandshake}). */
+  private readonly pending = new Set<Duplex>();
 
   constructor(
     @Inject(STOMP_OPTIONS) options: ResolvedStompOptions,
@@ -45,22 +43,32 @@ export class SessionLimits {
 
   /**
    * Whether a WebSocket handshake may open one more session; when not, logs and counts the
-   * refusal (the caller answers HTTP 503).
+   * refusal (the caller answers HTTP 503). An admitted handshake holds its place until it becomes a
+   * session ({@link handshakeDone}) or its socket is ended or closed (refused by the
+   * authenticator, dropped), so handshakes an asynchronous `authenticateHandshake` is still
+   * deciding count too: parallel ones cannot all pass the limit while none is a session yet.
    */
-  admitHandshake(request: IncomingMessage, endpoint: string): boolean {
+  admitHandshake(request: IncomingMessage, endpoint: string, socket: Duplex): boolean {
     const max = this.maxSessions;
-    const open = this.registry.size + this.pendingHandshakes;
-    if (max === 0 || open < max) return true;
+    if (max === 0) return true;
+    const pending = this.pending.size;
+    if (this.registry.size + pending < max) {
+      this.pending.add(socket);
+      const release = (): void => void this.pending.delete(socket);
+      socket.once('finish', release);
+      socket.once('close', release);
+      return true;
+    }
     this.counters.limitExceeded('maxSessions');
     SessionLimits.logger.warn(
-      `WebSocket handshake on ${endpoint} from ${request.socket.remoteAddress ?? 'a client'} refused with HTTP 503: ${this.registry.size} sessions open and ${this.pendingHandshakes} handshakes being authenticated, limits.maxSessions is ${max}`,
+      `WebSocket handshake on ${endpoint} from ${request.socket.remoteAddress ?? 'a client'} refused with HTTP 503: ${this.registry.size} sessions open${pending > 0 ? ` and ${pending} handshakes being authenticated` : ''}, limits.maxSessions is ${max}`,
     );
     return false;
   }
 
-  /** An admitted handshake waits for an asynchronous authenticator (`+1`), or no longer (`-1`). */
-  handshakePending(delta: 1 | -1): void {
-    this.pendingHandshakes += delta;
+  /** An admitted handshake's session is in the registry now: it holds the place from here on. */
+  handshakeDone(socket: Duplex): void {
+    this.pending.delete(socket);
   }
 
   /**

@@ -495,6 +495,9 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     if (this._state !== 'connecting') return;
     this.upgradeRequest = undefined;
     this.services.limits?.checkConnect(this.id, this.connectPrincipal?.name);
+    // Credentials already expired: refuse the CONNECT (closing after CONNECTED would run before the
+    // registries learn of the session, which would then keep it for ever).
+    if (this.expiresAt !== undefined && this.expiresAt <= Date.now()) throw this.expired();
     this._principal = this.connectPrincipal;
     this._state = 'connected';
     this.sendFrame('CONNECTED', {
@@ -507,8 +510,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     this.heartbeats.start(this.heartbeat);
-    this.armExpiry();
     this.services.handler.sessionConnected?.(this);
+    this.armExpiry();
     this.emit({ type: 'connected', session: this.info, timestamp: Date.now() });
   }
 

@@ -33,9 +33,15 @@ const SUBPROTOCOL_PREFERENCE = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 /** How long `app.close()` waits for clients to finish the close handshake. */
 const SHUTDOWN_GRACE_MS = 3000;
 
+/**
+ * Answers an upgrade request with an HTTP error and lets go of the socket once the answer is
+ * written (as `ws` does): the HTTP server keeps sockets half-open, so a client that ignored our end
+ * would otherwise hold a refused socket, uncounted by `limits.maxSessions`, for ever.
+ */
 function refuse(socket: Duplex, status: string, body = ''): void {
   const bytes = Buffer.from(body, 'utf8');
   const type = bytes.length > 0 ? 'Content-Type: text/plain; charset=utf-8\r\n' : '';
+  socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n${type}Content-Length: ${bytes.length}\r\n\r\n${body}`);
 }
 
@@ -165,7 +171,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
       refuse(socket, '403 Forbidden');
       return;
     }
-    if (!this.limits.admitHandshake(request, endpoint.path)) {
+    if (!this.limits.admitHandshake(request, endpoint.path, socket)) {
       refuse(socket, '503 Service Unavailable');
       return;
     }
@@ -187,7 +193,6 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     if (!(decided instanceof Promise)) return this.handshakeDecided(request, socket, path, decided, proceed);
     // The socket may fail while the authenticator thinks; nobody else listens to it yet.
     socket.on('error', noop);
-    this.limits.handshakePending(1);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.options.limits.connectTimeout);
@@ -195,7 +200,6 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     void Promise.race([decided, timeout]).then((outcome) => {
       clearTimeout(timer);
       socket.off('error', noop);
-      this.limits.handshakePending(-1);
       if (socket.destroyed) return;
       if (outcome === 'timeout') {
         this.logger.warn(`Handshake of ${this.client(request)} on ${path} refused: the authenticator did not decide within ${this.options.limits.connectTimeout} ms (503)`);
@@ -234,6 +238,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
   private accept(ws: WebSocket, socket: Duplex, request: IncomingMessage, path: string): void {
     const connection = new WebSocketConnection(ws, socket, path, request.socket.remoteAddress, this.options.limits);
     this.startSession(connection, request, SUBPROTOCOL_VERSIONS[ws.protocol]);
+    this.limits.handshakeDone(socket);
   }
 
   /** A new SockJS session: a STOMP session like any other (no sub-protocol: SockJS has none). */

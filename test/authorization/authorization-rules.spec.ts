@@ -234,3 +234,35 @@ describe('authorization default', () => {
     }
   });
 });
+
+describe('a pattern SUBSCRIBE whose text a narrower rule matches', () => {
+  it('/topic/status/** is not permitted by a /topic/status/* rule: it would receive /topic/status/admin/secret, which that rule does not cover', async () => {
+    const { running, bystander } = await startWithBystander({
+      authorization: {
+        rules: [
+          { destination: '/topic/bystander-*', access: 'permitAll' },
+          { type: 'SUBSCRIBE', destination: '/topic/status/*', access: 'permitAll' },
+          { type: 'SEND', access: 'permitAll' },
+        ],
+        default: 'denyAll',
+      },
+    });
+    try {
+      const { raw: reader } = await rawConnected(running.url, CONNECT_12);
+      expect((await request(reader, 'SUBSCRIBE', { id: 'ok', destination: '/topic/status/*' }))?.command).toBe('RECEIPT');
+      for (const destination of ['/topic/status/**', '/topic/status/#']) {
+        const { raw } = await rawConnected(running.url, CONNECT_12);
+        const reply = await request(raw, 'SUBSCRIBE', { id: 's', destination });
+        expect(reply?.headers['message']).toBe(`SUBSCRIBE to ${destination} is not allowed (access denied)`);
+        expect((await raw.waitClosed()).code).toBe(1008);
+      }
+      expect(
+        running.logs.expect('warn', /SUBSCRIBE to "\/topic\/status\/(\*\*|#)" denied \(no rule matches, authorization.default is 'denyAll'\)/),
+      ).toHaveLength(2);
+      await reader.close();
+      await bystander.roundTrip();
+    } finally {
+      await stopWithBystander(running, bystander);
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // synchronous fast path (no Promise per frame while the deciding rules are synchronous), and the
 // conservative overlap test behind pattern subscriptions.
 import { describe, expect, it } from '@jest/globals';
-import { AuthorizationInterceptor, mayOverlap, type AuthorizationConfig } from '../../lib/messaging/authorization.js';
+import { AuthorizationInterceptor, covers, mayOverlap, type AuthorizationConfig } from '../../lib/messaging/authorization.js';
 import type { ChannelInterceptorContext } from '../../lib/messaging/channel-interceptor.js';
 import { DestinationPattern } from '../../lib/handlers/destination-pattern.js';
 import { resolveStompOptions } from '../../lib/module/resolve-options.js';
@@ -137,5 +137,34 @@ describe('mayOverlap (pattern subscriptions against rule patterns)', () => {
     ['/topic/a/b', '/topic/a/*/c', false],
   ])('%s vs SUBSCRIBE %s: %s', (source, subscription, expected) => {
     expect(mayOverlap(rule(source), subscription, '/')).toBe(expected);
+  });
+});
+
+describe('covers (a rule deciding alone for a pattern subscription its text matches)', () => {
+  it.each([
+    // The rule's `*` matches the text `**` or `#`, but not the deeper destinations they receive.
+    ['/topic/status/*', '/topic/status/**', '/', false],
+    ['/topic/status/*', '/topic/status/#', '/', false],
+    ['/topic/status/?', '/topic/status/#', '/', false],
+    ['/topic/{room}', '/topic/*', '/', false],
+    ['/topic/status/*', '/topic/status/*', '/', true],
+    ['/topic/**', '/topic/*/x/**', '/', true],
+    ['/topic/open/**', '/topic/open/*', '/', true],
+    ['/topic/**/x', '/topic/#/x', '/', true],
+    ['/topic/*/x', '/topic/#/x', '/', false],
+    ['/topic/chat.*', '/topic/chat.#', '.', false],
+    ['/topic/chat.**', '/topic/chat.*.x', '.', true],
+  ])('%s covers SUBSCRIBE %s (%s): %s', (source, subscription, separator, expected) => {
+    expect(covers(new DestinationPattern(source, separator as '/' | '.'), subscription)).toBe(expected);
+  });
+
+  it('a pattern SUBSCRIBE whose text a one-segment rule matches still answers to the rules after it', async () => {
+    const authorize = await step({ rules: [{ type: 'SUBSCRIBE', destination: '/topic/status/*', access: 'permitAll' }], default: 'denyAll' });
+    expect(authorize.preSend(frame('SUBSCRIBE', '/topic/status/*'), context)).toBeUndefined();
+    expect(authorize.preSend(frame('SUBSCRIBE', '/topic/status/a'), context)).toBeUndefined();
+    expect(() => authorize.preSend(frame('SUBSCRIBE', '/topic/status/a/b'), context)).toThrow('access denied');
+    // Would receive /topic/status/a/b, which the default denies.
+    expect(() => authorize.preSend(frame('SUBSCRIBE', '/topic/status/**'), context)).toThrow('SUBSCRIBE to /topic/status/** is not allowed');
+    expect(() => authorize.preSend(frame('SUBSCRIBE', '/topic/status/#'), context)).toThrow('SUBSCRIBE to /topic/status/# is not allowed');
   });
 });

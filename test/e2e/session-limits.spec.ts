@@ -3,11 +3,13 @@
 // `limits.sendTimeLimit` over SockJS. Each violation: one warning line, counted in stats, the
 // limit named in the disconnect event; the other sessions carry on.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { StompEvents, StompStats, type SessionDisconnectEvent } from '../../lib/index.js';
 import { CONNECT_12, expectErrorNaming, request } from '../hostile/hostile-support.js';
 import { EventRecorder } from '../support/event-recorder.js';
 import { hasStack } from '../support/handler-fixtures.js';
-import { expectRefused, frame, RawStompClient, rawConnected } from '../support/raw-client.js';
+import { expectRefused, frame, HandshakeRefused, RawStompClient, rawConnected } from '../support/raw-client.js';
 import { eventually, RawSockJsSession } from '../support/sockjs-raw.js';
 import { startStompApp, unique, type RunningApp } from '../support/stomp-app.js';
 
@@ -82,6 +84,94 @@ describe('limits.maxSessions', () => {
     expect(running.app.get(StompStats).snapshot().limitsExceeded.maxSessions).toBe(before + 1);
     for (const { raw } of open) expect(raw.closeInfo).toBeUndefined();
     await Promise.all(open.map(({ raw }) => raw.close()));
+  });
+});
+
+describe('limits.maxSessions with an asynchronous authenticateHandshake', () => {
+  it('counts handshakes still being authenticated: parallel ones beyond the limit get 503, and a refused one gives its place back', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const asked: string[] = [];
+    const running = await startStompApp({
+      limits: { maxSessions: 2 },
+      authenticator: {
+        authenticateHandshake: async (request) => {
+          asked.push(request.url ?? '');
+          await gate;
+          return request.url?.includes('bad') ? { reject: 'Bad token' } : {};
+        },
+      },
+    });
+    try {
+      // Five handshakes at once, none a session yet while the authenticator thinks.
+      let settled = 0;
+      const attempt = (query: string): Promise<RawStompClient> => RawStompClient.open(`${running.url}?${query}`).finally(() => settled++);
+      const attempts = [attempt('bad')];
+      await eventually(() => (asked.length === 1 ? true : undefined), 'the bad handshake to be pending');
+      attempts.push(...[2, 3, 4, 5].map((n) => attempt(`n=${n}`)));
+      await eventually(() => (asked.length + settled === 5 ? true : undefined), 'each handshake pending or refused');
+      expect(asked).toHaveLength(2);
+      open();
+      const results = await Promise.allSettled(attempts);
+      const statuses = results.map((r) => (r.status === 'fulfilled' ? 'open' : r.reason instanceof HandshakeRefused ? r.reason.status : String(r.reason)));
+      // The bad one was refused by the authenticator (401), one opened, three never reached it (503).
+      expect(statuses.filter((s) => s === 503)).toHaveLength(3);
+      expect(statuses.filter((s) => s === 401)).toHaveLength(1);
+      expect(statuses.filter((s) => s === 'open')).toHaveLength(1);
+      expect(running.logs.expect('warn', /refused with HTTP 503: 0 sessions open and 2 handshakes being authenticated, limits\.maxSessions is 2/)).toHaveLength(3);
+      expect(running.logs.expect('warn', /refused \(401\): "Bad token"/)).toHaveLength(1);
+      // The refused handshake's place is free again: one more session may open, then the limit holds.
+      const { raw: second } = await rawConnected(running.url, CONNECT_12);
+      expect(await expectRefused(running.url)).toBe(503);
+      expect(running.logs.expect('warn', /refused with HTTP 503: 2 sessions open, limits\.maxSessions is 2/)).toHaveLength(1);
+      await second.close();
+      for (const r of results) if (r.status === 'fulfilled') await r.value.close();
+    } finally {
+      await running.close();
+    }
+  });
+});
+
+describe('refused WebSocket handshakes', () => {
+  it('let go of the socket once the refusal is written, though the client never closes its side (else each would hold a file descriptor for ever, uncounted)', async () => {
+    const running = await startStompApp({
+      limits: { maxSessions: 1 },
+      authenticator: { authenticateHandshake: (request) => (request.url?.includes('bad') ? { reject: 'Bad token' } : {}) },
+    });
+    const server = running.app.getHttpServer() as Server;
+    const connections = (): Promise<number> => new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const port = Number(new URL(running.url).port);
+    const stubborn: Socket[] = [];
+    /** A raw upgrade request from a client that reads the answer but never ends its side. */
+    const upgrade = (path: string): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+        stubborn.push(socket);
+        let answer = '';
+        socket.on('data', (data: Buffer) => {
+          answer += data.toString();
+          if (answer.includes('\r\n\r\n')) resolve(answer.slice(0, answer.indexOf('\r\n')));
+        });
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      });
+    try {
+      expect(await upgrade('/ws?bad')).toBe('HTTP/1.1 401 Unauthorized');
+      const { raw } = await rawConnected(running.url, CONNECT_12);
+      expect(await upgrade('/ws')).toBe('HTTP/1.1 503 Service Unavailable');
+      // Only the session's connection is left.
+      let open = await connections();
+      for (let round = 0; round < 500 && open !== 1; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        open = await connections();
+      }
+      expect(open).toBe(1);
+      expect(running.logs.expect('warn', 'refused (401): "Bad token"')).toHaveLength(1);
+      expect(running.logs.expect('warn', 'refused with HTTP 503')).toHaveLength(1);
+      await raw.close();
+    } finally {
+      for (const socket of stubborn) socket.destroy();
+      await running.close();
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import {
   Principal,
   SendToUser,
   SessionAttribute,
+  SimpUserRegistry,
   type StompAuthenticator,
   type StompConnectDecision,
   type StompConnectRequest,
@@ -15,7 +16,7 @@ import {
   type StompPrincipal,
 } from '../../lib/index.js';
 import { connectAs, inboxOf, json, sendAndWait, startupError } from '../support/handler-fixtures.js';
-import { expectRefused, rawConnected } from '../support/raw-client.js';
+import { expectRefused, RawStompClient, rawConnected } from '../support/raw-client.js';
 import { startStompApp, type RunningApp } from '../support/stomp-app.js';
 import { connectExpectingError, GUARD_MS, startClient, withTimeout, type TestClient } from '../support/stomp-client.js';
 
@@ -170,13 +171,19 @@ describe('an injectable authenticator: handshake (HTTP 401/403) and CONNECT', ()
       expect.stringMatching(/^Session [0-9a-f-]{36} \(user "sam", 127\.0\.0\.1\): CREDENTIALS_EXPIRED: "The session's credentials expired at .*" StompSession$/),
     ]);
 
-    // Already expired when the CONNECT arrives: CONNECTED, then at once the ERROR.
+    // Already expired when the CONNECT arrives: the ERROR answers the CONNECT (no CONNECTED), and
+    // the user registry never lists the session (it kept it for ever when CONNECTED went first).
     tokens.tokens.set('t-gone', { name: 'sam', roles: [], expiresAt: Date.now() - 1 });
-    const late = startClient(`${running.url}?access_token=t-gone`, {});
-    expect((await withTimeout(late.nextError(), 'the expiry ERROR')).headers['message']).toContain('credentials expired');
-    expect(await withTimeout(late.closed, 'the close')).toBe(1008);
-    await late.client.deactivate();
+    const late = await RawStompClient.open(`${running.url}?access_token=t-gone`);
+    late.sendFrame('CONNECT', { 'accept-version': '1.2', host: 'localhost' });
+    const answer = await late.nextMatching(() => true, 'the answer to CONNECT');
+    expect({ command: answer.command, message: answer.headers['message'] }).toEqual({
+      command: 'ERROR',
+      message: expect.stringMatching(/^The session's credentials expired at /),
+    });
+    expect((await late.waitClosed()).code).toBe(1008);
     expect(running.logs.expect('warn', 'credentials expired')).toHaveLength(2);
+    expect(running.app.get(SimpUserRegistry).getUser('sam')).toBeUndefined();
   });
 
   it.each(['xhr-streaming', 'xhr-polling'])(
