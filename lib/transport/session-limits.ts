@@ -86,7 +86,7 @@ export class SessionLimits {
     if (perUser === 0 || user === undefined) return;
     const held = this.registry.sessionsOf(user).size;
     if (held >= perUser) {
-      this.refuse(sessionId, 'maxSessionsPerUser', perUser, `user ${JSON.stringify(user)} already has ${held} sessions`);
+      this.refuse(sessionId, 'maxSessionsPerUser', perUser, `user ${JSON.stringify(user)} already has ${held} session${held === 1 ? '' : 's'}`);
     }
   }
 

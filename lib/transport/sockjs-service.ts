@@ -7,6 +7,7 @@ import type { ResolvedEndpoint, ResolvedSockJsOptions } from '../module/resolve-
 import type { SockJsTransport } from '../module/stomp-options.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import { isOriginAllowed, originRefusal } from './allowed-origins.js';
+import { refuseUpgrade } from './refuse-upgrade.js';
 import { pathnameOf } from './server-event-dispatcher.js';
 import { SockJsConnection, type SockJsConnectionLimits } from './sockjs-connection.js';
 import { answerClientErrorsWith400, endNow, readBodiesInLinearTime, receiverSocket, sockjs, sockJsSessionId, type Connection, type SockJsServer } from './sockjs-internals.js';
@@ -76,9 +77,6 @@ function answer(response: ServerResponse, status: number, body = ''): void {
   response.end(body);
 }
 
-function refuseUpgrade(socket: Duplex, status: string): void {
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
 
 /**
  * The SockJS protocol of one endpoint (Spring's `SockJsService`), served by the `sockjs` package
@@ -205,8 +203,13 @@ export class SockJsService {
     return allowed.includes('*');
   }
 
-  /** A WebSocket upgrade under the endpoint's path (not the path itself, which is the plain endpoint). */
-  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /**
+   * A WebSocket upgrade under the endpoint's path (not the path itself, which is the plain
+   * endpoint). `gate`, when given, runs once the request passed every check here (origin, URL,
+   * WebSocket version) and calls `proceed` to let sockjs take it, or answers it itself (the
+   * endpoint's handshake authentication).
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, gate?: (proceed: () => void) => void): void {
     if (!this.accepting) return refuseUpgrade(socket, '503 Service Unavailable');
     if (!this.originAllowed(request)) return refuseUpgrade(socket, '403 Forbidden');
     const url = this.classify(request);
@@ -215,8 +218,12 @@ export class SockJsService {
     if (request.headers['sec-websocket-version'] !== '13' || request.headers['sec-websocket-key'] === undefined) {
       return refuseUpgrade(socket, '400 Bad Request');
     }
-    this.upgrades.set(socket, request);
-    if (!this.serve(request, socket, head)) refuseUpgrade(socket, '404 Not Found');
+    const serve = (): void => {
+      this.upgrades.set(socket, request);
+      if (!this.serve(request, socket, head)) refuseUpgrade(socket, '404 Not Found');
+    };
+    if (gate === undefined) serve();
+    else gate(serve);
   }
 
   /**

@@ -93,9 +93,11 @@ export function principalOf(user: unknown, sessionId: string, namedBy: string): 
     assertUserNameWritable(user, sessionId, namedBy);
     return Object.freeze({ name: user });
   }
-  const name: unknown = typeof user === 'object' && user !== null ? (user as { name?: unknown }).name : user;
+  // Copied first, then checked: a getter cannot show the check one name and the server another.
+  const principal: unknown = typeof user === 'object' && user !== null ? Object.freeze({ ...user }) : undefined;
+  const name: unknown = principal === undefined ? user : (principal as { name?: unknown }).name;
   assertUserNameWritable(name, sessionId, namedBy);
-  return Object.isFrozen(user) ? (user as StompPrincipal) : Object.freeze({ ...(user as StompPrincipal) });
+  return principal as StompPrincipal;
 }
 
 
@@ -110,6 +112,9 @@ export function messageView(session: StompSession): StompSessionInfo {
 
 /** Errors logged as one warning line when a session ends with them; the others at debug level. */
 const LOGGED_AS_WARNINGS: ReadonlySet<StompErrorCode> = new Set<StompErrorCode>(['CONNECT_REJECTED', 'CREDENTIALS_EXPIRED']);
+
+/** Errors whose raiser already logged one warning line: no second, debug line here. */
+const LOGGED_WHERE_RAISED: ReadonlySet<StompErrorCode> = new Set<StompErrorCode>(['ACCESS_DENIED', 'SESSION_LIMIT']);
 
 /** The read-only face of a session that handlers, guards, interceptors and listeners get. */
 class SessionView implements StompSessionInfo {
@@ -682,7 +687,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
       StompSession.logger.warn(
         `Session ${this.id} (${who}, ${this.handshake.remoteAddress ?? 'unknown address'}): ${error.code}: ${JSON.stringify(error.message)}`,
       );
-    } else {
+    } else if (!LOGGED_WHERE_RAISED.has(error.code)) {
       StompSession.logger.debug(`Session ${this.id}: ${error.code}: ${error.message}`);
     }
     this.inbound.stop();

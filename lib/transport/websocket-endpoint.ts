@@ -26,6 +26,7 @@ import { pathnameOf, RequestDispatcher, UpgradeDispatcher, type UpgradeListener 
 import type { SockJsConnection } from './sockjs-connection.js';
 import { SockJsService } from './sockjs-service.js';
 import type { StompConnection } from './stomp-connection.js';
+import { refuseUpgrade } from './refuse-upgrade.js';
 
 /** Highest STOMP version first: the order in which a client's sub-protocols are considered. */
 const SUBPROTOCOL_PREFERENCE = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
@@ -38,12 +39,7 @@ const SHUTDOWN_GRACE_MS = 3000;
  * written (as `ws` does): the HTTP server keeps sockets half-open, so a client that ignored our end
  * would otherwise hold a refused socket, uncounted by `limits.maxSessions`, for ever.
  */
-function refuse(socket: Duplex, status: string, body = ''): void {
-  const bytes = Buffer.from(body, 'utf8');
-  const type = bytes.length > 0 ? 'Content-Type: text/plain; charset=utf-8\r\n' : '';
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n${type}Content-Length: ${bytes.length}\r\n\r\n${body}`);
-}
+const refuse = refuseUpgrade;
 
 const STATUS_TEXT = { 401: '401 Unauthorized', 403: '403 Forbidden' } as const;
 /** Longest refusal reason written in a 401/403 body or a log line. */
@@ -155,7 +151,8 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     if (this.plain.has(pathname)) return this.upgradePlain;
     const service = this.sockJs.find((s) => s.owns(pathname));
     if (service === undefined) return undefined;
-    return (req, socket, head) => this.authenticated(req, socket, service.path, () => service.handleUpgrade(req, socket, head));
+    // The authenticator runs after SockJS's own checks (origin, URL, WebSocket version).
+    return (req, socket, head) => service.handleUpgrade(req, socket, head, (proceed) => this.authenticated(req, socket, service.path, proceed));
   }
 
   private readonly upgradePlain: UpgradeListener = (request, socket, head) => this.upgrade(request, socket, head);
@@ -203,7 +200,7 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
       if (socket.destroyed) return;
       if (outcome === 'timeout') {
         this.logger.warn(`Handshake of ${this.client(request)} on ${path} refused: the authenticator did not decide within ${this.options.limits.connectTimeout} ms (503)`);
-        refuse(socket, '503 Service Unavailable');
+        refuse(socket, '503 Service Unavailable', 'Authentication did not answer in time');
         return;
       }
       if (!this.accepting) {

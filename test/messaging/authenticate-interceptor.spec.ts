@@ -78,6 +78,20 @@ describe('AuthenticateInterceptor (the authenticate option as the first CONNECT 
     expect(await outcome(async (r) => ({ user: `${r.login}!` }))).toEqual({ users: [{ name: 'ann!' }], attributes: new Map() });
   });
 
+  it('checks the name of the copy it keeps, so a getter cannot show the check one name and the server another', async () => {
+    let reads = 0;
+    const tricky = {
+      get name(): string {
+        return ++reads === 1 ? 'ann' : 'ann\nx-injected:1';
+      },
+    };
+    const { users, error } = await outcome(() => ({ user: tricky }) as unknown as StompConnectDecision);
+    expect(error).toBeUndefined();
+    expect(users).toEqual([{ name: 'ann' }]);
+    expect((users[0] as StompPrincipal).name).toBe('ann');
+    expect(reads).toBe(1);
+  });
+
   it('keeps the claims of a principal object (frozen copy) and copies attributes into the session', async () => {
     const claims = { name: 'ann', roles: ['admin'], tenant: 't1' };
     const { users, attributes } = await outcome(() => ({ user: claims, attributes: { tenant: 't1', locale: 'fr' } }));

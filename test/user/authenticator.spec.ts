@@ -3,6 +3,7 @@ import { Controller, Injectable } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { IStompSocket } from '@stomp/stompjs';
 import SockJS from 'sockjs-client';
+import { WebSocket } from 'ws';
 import {
   MessageMapping,
   Principal,
@@ -30,6 +31,8 @@ class TokenService {
   readonly banned = new Set(['t-eve']);
   /** Handshakes left hanging by the t-hang token so far. */
   hung = 0;
+  /** Handshakes the authenticator was asked about. */
+  handshakes = 0;
   verify(token: string): { name: string; roles: string[]; expiresAt?: number } | 'banned' | undefined {
     return this.banned.has(token) ? 'banned' : this.tokens.get(token);
   }
@@ -47,6 +50,7 @@ class TokenAuthenticator implements StompAuthenticator {
   constructor(private readonly tokens: TokenService) {}
 
   async authenticateHandshake(request: IncomingMessage): Promise<StompHandshakeDecision> {
+    this.tokens.handshakes++;
     const cookie = /(?:^|;\s*)token=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
     const token = queryToken(request) ?? cookie;
     if (token === undefined) return {};
@@ -132,6 +136,27 @@ describe('an injectable authenticator: handshake (HTTP 401/403) and CONNECT', ()
       expect.stringMatching(/^Handshake of 127\.0\.0\.1 on \/ws refused \(403\): "This account is suspended" StompWebSocketEndpoint$/),
     ]);
     expect(lines.some((l) => l.includes('    at '))).toBe(false);
+  });
+
+  it('never asks the authenticator about a handshake another site\'s page opens (the origin is checked first)', async () => {
+    const before = tokens.handshakes;
+    const evil = { headers: { origin: 'http://evil.example' } };
+    expect(await expectRefused(`${running.url}?access_token=t-ann`, evil)).toBe(403);
+    expect(await expectRefused(`${running.url}/000/abcd/websocket?access_token=t-ann`, evil)).toBe(403);
+    expect(tokens.handshakes).toBe(before);
+    expect(running.logs.expect('warn', 'evil.example')).toHaveLength(2);
+    // The same SockJS URL without a foreign origin is asked, and opens (SockJS's open frame `o`).
+    const socket = new WebSocket(`${running.url}/000/abcd/websocket?access_token=t-ann`);
+    const first = await withTimeout(
+      new Promise<string>((resolve, reject) => {
+        socket.once('message', (data: Buffer) => resolve(data.toString()));
+        socket.once('error', reject);
+      }),
+      'the SockJS open frame',
+    );
+    expect(first).toBe('o');
+    expect(tokens.handshakes).toBe(before + 1);
+    socket.terminate();
   });
 
   it('takes the principal from the CONNECT frame when the handshake named nobody', async () => {
