@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { combinePatterns, DestinationPattern, expandPlaceholders } from '../../lib/handlers/destination-pattern.js';
 import { HandlerRegistry } from '../../lib/handlers/handler-registry.js';
 
@@ -231,5 +231,72 @@ describe('patterns with several "**" (issue 7: no backtracking on a long client 
     const destination = '/a/b/c'.repeat(7000) + '/zz';
     expect(p.match(destination)).toBeUndefined();
     expect(p.match(`${destination}/d`)).toEqual({});
+  });
+});
+
+describe('DestinationPattern within a segment (no backtracking)', () => {
+  /** The regular expression the pattern stands for, built independently: the reference. */
+  function reference(source: string): RegExp {
+    let body = '';
+    for (let i = 0; i < source.length; i++) {
+      const ch = source[i];
+      if (ch === '*') body += '[^/]*';
+      else if (ch === '?') body += '[^/]';
+      else if (ch === '{') {
+        body += '([^/]+)';
+        i = source.indexOf('}', i);
+      } else body += ch === '-' || ch === '/' ? `\\${ch}` : ch;
+    }
+    return new RegExp(`^${body}$`);
+  }
+
+  /** Deterministic pseudo-random numbers (a linear congruential generator). */
+  function lcg(seed: number): () => number {
+    let state = seed;
+    return () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  }
+
+  it('agrees with the greedy regular expression on 3000 generated patterns and destinations, captures included', () => {
+    const next = lcg(7);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
+    for (let n = 0; n < 3000; n++) {
+      let variable = 0;
+      const segments: string[] = [];
+      const segmentCount = 1 + Math.floor(next() * 3);
+      for (let s = 0; s < segmentCount; s++) {
+        let text = '';
+        const length = Math.floor(next() * 5);
+        for (let c = 0; c < length; c++) text += pick(['a', 'b', '-', '*', '?', '{}']).replace('{}', () => `{v${variable++}}`);
+        segments.push(text);
+      }
+      const source = '/' + segments.join('/');
+      const destination =
+        '/' +
+        Array.from({ length: segmentCount + (next() < 0.1 ? 1 : 0) }, () =>
+          Array.from({ length: Math.floor(next() * 7) }, () => pick(['a', 'b', '-'])).join(''),
+        ).join('/');
+      const expected = reference(source).exec(destination);
+      const actual = slash(source).match(destination);
+      const names = Array.from({ length: variable }, (_, i) => `v${i}`);
+      const expectedVariables = expected ? Object.fromEntries(names.map((name, i) => [name, expected[i + 1]])) : undefined;
+      expect({ source, destination, variables: actual }).toEqual({ source, destination, variables: expectedVariables });
+    }
+  });
+
+  it('matches several wildcards in one segment of a long destination a client chose without any regular expression', () => {
+    const dashes = `/topic/${'-'.repeat(8000)}`;
+    // Compiled first: compiling uses regular expressions, matching must not.
+    const patterns = [slash('/topic/*-*-*.json'), slash('/topic/{a}-{b}-{c}.json'), slash('/topic/**/*-*-*.json'), slash('/topic/{a}-{b}'), dot('chat.*-*-*.json')];
+    const exec = jest.spyOn(RegExp.prototype, 'exec');
+    try {
+      expect(patterns[0].match(dashes)).toBeUndefined();
+      expect(patterns[1].match(dashes)).toBeUndefined();
+      expect(patterns[2].match(`${dashes}/x`)).toBeUndefined();
+      expect(patterns[3].match('/topic/x-y-z')).toEqual({ a: 'x-y', b: 'z' });
+      expect(patterns[4].match(`chat.${'-'.repeat(8000)}`)).toBeUndefined();
+      expect(exec).not.toHaveBeenCalled();
+    } finally {
+      exec.mockRestore();
+    }
   });
 });
