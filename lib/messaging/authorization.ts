@@ -81,6 +81,8 @@ interface ActiveRule extends CompiledRule {
 export interface AuthorizationConfig {
   readonly rules: readonly CompiledRule[];
   readonly default: 'permitAll' | 'denyAll' | 'authenticated';
+  /** Ms a predicate's Promise may take before the frame is denied (`authorization.timeout`). */
+  readonly timeout: number;
   readonly pathSeparator: '/' | '.';
   /** Topic-like broker prefixes: a SUBSCRIBE there with `*`, `**` or `#` is a pattern subscription. */
   readonly topicPrefixes: readonly string[];
@@ -202,10 +204,26 @@ export class AuthorizationInterceptor implements StompChannelInterceptor {
     if (typeof decide === 'string') return this.decideKeyword(decide, context.session);
     try {
       const answer: unknown = decide(context);
-      return answer instanceof Promise ? answer : answer === true;
+      return answer instanceof Promise ? this.bounded(answer) : answer === true;
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
     }
+  }
+
+  /**
+   * A predicate's Promise, rejected when it has not settled within `authorization.timeout`: it
+   * holds its session's next frames, and a predicate that never answers must not hold them
+   * forever. One timer per pending answer.
+   */
+  private bounded(answer: Promise<unknown>): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`it did not answer within ${this.config.timeout} ms (authorization.timeout)`)),
+        this.config.timeout,
+      );
+    });
+    return Promise.race([answer, limit]).finally(() => clearTimeout(timer));
   }
 
   private decideKeyword(access: 'permitAll' | 'denyAll' | 'authenticated', session: StompSessionInfo): boolean {

@@ -36,7 +36,7 @@ const moduleKeys: EveryKey<StompModuleOptions> = {
   authorization: true,
 };
 
-const authorizationKeys: EveryKey<StompAuthorizationOptions> = { rules: true, default: true };
+const authorizationKeys: EveryKey<StompAuthorizationOptions> = { rules: true, default: true, timeout: true };
 
 const authorizationRuleKeys: EveryKey<StompAuthorizationRule> = { type: true, destination: true, access: true };
 

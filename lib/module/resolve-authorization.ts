@@ -1,3 +1,4 @@
+import { MAX_TIMER_DELAY } from '../protocol/heartbeat.js';
 import { DestinationPattern } from '../handlers/destination-pattern.js';
 import {
   ACCESS_KEYWORDS,
@@ -36,7 +37,7 @@ function isClassWithoutAuthorize(access: unknown): access is abstract new (...ar
  * them, or left out), `destination` (a pattern starting with `/`, `**` only as a whole segment,
  * compiled with `pathSeparator` as `@MessageMapping` patterns are) and `access` (a keyword, a
  * function, a class with an `authorize` method, or an object with an `authorize` function);
- * `default` a keyword. Every problem goes to `problems`, named by its place
+ * `default` a keyword, `timeout` ms (default 10000). Every problem goes to `problems`, named by its place
  * (`authorization.rules[2].destination`). `undefined` when there are no rules: no step at all.
  */
 export function resolveAuthorization(
@@ -50,8 +51,12 @@ export function resolveAuthorization(
     problems.push(`authorization must be an object such as { rules: [{ type: 'SEND', destination: '/topic/presence', access: 'denyAll' }] }, got ${shown(value)}`);
     return undefined;
   }
-  const given = value as { rules?: unknown; default?: unknown };
+  const given = value as { rules?: unknown; default?: unknown; timeout?: unknown };
   const fallback = given.default ?? 'permitAll';
+  const timeout = given.timeout ?? 10_000;
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > MAX_TIMER_DELAY) {
+    problems.push(`authorization.timeout must be an integer number of ms from 1 to ${MAX_TIMER_DELAY}, got ${shown(given.timeout)}`);
+  }
   if (typeof fallback !== 'string' || !ACCESS_KEYWORDS.includes(fallback)) {
     problems.push(`authorization.default must be 'permitAll', 'denyAll' or 'authenticated', got ${shown(given.default)}`);
   }
@@ -114,6 +119,7 @@ export function resolveAuthorization(
   return {
     rules,
     default: fallback as AuthorizationConfig['default'],
+    timeout: timeout as number,
     pathSeparator: separator,
     topicPrefixes,
   };

@@ -472,6 +472,12 @@ export interface StompAuthorizationOptions {
    * as Spring Security's `anyMessage().denyAll()`.
    */
   default?: 'permitAll' | 'denyAll' | 'authenticated';
+  /**
+   * Milliseconds a predicate's Promise may take. One that has not settled by then denies the
+   * frame (ERROR `ACCESS_DENIED`, the warning says the predicate did not answer), so a predicate
+   * that hangs cannot hold its session's frames forever. Default 10000.
+   */
+  timeout?: number;
 }
 
 /** One authorization rule. */

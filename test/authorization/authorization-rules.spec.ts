@@ -235,6 +235,37 @@ describe('authorization default', () => {
   });
 });
 
+describe('authorization.timeout', () => {
+  it('denies a frame whose predicate never answers once the timeout passes; the frames pipelined behind it are not routed', async () => {
+    let asked = 0;
+    const { running, bystander } = await startWithBystander({
+      authorization: {
+        rules: [{ type: 'SUBSCRIBE', destination: '/topic/slow/**', access: () => (asked++, new Promise<boolean>(() => undefined)) }],
+        timeout: 200,
+      },
+    });
+    try {
+      const { raw } = await rawConnected(running.url, CONNECT_12);
+      // A SEND pipelined behind the SUBSCRIBE whose predicate hangs.
+      raw.sendFrame('SUBSCRIBE', { id: 's', destination: '/topic/slow/a', receipt: 'r-slow' });
+      raw.sendFrame('SEND', { destination: '/topic/bystander-pipelined', receipt: 'r-after' }, 'x');
+      const reply = await raw.next();
+      expect(reply.command).toBe('ERROR');
+      expect(reply.headers['message']).toBe('SUBSCRIBE to /topic/slow/a is not allowed (access denied)');
+      expect(reply.headers['receipt-id']).toBe('r-slow');
+      expect((await raw.waitClosed()).code).toBe(1008);
+      expect(raw.frames.filter((f) => f.command === 'RECEIPT')).toEqual([]);
+      expect(asked).toBe(1);
+      expect(running.logs.expect('warn', 'SUBSCRIBE to "/topic/slow/a" denied')).toEqual([
+        expect.stringContaining('its predicate failed: it did not answer within 200 ms (authorization.timeout)'),
+      ]);
+      await bystander.roundTrip();
+    } finally {
+      await stopWithBystander(running, bystander);
+    }
+  });
+});
+
 describe('a pattern SUBSCRIBE whose text a narrower rule matches', () => {
   it('/topic/status/** is not permitted by a /topic/status/* rule: it would receive /topic/status/admin/secret, which that rule does not cover', async () => {
     const { running, bystander } = await startWithBystander({
