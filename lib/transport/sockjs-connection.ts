@@ -90,8 +90,10 @@ export class SockJsConnection implements StompConnection {
   private queuedChars = 0;
   /** Times a request took what waited in the SockJS session's queue (a poll, a new streaming response). */
   private queueFlushes = 0;
-  /** The `limits.sendTimeLimit` rule, when on. */
-  private readonly sendTime?: SendTimeWatch;
+  /** The `limits.sendTimeLimit` rule, created the first time data wait for the client. */
+  private sendTime?: SendTimeWatch;
+  /** `limits.sendTimeLimit`, 0 for off. */
+  private readonly sendTimeLimit: number;
 
   constructor(
     private readonly sockjs: Connection,
@@ -104,7 +106,7 @@ export class SockJsConnection implements StompConnection {
     // sockjs may report the close from inside close() (the websocket transport): the session
     // hears of it in the next tick, never while it is still closing.
     sockjs.on('close', () => process.nextTick(() => this.closed()));
-    if ((limits.sendTimeLimit ?? 0) > 0) this.sendTime = new SendTimeWatch(limits.sendTimeLimit as number, new SockJsProgress(this));
+    this.sendTimeLimit = limits.sendTimeLimit ?? 0;
   }
 
   get unsentBytes(): number {
@@ -173,7 +175,9 @@ export class SockJsConnection implements StompConnection {
     else if (count === this.queuedCount + 1) this.queuedChars += message.length;
     else this.queuedChars = message.length;
     this.queuedCount = count;
-    this.sendTime?.pending();
+    if (this.sendTimeLimit > 0 && (this.sendTime !== undefined || this.unsentBytes > 0)) {
+      (this.sendTime ??= new SendTimeWatch(this.sendTimeLimit, new SockJsProgress(this))).pending();
+    }
     return true;
   }
 

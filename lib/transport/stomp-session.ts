@@ -190,7 +190,11 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
    * with `@SessionAttributes()` / `@SessionAttribute(key)`. Server-side only: no client frame
    * writes here.
    */
-  readonly attributes = new Map<string, unknown>();
+  get attributes(): Map<string, unknown> {
+    return (this._attributes ??= new Map());
+  }
+  /** Created on first use: most sessions never have attributes. */
+  private _attributes?: Map<string, unknown>;
   private heartbeat: NegotiatedHeartbeat = NO_HEARTBEAT;
   private readonly decoder: FrameDecoder;
   private readonly inbound: OrderedInbound;
@@ -456,6 +460,7 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private inboundContext(command: string): ChannelInterceptorContext {
     // One context per session for every frame but CONNECT (read-only: nothing in it changes).
     if (command !== 'CONNECT' && command !== 'STOMP') return (this.frameContext ??= { channel: 'clientInbound', session: this.info });
+    const session = this;
     return {
       channel: 'clientInbound',
       session: this.info,
@@ -466,7 +471,10 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
         setUser: (user: string | StompPrincipal) => {
           this.connectPrincipal = principalOf(user, this.id, 'authentication');
         },
-        attributes: this.attributes,
+        // A getter, so that a CONNECT nobody fills attributes at creates no Map.
+        get attributes(): Map<string, unknown> {
+          return session.attributes;
+        },
         expireAt: (epochMs: number) => {
           this.expiresAt = this.expiresAt === undefined ? epochMs : Math.min(this.expiresAt, epochMs);
         },

@@ -165,8 +165,10 @@ export class WebSocketConnection implements StompConnection {
   private tickBytes = 0;
   private inTick = false;
   private dropTimer?: NodeJS.Timeout;
-  /** The `limits.sendTimeLimit` rule, when on. */
-  private readonly sendTime?: SendTimeWatch;
+  /** The `limits.sendTimeLimit` rule, created the first time data wait for the client. */
+  private sendTime?: SendTimeWatch;
+  /** `limits.sendTimeLimit`, 0 for off. */
+  private readonly sendTimeLimit: number;
 
   constructor(
     private readonly ws: WebSocket,
@@ -179,7 +181,7 @@ export class WebSocketConnection implements StompConnection {
     ws.on('message', onSocketMessage);
     ws.on('close', onSocketClose);
     ws.on('error', onSocketError);
-    if ((limits.sendTimeLimit ?? 0) > 0) this.sendTime = new SendTimeWatch(limits.sendTimeLimit as number, new WebSocketProgress(this));
+    this.sendTimeLimit = limits.sendTimeLimit ?? 0;
   }
 
   get unsentBytes(): number {
@@ -273,7 +275,9 @@ export class WebSocketConnection implements StompConnection {
     this.inTick = false;
     // What the kernel did not take now is watched (one check per writing tick, no timer while
     // nothing waits).
-    this.sendTime?.pending();
+    if (this.sendTimeLimit > 0 && (this.sendTime !== undefined || this.unsentBytes > 0)) {
+      (this.sendTime ??= new SendTimeWatch(this.sendTimeLimit, new WebSocketProgress(this))).pending();
+    }
   }
 
   pause(): void {

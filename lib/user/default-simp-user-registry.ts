@@ -81,8 +81,11 @@ export class DefaultSimpUserRegistry extends SimpUserRegistry {
   private readonly users = new Map<string, LocalUser>();
   /** Every session of every user, by session id. */
   private readonly sessions = new Map<string, LocalSession>();
-  /** Destination → the subscriptions to it. */
-  private readonly byDestination = new Map<string, Set<LocalSubscription>>();
+  /**
+   * Destination → the subscription to it, or a Set once it has several: most destinations have
+   * one subscriber (a Set each would cost some 200 bytes per idle subscription).
+   */
+  private readonly byDestination = new Map<string, LocalSubscription | Set<LocalSubscription>>();
   private subscriptionCount = 0;
 
   getUser(userName: string): SimpUser | undefined {
@@ -114,8 +117,8 @@ export class DefaultSimpUserRegistry extends SimpUserRegistry {
   }
 
   findSubscriptionsByDestination(destination: string): SimpSubscription[] {
-    const set = this.byDestination.get(destination);
-    return set === undefined ? [] : [...set];
+    const found = this.byDestination.get(destination);
+    return found === undefined ? [] : found instanceof Set ? [...found] : [found];
   }
 
   /**
@@ -143,9 +146,10 @@ export class DefaultSimpUserRegistry extends SimpUserRegistry {
     const subscription = new LocalSubscription(subscriptionId, destination, session);
     session.subscriptions.set(subscriptionId, subscription);
     session.destinations.set(destination, (session.destinations.get(destination) ?? 0) + 1);
-    let set = this.byDestination.get(destination);
-    if (set === undefined) this.byDestination.set(destination, (set = new Set()));
-    set.add(subscription);
+    const found = this.byDestination.get(destination);
+    if (found === undefined) this.byDestination.set(destination, subscription);
+    else if (found instanceof Set) found.add(subscription);
+    else this.byDestination.set(destination, new Set([found, subscription]));
     this.subscriptionCount++;
   }
 
@@ -175,8 +179,9 @@ export class DefaultSimpUserRegistry extends SimpUserRegistry {
     const count = session.destinations.get(destination) ?? 0;
     if (count > 1) session.destinations.set(destination, count - 1);
     else session.destinations.delete(destination);
-    const set = this.byDestination.get(destination);
-    if (set?.delete(subscription) && set.size === 0) this.byDestination.delete(destination);
+    const found = this.byDestination.get(destination);
+    if (found === subscription) this.byDestination.delete(destination);
+    else if (found instanceof Set && found.delete(subscription) && found.size === 0) this.byDestination.delete(destination);
     this.subscriptionCount--;
   }
 
