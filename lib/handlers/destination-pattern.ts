@@ -11,10 +11,12 @@
  * Patterns are matched segment by segment, in time proportional to pattern segments ×
  * destination segments, and within a segment by {@link SegmentGlob} in time proportional to its
  * wildcards × its length: one regular expression would backtrack for seconds on a long
- * destination a client chose (`*-*-*.json` against 2000 dashes took 1.3 s). The exception is a
- * pattern with a `{name:regex}` and at most one `**`, whose regex may span segments: it is one
- * regular expression, and the application that wrote the regex answers for its cost. With two
- * or more `**`, a `{name:regex}` matches within one segment, as in Spring's `AntPathMatcher`.
+ * destination a client chose (`*-*-*.json` against 2000 dashes took 1.3 s). A segment holding a
+ * `{name:regex}` is matched by its own regular expression (the application that wrote the regex
+ * answers for its cost, and for that of the `*` beside it in that segment). The exception is a
+ * pattern with at most one `**` and a `{name:regex}` that may match the separator (`{path:.+}`,
+ * see `mayMatchSeparator`), which may span segments: it is one regular expression. With two or
+ * more `**`, every `{name:regex}` matches within one segment, as in Spring's `AntPathMatcher`.
  */
 export class DestinationPattern {
   readonly variableNames: readonly string[];
@@ -41,6 +43,8 @@ export class DestinationPattern {
     let wildcards = 0;
     let doubleWildcards = 0;
     let literalLength = 0;
+    /** Some `{name:regex}` could match the separator, hence span segments. */
+    let spanningRegex = false;
     const sep = escapeRegex(separator);
     const segment = `[^${sep}]`;
     const compileSegment = (text: string): string => {
@@ -62,6 +66,7 @@ export class DestinationPattern {
             throw new Error(`Variable "${name}" appears twice in destination pattern "${source}"`);
           }
           names.push(name);
+          if (colon !== -1 && mayMatchSeparator(constraint, separator)) spanningRegex = true;
           groups.push(++groupCount);
           groupCount += countGroups(constraint, source);
           out += `(${constraint})`;
@@ -99,7 +104,10 @@ export class DestinationPattern {
     });
     this.regex = isLiteral ? undefined : new RegExp(`^${body}$`);
     const customRegex = /\{[^}]*:/.test(source);
-    if (!isLiteral && (doubleWildcards > 1 || !customRegex)) {
+    // One segment holding a `{name:regex}` is its own regular expression (the segment matcher
+    // below, so it must not come here again); several segments go segment by segment unless a
+    // `{name:regex}` may span them.
+    if (!isLiteral && (doubleWildcards > 1 || !customRegex || (!spanningRegex && segments.length > 1))) {
       // Segment by segment: `*`, `?` and `{name}` by SegmentGlob (no backtracking), a segment
       // with a `{name:regex}` by its own regular expression.
       this.segments = segments.map((text) =>
@@ -291,6 +299,31 @@ export function combinePatterns(typeLevel: string, methodLevel: string, separato
 /** Replaces `{var}` placeholders in a `@SendTo` destination with the matched values. */
 export function expandPlaceholders(destination: string, variables: Readonly<Record<string, string>>): string {
   return destination.replace(/\{([^}:]+)\}/g, (whole, name: string) => variables[name] ?? whole);
+}
+
+/**
+ * Whether a `{name:regex}` constraint could match the separator, so that a destination's segments
+ * cannot be matched one by one. Conservative (a yes may be wrong, a no is not): the separator
+ * itself anywhere, an unescaped `.` outside brackets, a negated class `[^…]`, and the escapes
+ * that can stand for any character (`\D`, `\W`, `\S`, `\x`, `\u`, `\c`, `\p`, `\P`, `\k`,
+ * back references and octal digits) all say yes; `\d+`, `[a-z0-9-]+`, `\w{3}` say no.
+ */
+function mayMatchSeparator(regex: string, separator: '/' | '.'): boolean {
+  if (regex.includes(separator)) return true;
+  let inClass = false;
+  for (let i = 0; i < regex.length; i++) {
+    const ch = regex[i];
+    if (ch === '\\') {
+      if (/[DWSxucpPk0-9]/.test(regex[i + 1] ?? '')) return true;
+      i++;
+    } else if (inClass) {
+      if (ch === ']') inClass = false;
+    } else if (ch === '[') {
+      if (regex[i + 1] === '^') return true;
+      inClass = true;
+    } else if (ch === '.') return true;
+  }
+  return false;
 }
 
 function escapeRegex(text: string): string {
