@@ -111,7 +111,7 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
 
   private callHandshake(request: IncomingMessage): StompHandshakeDecision | Promise<StompHandshakeDecision> {
     // Called only when checksHandshakes is true.
-    return (this.authenticator.authenticateHandshake as (r: IncomingMessage) => StompHandshakeDecision)(request);
+    return nativePromise((this.authenticator.authenticateHandshake as (r: IncomingMessage) => StompHandshakeDecision)(request));
   }
 
   private handshakeDecided(request: IncomingMessage, decision: StompHandshakeDecision | undefined): HandshakeRefusal | undefined {
@@ -152,7 +152,7 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
     const headers = frame.headers;
     let decision: StompConnectDecision | Promise<StompConnectDecision>;
     try {
-      decision = authenticateConnect.call(this.authenticator, {
+      decision = nativePromise(authenticateConnect.call(this.authenticator, {
         sessionId,
         endpoint: connect.endpoint,
         headers,
@@ -160,7 +160,7 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
         passcode: headers['passcode'],
         request: connect.request,
         ...(handshake?.principal === undefined ? {} : { principal: handshake.principal }),
-      });
+      }));
     } catch (err) {
       throw rejected(err);
     }
@@ -194,6 +194,17 @@ export class AuthenticateInterceptor implements StompChannelInterceptor {
     if (attributes !== undefined) for (const key of Object.keys(attributes)) connect.attributes.set(key, attributes[key]);
     if (outcome.expiresAt !== undefined) connect.expireAt(outcome.expiresAt);
   }
+}
+
+/**
+ * A decision as a value or a native Promise: another thenable (a Bluebird promise, a Promise of
+ * another realm) is adopted by a native one. Told apart from a decision by `instanceof Promise`
+ * only, a thenable's `{ reject }` went unseen and the handshake or CONNECT was accepted.
+ */
+function nativePromise<T>(decision: T | Promise<T>): T | Promise<T> {
+  if (decision instanceof Promise) return decision;
+  const then: unknown = typeof decision === 'object' && decision !== null ? (decision as { then?: unknown }).then : undefined;
+  return typeof then === 'function' ? Promise.resolve(decision as PromiseLike<T>) : decision;
 }
 
 /**

@@ -74,6 +74,18 @@ describe('AuthenticateInterceptor (the authenticate option as the first CONNECT 
     expect(await outcome(async () => ({}))).toEqual({ users: [], attributes: new Map() });
   });
 
+  it('waits for a thenable that is not a native Promise (Bluebird, another realm): its { reject } refuses, its user is named', async () => {
+    const thenable = <T>(value: T): PromiseLike<T> => ({ then: (resolve) => Promise.resolve(value).then(resolve) }) as PromiseLike<T>;
+    const refused = await outcome(() => thenable({ reject: 'Bad credentials' }) as unknown as StompConnectDecision);
+    expect([refused.users, refused.error?.code, refused.error?.message]).toEqual([[], 'CONNECT_REJECTED', 'Bad credentials']);
+    expect((await outcome(() => thenable({ user: 'ann' }) as unknown as StompConnectDecision)).users).toEqual([{ name: 'ann' }]);
+    // The handshake check too: a refusal, not an accepted upgrade.
+    const handshake = new AuthenticateInterceptor({
+      authenticateHandshake: () => thenable({ reject: 'No token', status: 403 }) as unknown as { reject: string },
+    }).handshake(request);
+    expect(await handshake).toEqual({ status: 403, reason: 'No token' });
+  });
+
   it('names the user from an asynchronous decision', async () => {
     expect(await outcome(async (r) => ({ user: `${r.login}!` }))).toEqual({ users: [{ name: 'ann!' }], attributes: new Map() });
   });
