@@ -204,7 +204,10 @@ export class AuthorizationInterceptor implements StompChannelInterceptor {
     if (typeof decide === 'string') return this.decideKeyword(decide, context.session);
     try {
       const answer: unknown = decide(context);
-      return answer instanceof Promise ? this.bounded(answer) : answer === true;
+      if (answer instanceof Promise) return this.bounded(answer);
+      // Another thenable (Bluebird, another realm's Promise) is awaited too, not taken for a "no".
+      const then: unknown = typeof answer === 'object' && answer !== null ? (answer as { then?: unknown }).then : undefined;
+      return typeof then === 'function' ? this.bounded(Promise.resolve(answer as PromiseLike<unknown>)) : answer === true;
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
     }

@@ -117,6 +117,14 @@ describe('the authorization step', () => {
     await expect(authorize.preSend(frame('SEND', '/topic/async'), anonymous)).rejects.toMatchObject({ code: 'ACCESS_DENIED' });
   });
 
+  it('awaits a predicate answering with a thenable that is not a native Promise (it was taken for a "no")', async () => {
+    const thenable = { then: (resolve: (value: boolean) => void) => resolve(true) };
+    const authorize = await step({ rules: [{ destination: '/topic/bluebird', access: () => thenable as unknown as Promise<boolean> }] });
+    const pending = authorize.preSend(frame('SEND', '/topic/bluebird'), context);
+    expect(pending).toBeInstanceOf(Promise);
+    await expect(pending).resolves.toBeUndefined();
+  });
+
   it("honours pathSeparator '.': /topic/chat.** covers /topic/chat.lobby.x", async () => {
     const authorize = await step({ rules: [{ destination: '/topic/chat.**', access: 'denyAll' }] }, '.');
     expect(() => authorize.preSend(frame('SEND', '/topic/chat.lobby.x'), context)).toThrow('access denied');
