@@ -225,6 +225,8 @@ export class AuthorizationInterceptor implements StompChannelInterceptor {
         () => reject(new Error(`it did not answer within ${this.config.timeout} ms (authorization.timeout)`)),
         this.config.timeout,
       );
+      // Like the session's connect timer: a pending predicate does not keep a closing app alive.
+      timer.unref();
     });
     return Promise.race([answer, limit]).finally(() => clearTimeout(timer));
   }

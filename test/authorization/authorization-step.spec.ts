@@ -1,7 +1,7 @@
 // The authorization step in isolation: start-up validation (every problem in one error), the
 // synchronous fast path (no Promise per frame while the deciding rules are synchronous), and the
 // conservative overlap test behind pattern subscriptions.
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { AuthorizationInterceptor, covers, mayOverlap, type AuthorizationConfig } from '../../lib/messaging/authorization.js';
 import type { ChannelInterceptorContext } from '../../lib/messaging/channel-interceptor.js';
 import { DestinationPattern } from '../../lib/handlers/destination-pattern.js';
@@ -122,6 +122,27 @@ describe('the authorization step', () => {
     const authorize = await step({ rules: [{ destination: '/topic/bluebird', access: () => thenable as unknown as Promise<boolean> }] });
     const pending = authorize.preSend(frame('SEND', '/topic/bluebird'), context);
     expect(pending).toBeInstanceOf(Promise);
+    await expect(pending).resolves.toBeUndefined();
+  });
+
+  it('times a pending predicate with a timer that does not keep the process alive (app.close() waited for it)', async () => {
+    let answer: (value: boolean) => void = () => undefined;
+    const authorize = await step({ rules: [{ destination: '/topic/slow', access: () => new Promise<boolean>((resolve) => (answer = resolve)) }] });
+    const timers: NodeJS.Timeout[] = [];
+    const original = globalThis.setTimeout;
+    const spy = jest.spyOn(globalThis, 'setTimeout').mockImplementation(((...args: Parameters<typeof setTimeout>) => {
+      const timer = original(...args);
+      timers.push(timer);
+      return timer;
+    }) as typeof setTimeout);
+    let pending: Promise<undefined> | undefined;
+    try {
+      pending = authorize.preSend(frame('SEND', '/topic/slow'), context) as Promise<undefined>;
+    } finally {
+      spy.mockRestore();
+    }
+    expect(timers.map((t) => t.hasRef())).toEqual([false]);
+    answer(true);
     await expect(pending).resolves.toBeUndefined();
   });
 
