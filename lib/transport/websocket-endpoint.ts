@@ -67,6 +67,8 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
    */
   private readonly plain = new Map<string, ResolvedEndpoint>();
   private accepting = false;
+  /** Handshakes an asynchronous authenticator is deciding: each ends its wait when called (shutdown). */
+  private readonly deciding = new Set<() => void>();
   private readonly services: SessionServices;
 
   constructor(
@@ -134,6 +136,8 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     this.upgrades = undefined;
     this.requests?.detach();
     this.requests = undefined;
+    // Refused now (503): the HTTP server's close would otherwise wait up to connectTimeout for them.
+    for (const stop of this.deciding) stop();
     const open = [...this.sessions.all()];
     for (const session of open) session.close('server-shutdown', undefined, 'Server shutting down');
     let timer: NodeJS.Timeout | undefined;
@@ -191,11 +195,15 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
     // The socket may fail while the authenticator thinks; nobody else listens to it yet.
     socket.on('error', noop);
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
+    let stop: () => void = noop;
+    const timeout = new Promise<'timeout' | 'shutdown'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.options.limits.connectTimeout);
+      stop = () => resolve('shutdown');
     });
+    this.deciding.add(stop);
     void Promise.race([decided, timeout]).then((outcome) => {
       clearTimeout(timer);
+      this.deciding.delete(stop);
       socket.off('error', noop);
       if (socket.destroyed) return;
       if (outcome === 'timeout') {
@@ -203,8 +211,8 @@ export class WebSocketEndpoint implements OnApplicationBootstrap, BeforeApplicat
         refuse(socket, '503 Service Unavailable', 'Authentication did not answer in time');
         return;
       }
-      if (!this.accepting) {
-        refuse(socket, '503 Service Unavailable');
+      if (outcome === 'shutdown' || !this.accepting) {
+        refuse(socket, '503 Service Unavailable', 'Server shutting down');
         return;
       }
       this.handshakeDecided(request, socket, path, outcome, proceed);

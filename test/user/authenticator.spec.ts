@@ -270,3 +270,20 @@ describe('handshakes waiting for an asynchronous authenticator count against lim
     await ann.disconnect();
   });
 });
+
+describe('app.close() while an asynchronous authenticator decides a handshake', () => {
+  it('answers the handshake 503 at once instead of waiting limits.connectTimeout, and logs no timeout', async () => {
+    const running = await startStompApp(
+      { authenticator: TokenAuthenticator, limits: { connectTimeout: 60_000 } },
+      { providers: [TokenService, TokenAuthenticator] },
+    );
+    const tokens = running.app.get(TokenService);
+    const refused = expectRefused(`${running.url}?access_token=${TokenAuthenticator.HANG}`);
+    for (let i = 0; i < 100 && tokens.hung < 1; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(tokens.hung).toBe(1);
+    // It waited for the 60 s connectTimeout: the HTTP server's close waits for the handshake's socket.
+    await withTimeout(running.close(), 'app.close() with a handshake pending');
+    expect(await withTimeout(refused, 'the refusal of the pending handshake')).toBe(503);
+    expect(running.logs.entries.filter((e) => e.level === 'warn' || e.level === 'error')).toEqual([]);
+  });
+});
