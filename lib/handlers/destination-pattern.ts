@@ -95,8 +95,10 @@ export class DestinationPattern {
       if (text === '**') {
         doubleWildcards++;
         // A leading "**" owns the separator after it, so that "**.end" also matches "end".
-        if (index > 0) body += `(?:${sep}.*)?`;
-        else body += segments.length > 1 ? `(?:.*${sep})?` : `(?:.*)`;
+        // `[^]`, not `.`: a destination may hold a line break (STOMP's `\n` escape), and a "**"
+        // that did not take it let `/topic/admin/a<LF>b/c` pass a rule `/topic/admin/**/{id:[^x]+}`.
+        if (index > 0) body += `(?:${sep}[^]*)?`;
+        else body += segments.length > 1 ? `(?:[^]*${sep})?` : `(?:[^]*)`;
         return;
       }
       const afterLeadingDoubleWildcard = index === 1 && segments[0] === '**';

@@ -368,3 +368,17 @@ describe('patterns with a {name:regex} that cannot match the separator (matched 
     }
   });
 });
+
+describe('"**" and line breaks (a STOMP header may carry one as \\n)', () => {
+  it('takes segments holding a line break in every matcher, as the segment matchers do', () => {
+    // One regular expression (a {name:regex} that may match the separator): "**" was `.*`, which
+    // stops at a line break, so a deny rule of this shape let such a destination through.
+    const spanning = slash('/topic/admin/**/{id:[^x]+}');
+    expect(spanning.match('/topic/admin/a\nb/c')).toEqual({ id: 'c' });
+    expect(slash('/topic/**/{rest:.+}').match('/topic/x\ny/z')).toEqual({ rest: 'z' });
+    expect(slash('**/{id:[^x]+}').match('a\n/b')).toEqual({ id: 'b' });
+    // The segment matchers agree.
+    expect(slash('/topic/admin/**').match('/topic/admin/a\nb/c')).toEqual({});
+    expect(slash('/topic/admin/*/{id:\\d+}').match('/topic/admin/a\nb/1')).toEqual({ id: '1' });
+  });
+});
