@@ -180,7 +180,10 @@ export class AuthorizationInterceptor implements StompChannelInterceptor {
         isPattern && rule.pattern !== undefined && (variables === undefined ? mayOverlap(rule.pattern, destination, this.config.pathSeparator) : !covers(rule.pattern, destination));
       if (variables === undefined && !overlaps) continue;
       const last = !overlaps;
-      const verdict = this.decide(rule.decide, { type, destination, principal: session.principal, attributes: session.attributes, session, frame, variables: variables ?? {} });
+      // A rule asked for part of what a pattern receives gets no variables: what its `{name}` took
+      // of the pattern's text (`*` from `/topic/team/*/chat`) names no destination.
+      const known = overlaps || variables === undefined ? {} : variables;
+      const verdict = this.decide(rule.decide, { type, destination, principal: session.principal, attributes: session.attributes, session, frame, variables: known });
       if (verdict instanceof Promise) {
         return verdict.then(
           (allowed) => {

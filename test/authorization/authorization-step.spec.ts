@@ -10,7 +10,8 @@ import { StompProtocolError } from '../../lib/protocol/stomp-protocol-error.js';
 import type { StompFrame } from '../../lib/protocol/frame.js';
 import type { StompSessionInfo } from '../../lib/transport/stomp-session-info.js';
 import type { StompModuleOptions } from '../../lib/index.js';
-import { startupError } from '../support/stomp-app.js';
+import { CapturingLogger, startupError } from '../support/stomp-app.js';
+import { Logger } from '@nestjs/common';
 
 function config(authorization: StompModuleOptions['authorization'], pathSeparator: '/' | '.' = '/'): AuthorizationConfig {
   const resolved = resolveStompOptions({ authorization, pathSeparator });
@@ -144,6 +145,27 @@ describe('the authorization step', () => {
     expect(timers.map((t) => t.hasRef())).toEqual([false]);
     answer(true);
     await expect(pending).resolves.toBeUndefined();
+  });
+
+  it('gives a predicate asked about a pattern SUBSCRIBE it does not cover variables {}, not what {name} took of the pattern', async () => {
+    const seen: Array<Readonly<Record<string, string>>> = [];
+    // A deny-list predicate: '*' as the team is not 'admins', so it passed, and the pattern then
+    // received /topic/team/admins/chat under the default permitAll.
+    const authorize = await step({
+      rules: [{ destination: '/topic/team/{team}/**', access: (ctx) => (seen.push(ctx.variables), ctx.variables['team'] !== undefined && ctx.variables['team'] !== 'admins') }],
+    });
+    const logs = new CapturingLogger();
+    Logger.overrideLogger(logs);
+    try {
+      expect(() => authorize.preSend(frame('SUBSCRIBE', '/topic/team/*/chat'), context)).toThrow('SUBSCRIBE to /topic/team/*/chat is not allowed (access denied)');
+      expect(authorize.preSend(frame('SUBSCRIBE', '/topic/team/blue/**'), context)).toBeUndefined();
+    } finally {
+      Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose', 'fatal']);
+    }
+    expect(seen).toEqual([{}, { team: 'blue' }]);
+    expect(logs.expect('warn', 'denied')).toEqual([
+      'Session s1 (user "ann"): SUBSCRIBE to "/topic/team/*/chat" denied (rule 1: SUBSCRIBE|SEND /topic/team/{team}/** → access, covering destinations this pattern would receive) StompAuthorization',
+    ]);
   });
 
   it("honours pathSeparator '.': /topic/chat.** covers /topic/chat.lobby.x", async () => {
