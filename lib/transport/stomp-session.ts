@@ -102,12 +102,15 @@ export function principalOf(user: unknown, sessionId: string, namedBy: string): 
 
 
 /**
- * The view of a session given to one message's handler, guards, pipes and interceptors: it reads
- * through to the session's view, but what they assign (`client.user = claims`, `client.data = …`)
- * stays on this object, for this message.
+ * The client that message handlers, their guards, pipes, interceptors and exception filters get
+ * (`switchToWs().getClient()`, `@ConnectedSocket()`, `@ConnectedSession()`): one object per
+ * session, the same for every message, as a gateway's client is. It reads through to the
+ * session's view, and what they assign on it (`client.user = claims`, `client.data = …`) stays on
+ * it for the session's lifetime, as on a gateway client; the view events and the user registry
+ * carry is a different object that keeps the principal's name in `user` (compare them by `id`).
  */
 export function messageView(session: StompSession): StompSessionInfo {
-  return Object.create(session.info) as StompSessionInfo;
+  return session.handlerView;
 }
 
 /** Errors logged as one warning line when a session ends with them; the others at debug level. */
@@ -126,9 +129,9 @@ class SessionView implements StompSessionInfo {
     return this.session.user;
   }
   set user(value: unknown) {
-    // The gateway habit `client.user = claims` in a guard, on the per-message view a handler's
-    // guards get (see messageView): shadows `user` on that object only, and is kept as the
-    // session attribute 'user'. The shared view, events and the registry keep the principal's name.
+    // The gateway habit `client.user = claims` in a guard, on the client handlers get (see
+    // messageView): shadows `user` on that object only, and is kept as the session attribute
+    // 'user'. The view events and the registry carry keeps the principal's name.
     Object.defineProperty(this, 'user', { value, writable: true, configurable: true, enumerable: true });
     this.session.attributes.set('user', value);
   }
@@ -178,6 +181,11 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   readonly subscriptions = new Map<string, SessionSubscription>();
   /** What is kept of the handshake for the session's lifetime. */
   readonly handshake: StompHandshake;
+  /** The client handlers get (see {@link messageView}); created on the first handled message. */
+  get handlerView(): StompSessionInfo {
+    return (this._handlerView ??= Object.create(this.info) as StompSessionInfo);
+  }
+  private _handlerView?: StompSessionInfo;
   /** The read-only view of this session given to application code. */
   readonly info: StompSessionInfo = new SessionView(this);
 

@@ -19,8 +19,11 @@ import type { Inbox, TestClient } from '../support/stomp-client.js';
 /** The usual gateway guard: it stores the token's claims on the client. */
 @Injectable()
 class ClaimsGuard implements CanActivate {
+  /** Every client object the guard was given, as a gateway might track them. */
+  static readonly clients = new Set<object>();
   canActivate(context: ExecutionContext): boolean {
     const client = context.switchToWs().getClient<{ user: unknown; principal?: StompPrincipal }>();
+    ClaimsGuard.clients.add(client);
     client.user = { sub: client.principal?.name, scope: 'chat' };
     return true;
   }
@@ -45,7 +48,7 @@ class WhoController {
     return { seen: seen ?? null };
   }
 
-  /** No guard: the session's own view, whatever a guard assigned on an earlier message. */
+  /** No guard: the same client object as the guarded handler got, with what the guard put on it. */
   @MessageMapping('/plain')
   @SendToUser('/queue/me')
   plain(@ConnectedSession() client: StompSessionInfo) {
@@ -126,10 +129,13 @@ describe('principal objects and session attributes', () => {
     };
     // Delivered through @SendToUser, so user destinations still resolve by the principal's name.
     expect(replies).toEqual([expected, expected]);
-    // The assignment stayed with those messages: a later unguarded handler, the registry and the
-    // session list see the principal's name (the attribute keeps the last claims).
+    // As on a gateway: one client object for every message of the session, and what the guard put
+    // on it is still there for a later, unguarded handler.
+    expect(ClaimsGuard.clients.size).toBe(1);
     await sendAndWait(ann, '/app/plain', {});
-    expect(json((await annInbox.waitFor(before + 3))[before + 2])).toEqual({ user: 'ann', attribute: { sub: 'ann', scope: 'chat' } });
+    const claims = { sub: 'ann', scope: 'chat' };
+    expect(json((await annInbox.waitFor(before + 3))[before + 2])).toEqual({ user: claims, attribute: claims });
+    // The registry and the views events carry keep the principal's name.
     expect(running.app.get(SimpUserRegistry).getUser('ann')?.name).toBe('ann');
     expect([...running.app.get(SessionRegistry).all()].map((s) => s.info.user).sort((a, b) => String(a).localeCompare(String(b)))).toEqual([
       'ann',
