@@ -19,18 +19,48 @@ class LocalSubscription implements SimpSubscription {
   }
 }
 
+/** Subscriptions a session holds before {@link LocalSession.isSubscribedTo} uses an index. */
+const SCAN_LIMIT = 8;
+
 class LocalSession implements SimpSession {
   readonly subscriptions = new Map<string, LocalSubscription>();
-  /** Destination → how many of this session's subscriptions have it (two ids may share one). */
-  readonly destinations = new Map<string, number>();
+  /**
+   * Destination → how many of this session's subscriptions have it (two ids may share one);
+   * made once the session holds more than {@link SCAN_LIMIT} subscriptions (most hold a few,
+   * and a Map each would cost an idle session some 200 bytes).
+   */
+  private destinations?: Map<string, number>;
 
   constructor(
     readonly id: string,
     readonly user: LocalUser,
   ) {}
 
+  /** One lookup, or a scan of at most {@link SCAN_LIMIT} subscriptions. */
   isSubscribedTo(destination: string): boolean {
-    return this.destinations.has(destination);
+    if (this.destinations !== undefined) return this.destinations.has(destination);
+    for (const subscription of this.subscriptions.values()) if (subscription.destination === destination) return true;
+    return false;
+  }
+
+  /** Call after `subscription` was added to {@link subscriptions}. */
+  added(subscription: LocalSubscription): void {
+    if (this.destinations === undefined) {
+      if (this.subscriptions.size <= SCAN_LIMIT) return;
+      this.destinations = new Map();
+      for (const s of this.subscriptions.values()) this.destinations.set(s.destination, (this.destinations.get(s.destination) ?? 0) + 1);
+      return;
+    }
+    this.destinations.set(subscription.destination, (this.destinations.get(subscription.destination) ?? 0) + 1);
+  }
+
+  /** Call after `subscription` was removed from {@link subscriptions}. */
+  removed(subscription: LocalSubscription): void {
+    const destinations = this.destinations;
+    if (destinations === undefined) return;
+    const count = destinations.get(subscription.destination) ?? 0;
+    if (count > 1) destinations.set(subscription.destination, count - 1);
+    else destinations.delete(subscription.destination);
   }
 
   toJSON(): object {
@@ -145,7 +175,7 @@ export class DefaultSimpUserRegistry extends SimpUserRegistry {
     if (session.subscriptions.has(subscriptionId)) this.unsubscribed(sessionId, subscriptionId);
     const subscription = new LocalSubscription(subscriptionId, destination, session);
     session.subscriptions.set(subscriptionId, subscription);
-    session.destinations.set(destination, (session.destinations.get(destination) ?? 0) + 1);
+    session.added(subscription);
     const found = this.byDestination.get(destination);
     if (found === undefined) this.byDestination.set(destination, subscription);
     else if (found instanceof Set) found.add(subscription);
@@ -176,9 +206,7 @@ export class DefaultSimpUserRegistry extends SimpUserRegistry {
 
   private forget(session: LocalSession, subscription: LocalSubscription): void {
     const destination = subscription.destination;
-    const count = session.destinations.get(destination) ?? 0;
-    if (count > 1) session.destinations.set(destination, count - 1);
-    else session.destinations.delete(destination);
+    session.removed(subscription);
     const found = this.byDestination.get(destination);
     if (found === subscription) this.byDestination.delete(destination);
     else if (found instanceof Set && found.delete(subscription) && found.size === 0) this.byDestination.delete(destination);

@@ -123,6 +123,26 @@ describe('DefaultSimpUserRegistry', () => {
     expect(registry.findSubscriptionsByDestination('/topic/chat')).toEqual([]);
   });
 
+  it('answers isSubscribedTo the same below and above the size where a session starts indexing its destinations', () => {
+    const registry = new DefaultSimpUserRegistry();
+    registry.sessionConnected('a1', 'ann');
+    const session = () => registry.getUser('ann')?.getSession('a1');
+    // 12 subscriptions to 10 destinations (d0 and d1 twice), crossing the index threshold (8).
+    for (let i = 0; i < 12; i++) registry.subscribed('a1', `s${i}`, `/topic/d${i % 10}`);
+    const subscribed = () => Array.from({ length: 11 }, (_, i) => session()?.isSubscribedTo(`/topic/d${i}`));
+    expect(subscribed()).toEqual([...Array<boolean>(10).fill(true), false]);
+    registry.unsubscribed('a1', 's0'); // d0 still has s10
+    registry.unsubscribed('a1', 's2');
+    registry.unsubscribed('a1', 's11'); // d1 still has s1
+    expect(subscribed()).toEqual([true, true, false, ...Array<boolean>(7).fill(true), false]);
+    registry.unsubscribed('a1', 's10');
+    expect(session()?.isSubscribedTo('/topic/d0')).toBe(false);
+    // Below the threshold from the start: a scan, same answers.
+    registry.sessionConnected('a2', 'ann');
+    registry.subscribed('a2', 'x', '/topic/d0');
+    expect([registry.getUser('ann')?.getSession('a2')?.isSubscribedTo('/topic/d0'), registry.getUser('ann')?.getSession('a2')?.isSubscribedTo('/topic/d1')]).toEqual([true, false]);
+  });
+
   it('serializes to names, ids and destinations', () => {
     const registry = new DefaultSimpUserRegistry();
     registry.sessionConnected('a1', 'ann');
