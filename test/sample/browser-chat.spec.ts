@@ -154,16 +154,25 @@ const BROWSER_TIMEOUT = 60_000;
         await femi.waitForMessage('gus', 'gus over xhr <b>streaming</b>');
         expect(await erin.messages()).toEqual(['erin: erin over sockjs', 'femi: femi über SockJS ✓', 'gus: gus over xhr <b>streaming</b>']);
 
-        // The server named each session's transport.
-        expect(await transportOf('erin', 'connected')).toBe('sockjs/websocket');
-        expect(await transportOf('femi', 'connected')).toBe('sockjs/websocket');
+        // The server named each session's transport. Chromium has WebSocket, but sockjs-client
+        // falls back to xhr-streaming when its WebSocket does not open within a timeout it derives
+        // from the /info round trip, which a loaded CI machine can exceed: either is right there.
+        const erinTransport = await transportOf('erin', 'connected');
+        const femiTransport = await transportOf('femi', 'connected');
+        expect([erinTransport, femiTransport]).toEqual([expect.stringMatching(/^sockjs\/(websocket|xhr-streaming)$/), expect.stringMatching(/^sockjs\/(websocket|xhr-streaming)$/)]);
+        // The page without WebSocket can only use an HTTP transport.
         expect(await transportOf('gus', 'connected')).toBe('sockjs/xhr-streaming');
         // And the sample's GET /stats counts them by transport (no other test here uses SockJS).
         const response = await fetch(`${sample.httpUrl}/stats`);
         expect(response.status).toBe(200);
         const stats = (await response.json()) as StompStatsSnapshot;
-        expect(stats.sessions.byTransport['sockjs/websocket']).toEqual({ current: 2, total: 2 });
-        expect(stats.sessions.byTransport['sockjs/xhr-streaming']).toEqual({ current: 1, total: 1 });
+        const expected: Record<string, { current: number; total: number }> = {};
+        for (const t of [erinTransport, femiTransport, 'sockjs/xhr-streaming']) {
+          const entry = (expected[t] ??= { current: 0, total: 0 });
+          entry.current++;
+          entry.total++;
+        }
+        for (const [transport, count] of Object.entries(expected)) expect([transport, stats.sessions.byTransport[transport]]).toEqual([transport, count]);
 
         for (const chat of [erin, femi, gus]) {
           expect(await chat.errorsText()).toBe('');
