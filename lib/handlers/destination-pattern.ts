@@ -146,12 +146,6 @@ export class DestinationPattern {
   }
 }
 
-/**
- * Matches pattern segments against destination segments without backtracking: `reach[i][j]`
- * says whether pattern segments from `i` match destination segments from `j`, filled from the
- * end (a `**` either ends or takes one more segment); the variables are then read on one walk
- * from the start along reachable states. O(pattern segments × destination segments) tests.
- */
 /** What matches one segment of a destination. */
 interface SegmentMatcher {
   match(segment: string): Record<string, string> | undefined;
@@ -240,30 +234,48 @@ class SegmentGlob implements SegmentMatcher {
   }
 }
 
-function matchSegments(
-  pattern: ReadonlyArray<SegmentMatcher | '**'>,
+/**
+ * The reach table of segment patterns against destination segments: `reach[i * (parts + 1) + j]`
+ * says whether pattern segments from `i` match destination segments from `j`, filled from the
+ * end (a `**` either ends or takes one more segment; any other segment must `accept` its part).
+ * O(pattern segments × destination segments) calls of `accept`, no backtracking. Shared by
+ * {@link matchSegments} and the authorization rules' `covers()`.
+ */
+export function segmentReach<S>(
+  pattern: ReadonlyArray<S | '**'>,
   parts: readonly string[],
-): Record<string, string> | undefined {
+  accept: (segment: S, part: string, index: number) => boolean,
+): Uint8Array {
   const p = pattern.length;
   const s = parts.length;
   const width = s + 1;
   const reach = new Uint8Array((p + 1) * width);
-  const found: Array<Record<string, string> | undefined> = new Array((p + 1) * width);
   reach[p * width + s] = 1;
   for (let i = p - 1; i >= 0; i--) {
     const segment = pattern[i];
     for (let j = s; j >= 0; j--) {
       if (segment === '**') {
         reach[i * width + j] = reach[(i + 1) * width + j] || (j < s ? reach[i * width + j + 1] : 0);
-      } else if (j < s && reach[(i + 1) * width + j + 1]) {
-        const variables = segment.match(parts[j]);
-        if (variables) {
-          reach[i * width + j] = 1;
-          found[i * width + j] = variables;
-        }
+      } else if (j < s && reach[(i + 1) * width + j + 1] && accept(segment, parts[j], i * width + j)) {
+        reach[i * width + j] = 1;
       }
     }
   }
+  return reach;
+}
+
+/**
+ * Matches pattern segments against destination segments with {@link segmentReach}; the
+ * variables are then read on one walk from the start along reachable states.
+ */
+function matchSegments(
+  pattern: ReadonlyArray<SegmentMatcher | '**'>,
+  parts: readonly string[],
+): Record<string, string> | undefined {
+  const p = pattern.length;
+  const width = parts.length + 1;
+  const found: Array<Record<string, string> | undefined> = new Array((p + 1) * width);
+  const reach = segmentReach(pattern, parts, (segment, part, index) => (found[index] = segment.match(part)) !== undefined);
   if (!reach[0]) return undefined;
   const variables: Record<string, string> = {};
   for (let i = 0, j = 0; i < p; ) {

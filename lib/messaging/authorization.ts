@@ -1,7 +1,7 @@
 import { Logger, type Type } from '@nestjs/common';
 import { findPrefix } from '../broker/destination-prefixes.js';
 import { SubscriptionRegistry } from '../broker/simple/subscription-registry.js';
-import { DestinationPattern } from '../handlers/destination-pattern.js';
+import { DestinationPattern, segmentReach } from '../handlers/destination-pattern.js';
 import type { StompFrame } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
 import type { StompSessionInfo } from '../transport/stomp-session-info.js';
@@ -289,28 +289,9 @@ function segmentsOf(rule: DestinationPattern): ReadonlyArray<DestinationPattern 
  * segment, in rule segments × subscription segments steps, no backtracking.
  */
 export function covers(rule: DestinationPattern, subscription: string): boolean {
-  const pattern = segmentsOf(rule);
-  const parts = subscription.split(rule.separator);
-  const p = pattern.length;
-  const s = parts.length;
-  const width = s + 1;
-  // reach[i * width + j]: rule segments from i cover subscription segments from j.
-  const reach = new Uint8Array((p + 1) * width);
-  reach[p * width + s] = 1;
-  for (let i = p - 1; i >= 0; i--) {
-    const segment = pattern[i];
-    for (let j = s; j >= 0; j--) {
-      if (segment === '**') {
-        reach[i * width + j] = reach[(i + 1) * width + j] || (j < s ? reach[i * width + j + 1] : 0);
-        continue;
-      }
-      if (j === s || !reach[(i + 1) * width + j + 1]) continue;
-      const part = parts[j];
-      if (SubscriptionRegistry.isMultiWildcard(part)) continue;
-      const ok = part === '*' ? segment.source === '*' : segment.match(part) !== undefined;
-      if (ok) reach[i * width + j] = 1;
-    }
-  }
+  const reach = segmentReach(segmentsOf(rule), subscription.split(rule.separator), (segment, part) =>
+    SubscriptionRegistry.isMultiWildcard(part) ? false : part === '*' ? segment.source === '*' : segment.match(part) !== undefined,
+  );
   return reach[0] === 1;
 }
 
