@@ -1,6 +1,9 @@
 import type { OutboundMessage } from '../protocol/message-frame.js';
 import type { StompHeaders, StompVersion } from '../protocol/frame.js';
 import type { StompProtocolError } from '../protocol/stomp-protocol-error.js';
+import type { HeaderEntries } from '../protocol/frame-encoder.js';
+import type { NegotiatedHeartbeat } from '../protocol/heartbeat.js';
+import type { StompPrincipal } from '../user/stomp-principal.js';
 
 export type AckMode = 'auto' | 'client' | 'client-individual';
 
@@ -9,8 +12,21 @@ export interface BrokerSession {
   readonly id: string;
   readonly version: StompVersion;
   readonly user: string | undefined;
+  /** The principal named at CONNECT (set once the CONNECT is accepted). */
+  readonly principal: StompPrincipal | undefined;
   /** Sends a MESSAGE for one of this session's subscriptions, in call order. */
   deliver(subscription: BrokerSubscription, message: OutboundMessage, ackId?: string): void;
+  /**
+   * Answers a frame whose receipt the broker took (see {@link BrokerCapabilities.receipts}) with
+   * `RECEIPT receipt-id:<receiptId>`. Ignored once the session is closing.
+   */
+  receipt(receiptId: string): void;
+  /**
+   * Sends any other frame to the client as is (through the client outbound interceptors), for a
+   * broker with something to say that is neither a MESSAGE nor a RECEIPT. Headers are escaped for
+   * the session's version. To end the session use {@link fail}.
+   */
+  send(command: string, headers: HeaderEntries, body?: Buffer): void;
   /**
    * Ends the session with an ERROR frame carrying `error.message`, for a bound the session broke
    * outside any frame of its own (e.g. too many unacknowledged messages while others publish).
@@ -37,24 +53,95 @@ export interface BrokerMessage {
 }
 
 /**
+ * Who answers what, declared by the broker rather than guessed from its class (Spring's simple
+ * broker answers in the server; its `StompBrokerRelayMessageHandler` forwards and lets the
+ * broker answer).
+ */
+export interface BrokerCapabilities {
+  /**
+   * `'server'` (the simple broker's): the session sends each RECEIPT itself once the operation
+   * completed (returned, or its Promise settled). `'broker'`: an operation given a `receipt`
+   * argument owns that receipt and answers it later with {@link BrokerSession.receipt} (or ends
+   * the session with {@link BrokerSession.fail}); the session does not wait for it.
+   */
+  readonly receipts: 'server' | 'broker';
+  /**
+   * `'server'`: the server holds SEND/ACK/NACK frames of a transaction until COMMIT and then
+   * applies them (`TransactionBuffer`); the broker never sees a transaction. `'broker'`:
+   * BEGIN/COMMIT/ABORT go to {@link MessageBroker.begin}/`commit`/`abort`, and transactional
+   * SEND/ACK/NACK reach the broker at once with their `transaction` header (a transactional SEND
+   * to an application destination is then refused: the broker cannot hold a handler's call).
+   */
+  readonly transactions: 'server' | 'broker';
+}
+
+/** What the simple broker (and a broker that declares nothing) does: the server answers. */
+export const SERVER_CAPABILITIES: BrokerCapabilities = Object.freeze({ receipts: 'server', transactions: 'server' });
+
+/** A client's CONNECT as the broker sees it, after the inbound interceptors accepted it. */
+export interface BrokerConnectRequest {
+  /** The CONNECT frame's headers (as the interceptors left them; credentials included). */
+  readonly headers: Readonly<StompHeaders>;
+  /** The heart-beats negotiated with the client (the broker's own leg is its business). */
+  readonly heartbeat: NegotiatedHeartbeat;
+  /** The principal the authenticator named, if any. */
+  readonly principal: StompPrincipal | undefined;
+}
+
+/**
  * The contract between the STOMP server and a broker: the embedded simple broker implements it,
- * and so does the relay to an external broker. Every operation may complete synchronously or
- * return a Promise; the session waits for it before it handles the next frame or sends a
- * receipt, so "RECEIPT for SUBSCRIBE" means the subscription is active.
+ * and so does the relay to an external broker (Spring's `SimpleBrokerMessageHandler` and
+ * `StompBrokerRelayMessageHandler`).
+ *
+ * Ordering: the session calls the operations of its frames strictly in order. An operation may
+ * complete synchronously or return a Promise; the session handles its next frame only once the
+ * Promise settled. A broker that forwards (the relay) writes each operation to its connection in
+ * call order and returns at once, so no frame waits for a broker round trip; it returns a Promise
+ * only to push back (its connection's buffer is full).
+ *
+ * Receipts: with `capabilities.receipts` `'server'` the session sends RECEIPT after the
+ * operation completed, so "RECEIPT for SUBSCRIBE" means the subscription is active. With
+ * `'broker'`, an operation is given the client's `receipt` as its last argument (only the last
+ * operation of a frame that takes several) and the broker answers it.
  *
  * Errors a client caused (unknown ack id, bad destination) are thrown as `StompProtocolError`,
- * which the session turns into an ERROR frame.
+ * which the session turns into an ERROR frame; errors that arrive later (a broker's ERROR) end
+ * the session through {@link BrokerSession.fail}.
  */
 export interface MessageBroker {
+  /** Who answers receipts and runs transactions. Default {@link SERVER_CAPABILITIES}. */
+  readonly capabilities?: BrokerCapabilities;
   /** True when `destination` starts with one of this broker's prefixes. */
   handles(destination: string): boolean;
-  subscribe(subscription: BrokerSubscription): void | Promise<void>;
-  unsubscribe(subscription: BrokerSubscription): void | Promise<void>;
-  publish(message: BrokerMessage, from?: BrokerSession): void | Promise<void>;
+  /**
+   * A client's CONNECT was accepted by the interceptors and the authenticator; CONNECTED is sent
+   * once this completes. A relay opens the session's own broker connection here. Throw (or
+   * reject with) a `StompProtocolError` such as `BROKER_UNAVAILABLE` to refuse the CONNECT.
+   */
+  connect?(session: BrokerSession, request: BrokerConnectRequest): void | Promise<void>;
+  subscribe(subscription: BrokerSubscription, receipt?: string): void | Promise<void>;
+  unsubscribe(subscription: BrokerSubscription, receipt?: string): void | Promise<void>;
+  /**
+   * A message from a client's SEND (`from` is its session) or from server code (no `from`). A
+   * client's `transaction` header is in `message.headers` when the broker runs transactions.
+   */
+  publish(message: BrokerMessage, from?: BrokerSession, receipt?: string): void | Promise<void>;
   /** ACK as the client sent it: 1.2 `id`, 1.1 `message-id` + `subscription`, 1.0 `message-id`. */
-  ack(session: BrokerSession, headers: Readonly<StompHeaders>): void | Promise<void>;
-  nack(session: BrokerSession, headers: Readonly<StompHeaders>): void | Promise<void>;
-  /** The session ended: drop its subscriptions and release what it had not acknowledged. */
+  ack(session: BrokerSession, headers: Readonly<StompHeaders>, receipt?: string): void | Promise<void>;
+  nack(session: BrokerSession, headers: Readonly<StompHeaders>, receipt?: string): void | Promise<void>;
+  /** BEGIN, for a broker that runs transactions (`capabilities.transactions: 'broker'`). */
+  begin?(session: BrokerSession, transaction: string, receipt?: string): void | Promise<void>;
+  /** COMMIT, for a broker that runs transactions. */
+  commit?(session: BrokerSession, transaction: string, receipt?: string): void | Promise<void>;
+  /** ABORT, for a broker that runs transactions. */
+  abort?(session: BrokerSession, transaction: string, receipt?: string): void | Promise<void>;
+  /**
+   * The session ended: drop its subscriptions and release what it had not acknowledged. May be
+   * called twice for one session: at the client's DISCONNECT frame when `capabilities.receipts`
+   * is `'broker'` (the session then sends its RECEIPT once this settled, so the broker's
+   * receipts for earlier frames come first), and when the connection has closed; the second call
+   * must do nothing.
+   */
   disconnect(session: BrokerSession): void | Promise<void>;
   close(): Promise<void>;
   /**

@@ -88,8 +88,8 @@ export class BrokerChannel {
    * A client's SEND, already past `clientInbound` and resolved to a broker destination by the
    * dispatcher: straight to the broker, in the caller's synchronous-or-Promise rhythm.
    */
-  forward(message: BrokerMessage, from: BrokerSession): void | Promise<void> {
-    return this.broker.publish(message, from);
+  forward(message: BrokerMessage, from: BrokerSession, receipt?: string): void | Promise<void> {
+    return this.broker.publish(message, from, receipt);
   }
 
   private intercepted(message: BrokerMessage, written: string, target: Target, session: StompSessionInfo | undefined): Promise<void> {

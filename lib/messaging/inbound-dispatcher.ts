@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { MESSAGE_BROKER, type AckMode, type MessageBroker } from '../broker/message-broker.js';
+import { MESSAGE_BROKER, SERVER_CAPABILITIES, type AckMode, type BrokerCapabilities, type MessageBroker } from '../broker/message-broker.js';
 import { findPrefix } from '../broker/destination-prefixes.js';
 import { createHeaders, type StompFrame, type StompHeaders } from '../protocol/frame.js';
 import { StompProtocolError } from '../protocol/stomp-protocol-error.js';
@@ -67,6 +67,7 @@ function required(frame: StompFrame, name: string): string {
 @Injectable()
 export class InboundDispatcher implements ClientInboundHandler {
   private readonly logger = new Logger('StompInboundDispatcher');
+  private readonly capabilities: BrokerCapabilities;
   /** Each session's open transactions, created on its first BEGIN. */
   private readonly transactions = new WeakMap<StompSession, TransactionBuffer>();
 
@@ -80,7 +81,9 @@ export class InboundDispatcher implements ClientInboundHandler {
     @Optional()
     @Inject(APPLICATION_MESSAGE_HANDLER)
     private readonly application?: ApplicationMessageHandler,
-  ) {}
+  ) {
+    this.capabilities = broker.capabilities ?? SERVER_CAPABILITIES;
+  }
 
   handle(session: StompSession, frame: StompFrame): void | Promise<void> {
     switch (frame.command) {
@@ -88,7 +91,7 @@ export class InboundDispatcher implements ClientInboundHandler {
       case 'ACK':
       case 'NACK': {
         const tx = frame.headers['transaction'];
-        if (tx !== undefined) return this.transactionsOf(session, true).add(tx, frame);
+        if (tx !== undefined && this.capabilities.transactions === 'server') return this.transactionsOf(session, true).add(tx, frame);
         return this.apply(session, frame);
       }
       case 'SUBSCRIBE':
@@ -96,24 +99,55 @@ export class InboundDispatcher implements ClientInboundHandler {
       case 'UNSUBSCRIBE':
         return this.unsubscribe(session, frame);
       case 'BEGIN':
-        return this.transactionsOf(session, true).begin(required(frame, 'transaction'));
-      case 'COMMIT': {
-        // Committed frames are applied in order, each waiting for the one before.
-        const frames = this.transactionsOf(session, false).take(required(frame, 'transaction'));
-        return inOrder(frames, (f) => this.apply(session, f));
-      }
+      case 'COMMIT':
       case 'ABORT':
-        this.transactionsOf(session, false).take(required(frame, 'transaction'));
-        return;
-      // The simple broker has nothing to do for CONNECT (the session answers CONNECTED) or for
-      // DISCONNECT (the session closes after its RECEIPT).
+        return this.capabilities.transactions === 'broker' ? this.brokerTransaction(session, frame) : this.serverTransaction(session, frame);
       case 'CONNECT':
       case 'STOMP':
+        // The session answers CONNECTED once the broker (a relay: its own connection) is ready.
+        return this.broker.connect?.(session, {
+          headers: frame.headers,
+          heartbeat: session.negotiatedHeartbeat,
+          principal: session.connectingPrincipal,
+        });
       case 'DISCONNECT':
+        // A broker that answers receipts gets to flush first, so that its RECEIPTs for earlier
+        // frames reach the client before the DISCONNECT's; the simple broker has nothing to do
+        // (the session closes after its RECEIPT).
+        if (this.capabilities.receipts === 'broker') return this.broker.disconnect(session);
         return;
       default:
         throw new StompProtocolError('UNKNOWN_COMMAND', `Unexpected ${frame.command} frame`);
     }
+  }
+
+  /** BEGIN/COMMIT/ABORT held by the server ({@link TransactionBuffer}), for a broker without transactions. */
+  private serverTransaction(session: StompSession, frame: StompFrame): void | Promise<void> {
+    const tx = required(frame, 'transaction');
+    if (frame.command === 'BEGIN') return this.transactionsOf(session, true).begin(tx);
+    const frames = this.transactionsOf(session, false).take(tx);
+    // Committed frames are applied in order, each waiting for the one before.
+    if (frame.command === 'COMMIT') return inOrder(frames, (f) => this.apply(session, f));
+  }
+
+  /** BEGIN/COMMIT/ABORT run by the broker (`capabilities.transactions: 'broker'`), in order with the session's other frames. */
+  private brokerTransaction(session: StompSession, frame: StompFrame): void | Promise<void> {
+    const tx = required(frame, 'transaction');
+    const operation = frame.command === 'BEGIN' ? this.broker.begin : frame.command === 'COMMIT' ? this.broker.commit : this.broker.abort;
+    if (operation === undefined) throw new Error(`The broker declares transactions: 'broker' but has no ${frame.command.toLowerCase()}()`);
+    return operation.call(this.broker, session, tx, this.receiptFor(session, frame));
+  }
+
+  /**
+   * The frame's `receipt` for the broker to answer, when it answers receipts (and then the
+   * session sends none); `undefined` otherwise. Call it right before the frame's last broker
+   * operation.
+   */
+  private receiptFor(session: StompSession, frame: StompFrame): string | undefined {
+    const receipt = frame.headers['receipt'];
+    if (receipt === undefined || this.capabilities.receipts !== 'broker') return undefined;
+    session.delegateReceipt();
+    return receipt;
   }
 
   sessionConnected(session: StompSession): void {
@@ -143,8 +177,8 @@ export class InboundDispatcher implements ClientInboundHandler {
   }
 
   private apply(session: StompSession, frame: StompFrame): void | Promise<void> {
-    if (frame.command === 'ACK') return this.broker.ack(session, frame.headers);
-    if (frame.command === 'NACK') return this.broker.nack(session, frame.headers);
+    if (frame.command === 'ACK') return this.broker.ack(session, frame.headers, this.receiptFor(session, frame));
+    if (frame.command === 'NACK') return this.broker.nack(session, frame.headers, this.receiptFor(session, frame));
     return this.send(session, frame);
   }
 
@@ -154,6 +188,13 @@ export class InboundDispatcher implements ClientInboundHandler {
     this.users.assertNotOtherSession(session, destination, 'SEND');
     const appPrefix = findPrefix(destination, this.options.applicationDestinationPrefixes);
     if (appPrefix !== undefined) {
+      if (frame.headers['transaction'] !== undefined) {
+        // Only reached when the broker runs transactions: it cannot hold back a handler's call.
+        throw new StompProtocolError(
+          'INVALID_HEADER',
+          `SEND to ${destination} cannot be part of transaction ${JSON.stringify(frame.headers['transaction'])}: the broker runs transactions, and only broker destinations can join them`,
+        );
+      }
       if (!this.application) return this.noHandler(session, destination, '@MessageMapping');
       return this.application.handleMessage(session, frame, destination.slice(appPrefix.length));
     }
@@ -165,12 +206,19 @@ export class InboundDispatcher implements ClientInboundHandler {
         return this.unserved(session, destination, err);
       }
       // Past clientInbound already: no broker interceptors (Spring's simple broker listens there too).
-      return inOrder(this.users.userTargets(target.user, target.destination), (d) =>
-        this.brokerChannel.forward({ destination: d, headers: frame.headers, body: frame.body }, session),
+      const targets = this.users.userTargets(target.user, target.destination);
+      const last = targets.length - 1;
+      return inOrder(targets, (d) =>
+        this.brokerChannel.forward(
+          { destination: d, headers: frame.headers, body: frame.body },
+          session,
+          // The broker answers the receipt with its answer to the last copy (one connection, in order).
+          d === targets[last] ? this.receiptFor(session, frame) : undefined,
+        ),
       );
     }
     if (this.broker.handles(destination)) {
-      return this.brokerChannel.forward({ destination, headers: frame.headers, body: frame.body }, session);
+      return this.brokerChannel.forward({ destination, headers: frame.headers, body: frame.body }, session, this.receiptFor(session, frame));
     }
     return this.unserved(session, destination, this.unknownDestination(destination));
   }
@@ -213,7 +261,7 @@ export class InboundDispatcher implements ClientInboundHandler {
       const subscription = new SessionSubscription(session, id, brokerDestination, ack as AckMode, extraHeaders(frame.headers), 'broker', destination);
       session.subscriptions.set(id, subscription);
       this.users.subscribed(subscription);
-      return this.broker.subscribe(subscription);
+      return this.broker.subscribe(subscription, this.receiptFor(session, frame));
     }
     if (!this.broker.handles(destination)) {
       return this.unservedSubscription(session, frame, id, ack, this.unknownDestination(destination));
@@ -235,7 +283,7 @@ export class InboundDispatcher implements ClientInboundHandler {
     }
     session.subscriptions.delete(id);
     this.users.unsubscribed(subscription);
-    if (subscription.target === 'broker') return this.broker.unsubscribe(subscription);
+    if (subscription.target === 'broker') return this.broker.unsubscribe(subscription, this.receiptFor(session, frame));
   }
 
   private noHandlerError(destination: string, kind: string): StompProtocolError {

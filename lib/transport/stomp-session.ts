@@ -20,7 +20,7 @@ import {
   type NegotiatedHeartbeat,
 } from '../protocol/heartbeat.js';
 import { isWritableUnescaped } from '../protocol/header-escaping.js';
-import { FRAME_TERMINATOR, textOnlyBody, type OutboundMessage } from '../protocol/message-frame.js';
+import { FRAME_TERMINATOR, isTextBody, textOnlyBody, type OutboundMessage } from '../protocol/message-frame.js';
 import { StompProtocolError, type StompErrorCode } from '../protocol/stomp-protocol-error.js';
 import { negotiateVersion } from '../protocol/version.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
@@ -208,6 +208,8 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   private readonly inbound: OrderedInbound;
   private readonly heartbeats: HeartbeatScheduler;
   private connectTimer?: NodeJS.Timeout;
+  /** The broker took the receipt of the frame being handled (see {@link delegateReceipt}). */
+  private receiptDelegated = false;
   /** The frame being handled, as the interceptors left it; `null` when one dropped it. */
   private routed?: StompFrame | null;
   /** For an UNSUBSCRIBE being handled: the destination of the subscription it ends. */
@@ -288,6 +290,11 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
   /** The principal named at CONNECT, if any. */
   get principal(): StompPrincipal | undefined {
     return this._principal;
+  }
+
+  /** @internal The principal an accepted CONNECT is about to give the session (for the broker's `connect`). */
+  get connectingPrincipal(): StompPrincipal | undefined {
+    return this._principal ?? this.connectPrincipal;
   }
 
   get negotiatedHeartbeat(): NegotiatedHeartbeat {
@@ -445,10 +452,33 @@ export class StompSession implements BrokerSession, OrderedInboundSink, StompCon
         break;
     }
     const receipt = done.headers['receipt'];
-    if (receipt !== undefined && done.command !== 'CONNECT' && done.command !== 'STOMP') {
+    // A broker that took the receipt (capabilities.receipts 'broker') answers it itself.
+    const delegated = this.receiptDelegated;
+    this.receiptDelegated = false;
+    if (receipt !== undefined && !delegated && done.command !== 'CONNECT' && done.command !== 'STOMP') {
       this.sendFrame('RECEIPT', { 'receipt-id': receipt });
     }
     if (done.command === 'DISCONNECT') this.close('client-disconnect', undefined, 'DISCONNECT');
+  }
+
+  /**
+   * @internal The frame being handled gave its `receipt` to the broker (`capabilities.receipts`
+   * `'broker'`), which answers it with {@link receipt}: the session sends none itself.
+   */
+  delegateReceipt(): void {
+    this.receiptDelegated = true;
+  }
+
+  /** A RECEIPT the broker answers for a frame it took the receipt of (see {@link delegateReceipt}). */
+  receipt(receiptId: string): void {
+    if (this._state !== 'connected') return;
+    this.sendFrame('RECEIPT', { 'receipt-id': receiptId });
+  }
+
+  /** A frame from the broker to the client, as is (see `BrokerSession.send`). */
+  send(command: string, headers: HeaderEntries, body?: Buffer): void {
+    if (this._state !== 'connected') return;
+    this.sendFrame(command, headers, body, body !== undefined && !isTextBody(headers['content-type'], body));
   }
 
   /** @internal Handling or decoding failed. */

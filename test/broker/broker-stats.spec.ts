@@ -8,6 +8,14 @@ import type { OutboundMessage } from '../../lib/protocol/message-frame.js';
 class Session implements BrokerSession {
   readonly version = '1.2' as const;
   readonly user = undefined;
+  readonly principal = undefined;
+  /** The simple broker answers no receipt and sends no other frame itself. */
+  receipt(): void {
+    throw new Error('not expected');
+  }
+  send(): void {
+    throw new Error('not expected');
+  }
   readonly acks: string[] = [];
   constructor(readonly id: string) {}
   deliver(_subscription: BrokerSubscription, _message: OutboundMessage, ackId?: string): void {

@@ -72,6 +72,13 @@ function recordingSession(id: string, version: StompVersion) {
     id,
     version,
     user: undefined,
+    principal: undefined,
+    receipt() {
+      throw new Error('not expected');
+    },
+    send() {
+      throw new Error('not expected');
+    },
     deliver(subscription: BrokerSubscription, message: OutboundMessage, ackId?: string) {
       frames.push(message.frameFor((subscription as SessionSubscription).framePrefix, version, ackId).toString('latin1'));
     },

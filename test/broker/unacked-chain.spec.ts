@@ -13,6 +13,14 @@ import type { StompProtocolError } from '../../lib/protocol/stomp-protocol-error
 class ChainSession implements BrokerSession {
   readonly version = '1.2' as const;
   readonly user = undefined;
+  readonly principal = undefined;
+  /** The simple broker answers no receipt and sends no other frame itself. */
+  receipt(): void {
+    throw new Error('not expected');
+  }
+  send(): void {
+    throw new Error('not expected');
+  }
   delivered = 0;
   error?: StompProtocolError;
 

@@ -12,6 +12,7 @@ import type {
   BrokerSubscription,
   MessageBroker,
 } from '../message-broker.js';
+import { SERVER_CAPABILITIES } from '../message-broker.js';
 import { QueueDestination, type HeldLedger } from './queue-destination.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 
@@ -109,6 +110,8 @@ interface SessionState {
  * - topic message NACKed or unacked at the end: dropped, since nobody else subscribed to that copy.
  */
 export class SimpleBroker implements MessageBroker {
+  /** The server answers receipts and holds transactions: this broker answers every operation at once. */
+  readonly capabilities = SERVER_CAPABILITIES;
   private readonly logger = new Logger('StompSimpleBroker');
   private readonly topics: SubscriptionRegistry<SubscriptionState>;
   private readonly queues = new Map<string, QueueDestination<SubscriptionState, MessageRecord>>();
