@@ -172,6 +172,11 @@ export interface BrokerStats {
   unackedMessages: number;
   /** Bytes of `unackedMessages`, counted as `broker.maxUnackedBytes` counts them. */
   unackedBytes: number;
+  /**
+   * For a broker elsewhere (the relay): whether it is reachable now (its system connection is up,
+   * Spring's `BrokerAvailabilityEvent`). Absent for the simple broker, which always is.
+   */
+  available?: boolean;
 }
 
 /** DI token of the active {@link MessageBroker}. */

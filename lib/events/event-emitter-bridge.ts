@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { Subscription } from 'rxjs';
-import { STOMP_EVENT_NAMES, type StompSessionEvent } from './stomp-events.js';
+import { BROKER_AVAILABILITY_EVENT_NAME, STOMP_EVENT_NAMES, type BrokerAvailabilityEvent, type StompSessionEvent } from './stomp-events.js';
 import { StompEvents } from './stomp-events.service.js';
 
 /**
@@ -36,7 +36,7 @@ async function findEventEmitter(moduleRef: ModuleRef): Promise<AsyncEmitter | un
 /**
  * Re-emits every lifecycle event of {@link StompEvents} on `@nestjs/event-emitter` under
  * {@link STOMP_EVENT_NAMES} (`stomp.session.connect`, `…connected`, `…subscribe`,
- * `…unsubscribe`, `…disconnect`), with the event object as the payload, so that
+ * `…unsubscribe`, `…disconnect`) and the broker's availability under `stomp.broker.availability`, with the event object as the payload, so that
  * `@OnEvent('stomp.session.connected')` works (Spring publishes the same events as
  * `ApplicationEvent`s). Does nothing when the package is not installed or the app did not import
  * `EventEmitterModule.forRoot()`.
@@ -61,6 +61,7 @@ export class EventEmitterBridge implements OnModuleInit, OnApplicationShutdown {
     const emitter = await findEventEmitter(this.moduleRef);
     if (emitter === undefined) return;
     this.subscription = this.events.events$.subscribe((event) => this.forward(emitter, event));
+    this.subscription.add(this.events.brokerAvailability$.subscribe((event) => this.forward(emitter, event)));
   }
 
   /** After the sessions closed (their disconnect events went out in `beforeApplicationShutdown`). */
@@ -69,8 +70,8 @@ export class EventEmitterBridge implements OnModuleInit, OnApplicationShutdown {
     this.subscription = undefined;
   }
 
-  private forward(emitter: AsyncEmitter, event: StompSessionEvent): void {
-    const name = STOMP_EVENT_NAMES[event.type];
+  private forward(emitter: AsyncEmitter, event: StompSessionEvent | BrokerAvailabilityEvent): void {
+    const name = event.type === 'brokerAvailability' ? BROKER_AVAILABILITY_EVENT_NAME : STOMP_EVENT_NAMES[event.type];
     try {
       const settled = emitter.emitAsync(name, event);
       if (settled !== false) settled.catch((err: unknown) => this.listenerFailed(name, err));

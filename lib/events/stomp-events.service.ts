@@ -1,6 +1,6 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Observable, Subject, filter } from 'rxjs';
-import type { StompSessionEvent, StompSessionEventType } from './stomp-events.js';
+import type { BrokerAvailabilityEvent, StompSessionEvent, StompSessionEventType } from './stomp-events.js';
 
 /**
  * The session lifecycle events as an RxJS stream (see {@link StompSessionEvent} for the order
@@ -30,6 +30,19 @@ export class StompEvents implements OnApplicationShutdown {
     return this.events$.pipe(filter((e): e is Extract<StompSessionEvent, { type: T }> => e.type === type));
   }
 
+  private readonly availability = new Subject<BrokerAvailabilityEvent>();
+
+  /**
+   * The broker's availability changes (a relay's system connection up or down), in order. The
+   * simple broker emits none. Completes when the application closes.
+   */
+  readonly brokerAvailability$: Observable<BrokerAvailabilityEvent> = this.availability.asObservable();
+
+  /** @internal */
+  emitBrokerAvailability(event: BrokerAvailabilityEvent): void {
+    this.availability.next(event);
+  }
+
   /** True when anyone listens: emitters skip building events nobody would see. */
   get observed(): boolean {
     return this.subject.observed;
@@ -43,6 +56,7 @@ export class StompEvents implements OnApplicationShutdown {
   /** @internal */
   complete(): void {
     this.subject.complete();
+    this.availability.complete();
   }
 
   /**

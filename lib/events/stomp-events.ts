@@ -79,3 +79,19 @@ export const STOMP_EVENT_NAMES: Readonly<Record<StompSessionEventType, string>> 
   unsubscribe: 'stomp.session.unsubscribe',
   disconnect: 'stomp.session.disconnect',
 };
+
+/**
+ * The broker became available or unavailable (Spring's `BrokerAvailabilityEvent`): emitted by the
+ * relay when its system connection to the external broker comes up (the first time and after
+ * every reconnect) or goes down. The simple broker is always available and emits none. Not a
+ * session event: see `StompEvents.brokerAvailability$`.
+ */
+export interface BrokerAvailabilityEvent {
+  readonly type: 'brokerAvailability';
+  readonly available: boolean;
+  /** `Date.now()` when the event was emitted, in ms. */
+  readonly timestamp: number;
+}
+
+/** The `@nestjs/event-emitter` event name of {@link BrokerAvailabilityEvent}. */
+export const BROKER_AVAILABILITY_EVENT_NAME = 'stomp.broker.availability';

@@ -2,6 +2,7 @@ import type {
   ChannelInterceptorOptions,
   HeartbeatOptions,
   SimpleBrokerOptions,
+  RelayBrokerOptions,
   StompStatsOptions,
   StompEndpointOptions,
   SockJsOptions,
@@ -50,7 +51,7 @@ const sockJsKeys: EveryKey<SockJsOptions> = {
   clientLibraryUrl: true,
 };
 
-const brokerKeys: EveryKey<SimpleBrokerOptions> = {
+export const brokerKeys: EveryKey<SimpleBrokerOptions> = {
   kind: true,
   prefixes: true,
   queuePrefixes: true,
@@ -63,6 +64,26 @@ const brokerKeys: EveryKey<SimpleBrokerOptions> = {
   maxHeldBytes: true,
   maxUnackedBytes: true,
   heartbeat: true,
+};
+
+/** Keys only the relay takes (checked against `kind` in `resolve-relay.ts`). */
+export const relayOnlyKeys: EveryKey<Omit<RelayBrokerOptions, keyof SimpleBrokerOptions>> = {
+  host: true,
+  port: true,
+  clientLogin: true,
+  clientPasscode: true,
+  systemLogin: true,
+  systemPasscode: true,
+  virtualHost: true,
+  systemHeartbeatSendInterval: true,
+  systemHeartbeatReceiveInterval: true,
+  clientHeartbeatInterval: true,
+  connectTimeout: true,
+  reconnectDelay: true,
+  maxReconnectDelay: true,
+  userDestinationBroadcast: true,
+  userRegistryBroadcast: true,
+  userRegistryBroadcastInterval: true,
 };
 
 const interceptorKeys: EveryKey<ChannelInterceptorOptions> = { clientInbound: true, clientOutbound: true, broker: true };
@@ -101,7 +122,7 @@ export const OPTION_OBJECTS: readonly { path: string; keys: readonly string[] }[
   { path: '', keys: Object.keys(moduleKeys) },
   { path: 'endpoints[]', keys: Object.keys(endpointKeys) },
   { path: 'endpoints[].sockjs', keys: Object.keys(sockJsKeys) },
-  { path: 'broker', keys: Object.keys(brokerKeys) },
+  { path: 'broker', keys: [...Object.keys(brokerKeys), ...Object.keys(relayOnlyKeys)] },
   { path: 'broker.heartbeat', keys: Object.keys(heartbeatKeys) },
   { path: 'limits', keys: Object.keys(limitKeys) },
   { path: 'stats', keys: Object.keys(statsKeys) },

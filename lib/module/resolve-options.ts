@@ -8,6 +8,7 @@ import { isWritableUnescaped } from '../protocol/header-escaping.js';
 import type {
   BrokerOptions,
   InterceptorRef,
+  SimpleBrokerOptions,
   SockJsOptions,
   SockJsTransport,
   StompConnectDecision,
@@ -20,6 +21,8 @@ import type { SimpleBrokerConfig } from '../broker/simple/simple-broker.js';
 import type { SimpUserRegistry } from '../user/simp-user-registry.js';
 import type { AuthorizationConfig } from '../messaging/authorization.js';
 import { resolveAuthorization } from './resolve-authorization.js';
+import { brokerKindProblems, resolveRelay } from './resolve-relay.js';
+import type { RelayBrokerConfig } from '../broker/relay/relay-broker-config.js';
 
 export const LIBRARY_VERSION = '0.1.0';
 
@@ -27,8 +30,14 @@ export const LIBRARY_VERSION = '0.1.0';
 export interface ResolvedStompOptions {
   endpoints: ResolvedEndpoint[];
   applicationDestinationPrefixes: string[];
-  /** What the simple broker is built with (one type, so the two cannot drift apart). */
-  broker: SimpleBrokerConfig & { kind: 'simple' };
+  /**
+   * What the simple broker is built with (one type, so the two cannot drift apart). With a relay
+   * its `prefixes`, `queuePrefixes` (for defaults such as `errorDestination`) and `pathSeparator`
+   * still hold, and `relay` holds the rest.
+   */
+  broker: SimpleBrokerConfig & { kind: 'simple' | 'relay' };
+  /** The relay's settings, when `broker.kind` is `'relay'`. */
+  relay?: RelayBrokerConfig;
   pathSeparator: '/' | '.';
   userDestinationPrefix: string;
   errorDestination: string | false;
@@ -170,14 +179,17 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     problems.push(`broker must be an object such as { kind: 'simple' }, got ${shown(broker)}`);
     broker = { kind: 'simple' };
   }
-  if (broker.kind !== undefined && broker.kind !== 'simple') {
-    problems.push(`broker.kind must be "simple", got ${JSON.stringify((broker as { kind: unknown }).kind)}`);
+  if (broker.kind !== undefined && broker.kind !== 'simple' && broker.kind !== 'relay') {
+    problems.push(`broker.kind must be "simple" or "relay", got ${JSON.stringify((broker as { kind: unknown }).kind)}`);
   }
+  brokerKindProblems(broker, problems);
+  // The relay takes none of the simple broker's own options (checked just above).
+  const simple = broker as SimpleBrokerOptions;
   const brokerPrefixes = destinationPrefixes('broker.prefixes', broker.prefixes, ['/topic', '/queue']);
   if (brokerPrefixes.length === 0) problems.push('broker.prefixes must name at least one prefix');
   const queuePrefixes = destinationPrefixes(
     'broker.queuePrefixes',
-    broker.queuePrefixes,
+    simple.queuePrefixes,
     brokerPrefixes.includes('/queue') ? ['/queue'] : [],
   );
   for (const q of queuePrefixes) {
@@ -281,14 +293,14 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
   if (limits.connectTimeout > MAX_TIMER_DELAY || limits.closeTimeout > MAX_TIMER_DELAY) {
     problems.push(`limits.connectTimeout and limits.closeTimeout must not exceed ${MAX_TIMER_DELAY} ms (Node's longest timer)`);
   }
-  const queueCapacity = positiveInt('broker.queueCapacity', broker.queueCapacity, 1000);
-  const maxDestinationLength = positiveInt('broker.maxDestinationLength', broker.maxDestinationLength, 1024);
-  const maxDestinationSegments = positiveInt('broker.maxDestinationSegments', broker.maxDestinationSegments, 64);
-  const maxPatternWildcards = positiveInt('broker.maxPatternWildcards', broker.maxPatternWildcards, 8);
-  const maxQueues = positiveInt('broker.maxQueues', broker.maxQueues, 10_000);
-  const maxUnackedMessages = positiveInt('broker.maxUnackedMessages', broker.maxUnackedMessages, 1000);
-  const maxHeldBytes = positiveInt('broker.maxHeldBytes', broker.maxHeldBytes, 64 * MiB);
-  const maxUnackedBytes = positiveInt('broker.maxUnackedBytes', broker.maxUnackedBytes, 32 * MiB);
+  const queueCapacity = positiveInt('broker.queueCapacity', simple.queueCapacity, 1000);
+  const maxDestinationLength = positiveInt('broker.maxDestinationLength', simple.maxDestinationLength, 1024);
+  const maxDestinationSegments = positiveInt('broker.maxDestinationSegments', simple.maxDestinationSegments, 64);
+  const maxPatternWildcards = positiveInt('broker.maxPatternWildcards', simple.maxPatternWildcards, 8);
+  const maxQueues = positiveInt('broker.maxQueues', simple.maxQueues, 10_000);
+  const maxUnackedMessages = positiveInt('broker.maxUnackedMessages', simple.maxUnackedMessages, 1000);
+  const maxHeldBytes = positiveInt('broker.maxHeldBytes', simple.maxHeldBytes, 64 * MiB);
+  const maxUnackedBytes = positiveInt('broker.maxUnackedBytes', simple.maxUnackedBytes, 32 * MiB);
 
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     problems.push(`authenticate must be a function (request) => { user?, reject? }, got ${shown(options.authenticate)}`);
@@ -309,14 +321,16 @@ export function resolveStompOptions(options: StompModuleOptions = {}): ResolvedS
     brokerPrefixes.filter((p) => !queuePrefixes.includes(p)),
     problems,
   );
+  const relay = broker.kind === 'relay' ? resolveRelay(broker, brokerPrefixes, problems) : undefined;
   if (problems.length > 0) {
     throw new Error(`Invalid StompModule options:\n  - ${problems.join('\n  - ')}`);
   }
   return {
     endpoints: endpoints as ResolvedStompOptions['endpoints'],
     applicationDestinationPrefixes: appPrefixes,
+    relay,
     broker: {
-      kind: 'simple',
+      kind: relay === undefined ? 'simple' : 'relay',
       prefixes: brokerPrefixes,
       queuePrefixes,
       queueCapacity,

@@ -95,7 +95,7 @@ export interface HeartbeatOptions {
 
 /** The embedded, in-memory broker. */
 export interface SimpleBrokerOptions {
-  /** The broker kind. Default `'simple'` (the only kind so far), so `broker: { prefixes }` is enough. */
+  /** The broker kind. Default `'simple'`, so `broker: { prefixes }` is enough; `'relay'`: see {@link RelayBrokerOptions}. */
   kind?: 'simple';
   /** Destination prefixes the broker owns. Default `['/topic', '/queue']`. */
   prefixes?: string[];
@@ -170,7 +170,74 @@ export interface SimpleBrokerOptions {
   heartbeat?: HeartbeatOptions | false;
 }
 
-export type BrokerOptions = SimpleBrokerOptions;
+/**
+ * A relay to an external STOMP broker (RabbitMQ's STOMP plugin, ActiveMQ, Artemis) over TCP:
+ * Spring's `enableStompBrokerRelay`. Each client session gets its own broker connection (its
+ * SUBSCRIBE, SEND, ACK, NACK, transactions and receipts pass through, so the broker's
+ * destinations, durability, ack modes and `prefetch-count` work as the broker documents them);
+ * what the application sends (`@SendTo`, `@SendToUser`, `StompMessagingTemplate`) goes over one
+ * shared "system" connection, which reconnects with back-off. See the README section "Broker
+ * relay".
+ */
+export interface RelayBrokerOptions {
+  kind: 'relay';
+  /**
+   * Destination prefixes relayed to the broker. Default `['/topic', '/queue']`. Add RabbitMQ's
+   * `/exchange`, `/amq/queue` and `/temp-queue` to reach those.
+   */
+  prefixes?: string[];
+  /** The broker's host. Default `'127.0.0.1'` (Spring: `relayHost` `127.0.0.1`). */
+  host?: string;
+  /** The broker's STOMP TCP port. Default 61613 (Spring's `relayPort`). */
+  port?: number;
+  /** Login of the client sessions' broker connections. Default `'guest'` (Spring's `clientLogin`). */
+  clientLogin?: string;
+  /** Passcode of the client sessions' broker connections. Default `'guest'`. */
+  clientPasscode?: string;
+  /** Login of the shared system connection. Default `'guest'` (Spring's `systemLogin`). */
+  systemLogin?: string;
+  /** Passcode of the shared system connection. Default `'guest'`. */
+  systemPasscode?: string;
+  /** The CONNECT `host` header, RabbitMQ's virtual host. Default: not sent (the broker's default, RabbitMQ `/`). */
+  virtualHost?: string;
+  /** ms between heart-beats the system connection offers to send. Default 10000 (Spring's). 0: none. */
+  systemHeartbeatSendInterval?: number;
+  /** ms between heart-beats the system connection wants to receive. Default 10000 (Spring's). 0: none. */
+  systemHeartbeatReceiveInterval?: number;
+  /**
+   * ms between heart-beats each client session's broker connection offers to send and wants to
+   * receive, negotiated with the broker independently of the client's own heart-beats. Default
+   * 10000. 0: none.
+   */
+  clientHeartbeatInterval?: number;
+  /** ms to wait for the broker's CONNECTED on a new broker connection. Default 10000. */
+  connectTimeout?: number;
+  /** ms before the system connection's first reconnect attempt, doubled after each failure. Default 1000. */
+  reconnectDelay?: number;
+  /** ms the reconnect delay grows to at most. Default 30000. */
+  maxReconnectDelay?: number;
+  /**
+   * Where a message for a user this instance knows nothing of is broadcast, so the instance
+   * holding the user's sessions delivers it (Spring's `userDestinationBroadcast`). Default
+   * `'/topic/unresolved-user-destination'`; `false`: not broadcast (one instance).
+   */
+  userDestinationBroadcast?: string | false;
+  /**
+   * Where each instance broadcasts its users, sessions and subscriptions, so that the
+   * `SimpUserRegistry` lists every instance's users (Spring's `userRegistryBroadcast`). Default
+   * `'/topic/simp-user-registry'`; `false`: the registry lists this instance's users only.
+   */
+  userRegistryBroadcast?: string | false;
+  /**
+   * ms between two registry broadcasts; another instance's users are forgotten after twice this
+   * without news from it (Spring's `registryExpirationPeriod` is 20 s). Default 10000.
+   */
+  userRegistryBroadcastInterval?: number;
+  /** Client heart-beat policy (the client leg, as for the simple broker), or `false`. */
+  heartbeat?: HeartbeatOptions | false;
+}
+
+export type BrokerOptions = SimpleBrokerOptions | RelayBrokerOptions;
 
 /** Protocol limits. A frame that breaks one gets an ERROR frame naming the limit, then the connection closes. */
 export interface StompLimits {
@@ -380,7 +447,7 @@ export interface StompModuleOptions {
   endpoints?: StompEndpointOptions[];
   /** Prefixes routed to `@MessageMapping` handlers. Default `['/app']`. */
   applicationDestinationPrefixes?: string[];
-  /** The broker. Default `{ kind: 'simple' }`. */
+  /** The broker: the embedded simple broker or a relay to RabbitMQ & co. Default `{ kind: 'simple' }`. */
   broker?: BrokerOptions;
   /**
    * Separator of destination segments, for `@MessageMapping` patterns and for the simple

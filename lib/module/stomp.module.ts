@@ -2,6 +2,7 @@ import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
 import { SimpleBroker } from '../broker/simple/simple-broker.js';
+import { createRelayBroker } from '../broker/relay/create-relay-broker.js';
 import { EventEmitterBridge } from '../events/event-emitter-bridge.js';
 import { StompEvents } from '../events/stomp-events.service.js';
 import { AnnotatedMessageHandler } from '../handlers/annotated-message-handler.js';
@@ -46,8 +47,9 @@ import type { StompModuleOptions } from './stomp-options.js';
     },
     {
       provide: MESSAGE_BROKER,
-      useFactory: (options: ResolvedStompOptions): MessageBroker => new SimpleBroker(options.broker),
-      inject: [STOMP_OPTIONS],
+      useFactory: (options: ResolvedStompOptions, events: StompEvents): MessageBroker =>
+        options.relay === undefined ? new SimpleBroker(options.broker) : createRelayBroker(options.relay, options.limits, events),
+      inject: [STOMP_OPTIONS, StompEvents],
     },
     // transport
     SessionRegistry,
