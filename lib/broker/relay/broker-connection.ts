@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { connect as netConnect, type Socket } from 'node:net';
 import { FrameDecoder, type FrameDecoderLimits } from '../../protocol/frame-decoder.js';
 import { encodeFrame, HEARTBEAT_EOL, type HeaderEntries } from '../../protocol/frame-encoder.js';
@@ -122,6 +123,18 @@ function said(text: string): string {
 }
 
 /**
+ * What an ERROR frame from the broker says, for an error message: its `message` header and, when
+ * there is one, its body's text in parentheses (RabbitMQ puts the detail there: `Bad CONNECT
+ * (Access refused for user 'guest')`). Control characters become spaces; each part is bounded.
+ */
+export function brokerErrorText(frame: StompFrame): string {
+  const message = said(frame.headers['message'] ?? '');
+  const body = frame.body.length > 0 && isUtf8(frame.body) ? said(frame.body.subarray(0, 1024).toString('utf8')) : '';
+  if (message && body && body !== message) return `${message} (${body})`;
+  return message || body || '(no message)';
+}
+
+/**
  * One STOMP 1.2 client connection over TCP to a real broker (RabbitMQ): the relay's TCP leg.
  * Knows nothing of Nest or of client sessions. Frames are encoded with the project's own
  * {@link encodeFrame} and decoded with {@link FrameDecoder}; heart-beats run on a
@@ -218,8 +231,7 @@ export class BrokerConnection implements HeartbeatTarget {
           }
           if (settled) return;
           if (frame.command === 'ERROR') {
-            const message = frame.headers['message'] ?? frame.body.toString('utf8');
-            fail(`Broker at ${where} refused CONNECT: ${said(message) || '(no message)'}`);
+            fail(`Broker at ${where} refused CONNECT: ${brokerErrorText(frame)}`);
             return;
           }
           if (frame.command !== 'CONNECTED') {
@@ -461,8 +473,7 @@ export class BrokerConnection implements HeartbeatTarget {
       }
       if (this.ended) return;
     } else if (command === 'ERROR') {
-      const message = said(frame.headers['message'] ?? frame.body.toString('utf8')) || '(no message)';
-      const error = new StompProtocolError('BROKER_ERROR', message);
+      const error = new StompProtocolError('BROKER_ERROR', brokerErrorText(frame));
       const id = frame.headers['receipt-id'];
       const waiting = id === undefined ? undefined : this.pending.get(id);
       if (waiting !== undefined && id !== undefined) {
