@@ -48,7 +48,7 @@ import type { StompModuleOptions } from './stomp-options.js';
     {
       provide: MESSAGE_BROKER,
       useFactory: (options: ResolvedStompOptions, events: StompEvents): MessageBroker =>
-        options.relay === undefined ? new SimpleBroker(options.broker) : createRelayBroker(options.relay, options.limits, events),
+        options.relay === undefined ? new SimpleBroker(options.broker) : createRelayBroker(options.relay, events),
       inject: [STOMP_OPTIONS, StompEvents],
     },
     // transport

@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
 import type { StompEvents } from '../../events/stomp-events.service.js';
-import type { FrameDecoderLimits } from '../../protocol/frame-decoder.js';
 import { RelayBroker } from './relay-broker.js';
 import type { RelayBrokerConfig } from './relay-broker-config.js';
 
@@ -8,14 +7,16 @@ import type { RelayBrokerConfig } from './relay-broker-config.js';
  * The relay as the module builds it: availability changes become `StompEvents.brokerAvailability$`
  * events and one log line each (Spring logs "BrokerAvailabilityEvent[available=…]" at info).
  */
-export function createRelayBroker(config: RelayBrokerConfig, limits: FrameDecoderLimits, events: StompEvents): RelayBroker {
+export function createRelayBroker(config: RelayBrokerConfig, events: StompEvents): RelayBroker {
   const logger = new Logger('StompBrokerRelay');
   const where = `${config.host}:${config.port}`;
-  return new RelayBroker(config, limits, {
+  const broker = new RelayBroker(config, {
     availability(available) {
       if (available) logger.log(`Message broker at ${where} is available (system connection up)`);
       else logger.warn(`Message broker at ${where} is not available (system connection down); reconnecting with back-off`);
       events.emitBrokerAvailability({ type: 'brokerAvailability', available, timestamp: Date.now() });
     },
   });
+  broker.system.start();
+  return broker;
 }

@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
 import { createHeaders, type StompFrame, type StompHeaders } from '../../protocol/frame.js';
-import type { FrameDecoderLimits } from '../../protocol/frame-decoder.js';
 import { OutboundMessage } from '../../protocol/message-frame.js';
 import { StompProtocolError } from '../../protocol/stomp-protocol-error.js';
 import { findPrefix, sessionOfDestination } from '../destination-prefixes.js';
@@ -92,7 +91,6 @@ export class RelayBroker implements MessageBroker {
 
   constructor(
     private readonly config: RelayBrokerConfig,
-    private readonly limits: FrameDecoderLimits,
     private readonly listener?: RelayBrokerListener,
   ) {
     this.system = new SystemConnection({
@@ -103,7 +101,6 @@ export class RelayBroker implements MessageBroker {
       virtualHost: config.virtualHost,
       heartbeat: { send: config.systemHeartbeatSendInterval, receive: config.systemHeartbeatReceiveInterval },
       connectTimeout: config.connectTimeout,
-      limits,
       reconnect: { initialDelay: config.reconnectDelay, maxDelay: config.maxReconnectDelay },
       onAvailability: (available) => this.availabilityChanged(available),
     });
@@ -130,7 +127,6 @@ export class RelayBroker implements MessageBroker {
       virtualHost: this.config.virtualHost,
       heartbeat: { send: this.config.clientHeartbeatInterval, receive: this.config.clientHeartbeatInterval },
       connectTimeout: this.config.connectTimeout,
-      limits: this.limits,
       handlers: {
         onFrame: (frame) => this.fromBroker(relayed, frame),
         onClose: (error) => this.lost(relayed, error),
