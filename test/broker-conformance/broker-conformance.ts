@@ -72,7 +72,8 @@ export interface BrokerCapabilities {
   /**
    * An ACK/NACK of an id the broker cannot match (unknown, or already acknowledged) is an ERROR
    * saying so, carrying the frame's `receipt-id`, and the connection closes. (RabbitMQ answers an
-   * id not of its own form with ERROR "Invalid header", and a second ACK of a message with nothing.)
+   * id not of its own form with ERROR "Invalid header"; a second ACK of a message gets a RECEIPT,
+   * then the connection closes without an ERROR: the AMQP channel failed, "unknown delivery tag".)
    */
   readonly ackErrors: boolean;
   /**

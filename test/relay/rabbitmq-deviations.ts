@@ -19,7 +19,8 @@ export const RABBITMQ_DEVIATIONS: BrokerCapabilities = {
   stripsForgedHeaders: false,
   // Sends `redelivered:false` on a first delivery.
   omitsRedeliveredFalse: false,
-  // ERROR "Invalid header" for an ack id not of its form; nothing for a second ACK of a message.
+  // ERROR "Invalid header" for an ack id not of its form; a second ACK of a message gets a
+  // RECEIPT, then the connection closes with no ERROR (AMQP "unknown delivery tag").
   ackErrors: false,
   // Receipts a transactional SEND at COMMIT, not on arrival.
   transactionalReceiptsOnArrival: false,
