@@ -509,7 +509,11 @@ export class BrokerConnection implements HeartbeatTarget {
   }
 
   private socketClosed(): void {
-    if (this.ended) return;
+    if (this.ended) {
+      // Closed while close() waits for the DISCONNECT receipt: nothing more will come.
+      this.rejectPending('BROKER_UNAVAILABLE', `The connection to the broker at ${this.where} was closed`);
+      return;
+    }
     const cause = this.lastSocketError;
     this.fail(
       new StompProtocolError(

@@ -425,6 +425,20 @@ describe('BrokerConnection (fake STOMP server over TCP)', () => {
       await broker.whenClosed();
     });
 
+    it('finishes closing when the broker closes on DISCONNECT without a RECEIPT', async () => {
+      const { connection, recorder } = await open(
+        answerConnect(async (s) => {
+          s.connected();
+          await s.frame('DISCONNECT');
+          s.socket.end();
+        }),
+        { closeTimeout: 60 * GUARD_MS },
+      );
+      // Resolves on the socket's close, long before closeTimeout (the test's own timeout is below it).
+      await withTimeout(connection.close(), 'close()');
+      expect(recorder.closes).toEqual([]);
+    });
+
     it('destroy() drops the socket at once and rejects pending requests', async () => {
       const { connection, recorder, broker } = await open(answerConnect((s) => s.connected()));
       const pending = connection.request('SEND', { destination: '/x' });
