@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { BrokerConnection, type BrokerConnectionOptions } from '../../lib/broker/relay/broker-connection.js';
+import { SystemConnection } from '../../lib/broker/relay/system-connection.js';
 import type { StompFrame } from '../../lib/protocol/frame.js';
 import { StompProtocolError } from '../../lib/protocol/stomp-protocol-error.js';
 import { GUARD_MS, withTimeout } from '../support/stomp-client.js';
@@ -138,5 +139,39 @@ describe('BrokerConnection against RabbitMQ', () => {
     expect((error as StompProtocolError).message).toBe(
       "Broker at 127.0.0.1:61613 refused CONNECT: Bad CONNECT (Access refused for user 'guest')",
     );
+  });
+});
+
+describe('SystemConnection against RabbitMQ', () => {
+  it('makes its system subscriptions, then carries a request() SEND to them', async () => {
+    const availability: boolean[] = [];
+    const system = new SystemConnection({
+      ...RABBIT,
+      login: 'guest',
+      passcode: 'guest',
+      virtualHost: '/',
+      heartbeat: { send: 10_000, receive: 10_000 },
+      connectTimeout: GUARD_MS,
+      onAvailability: (available) => availability.push(available),
+    });
+    try {
+      const destination = `/topic/relay-system-${randomUUID()}`;
+      const received: StompFrame[] = [];
+      let arrived!: () => void;
+      const message = new Promise<void>((resolve) => (arrived = resolve));
+      system.subscribe(destination, (frame) => {
+        received.push(frame);
+        arrived();
+      });
+      system.start();
+      await withTimeout(system.whenAvailable(), 'the system connection');
+      expect(system.current?.server).toMatch(/^RabbitMQ\//);
+      await system.request('SEND', { destination }, Buffer.from('broadcast'));
+      await withTimeout(message, 'the broadcast');
+      expect(received.map((f) => [f.headers['subscription'], f.body.toString()])).toEqual([['system-sub-1', 'broadcast']]);
+    } finally {
+      await system.close();
+    }
+    expect(availability).toEqual([true, false]);
   });
 });

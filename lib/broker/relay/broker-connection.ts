@@ -383,8 +383,8 @@ export class BrokerConnection implements HeartbeatTarget {
   }
 
   /**
-   * Graceful close: DISCONNECT with a receipt, waits for it (at most `closeTimeout` ms), ends the
-   * socket and resolves once it closed (destroyed after another `closeTimeout` ms). Idempotent:
+   * Graceful close: DISCONNECT with a receipt, waits for it (at most `closeTimeout` ms; requests
+   * sent before it get their RECEIPTs first, as the broker answers in order), ends the socket and resolves once it closed (destroyed after another `closeTimeout` ms). Idempotent:
    * every call returns the same Promise; never rejects. `onClose` is not called.
    */
   close(): Promise<void> {
@@ -509,7 +509,11 @@ export class BrokerConnection implements HeartbeatTarget {
   }
 
   private socketClosed(): void {
-    if (this.ended) return;
+    if (this.ended) {
+      // Closed while close() waits for the DISCONNECT receipt: nothing more will come.
+      this.rejectPending('BROKER_UNAVAILABLE', `The connection to the broker at ${this.where} was closed`);
+      return;
+    }
     const cause = this.lastSocketError;
     this.fail(
       new StompProtocolError(
