@@ -6,6 +6,7 @@ export type {
   HeartbeatOptions,
   InterceptorRef,
   SimpleBrokerOptions,
+  RelayBrokerOptions,
   SockJsOptions,
   SockJsTransport,
   StompConnectDecision,
@@ -87,6 +88,8 @@ export {
   type SessionUnsubscribeEvent,
   type StompSessionEvent,
   type StompSessionEventType,
+  type BrokerAvailabilityEvent,
+  BROKER_AVAILABILITY_EVENT_NAME,
 } from './events/stomp-events.js';
 export type { SessionCloseReason } from './transport/stomp-connection.js';
 export type { CountedLimit, SessionLimit } from './transport/session-limits.js';
@@ -110,8 +113,15 @@ export {
   type BrokerStats,
   type BrokerSubscription,
   type MessageBroker,
+  type BrokerCapabilities,
+  type BrokerConnectRequest,
+  SERVER_CAPABILITIES,
 } from './broker/message-broker.js';
 export { SimpleBroker, type SimpleBrokerConfig } from './broker/simple/simple-broker.js';
+export { RelayBroker, type RelayBrokerListener } from './broker/relay/relay-broker.js';
+export type { RelayBrokerConfig } from './broker/relay/relay-broker-config.js';
+export { BrokerConnection, type BrokerConnectionOptions, type BrokerConnectionHandlers } from './broker/relay/broker-connection.js';
+export { SystemConnection, type SystemConnectionOptions, type SystemSubscription, type ReconnectOptions } from './broker/relay/system-connection.js';
 
 // Sessions
 export { SessionRegistry } from './transport/session-registry.js';

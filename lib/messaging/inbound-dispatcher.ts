@@ -269,7 +269,7 @@ export class InboundDispatcher implements ClientInboundHandler {
     const subscription = new SessionSubscription(session, id, destination, ack as AckMode, extraHeaders(frame.headers), 'broker');
     session.subscriptions.set(id, subscription);
     this.users.subscribed(subscription);
-    return this.broker.subscribe(subscription);
+    return this.broker.subscribe(subscription, this.receiptFor(session, frame));
   }
 
   private unsubscribe(session: StompSession, frame: StompFrame): void | Promise<void> {

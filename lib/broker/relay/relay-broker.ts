@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { createHeaders, type StompFrame, type StompHeaders } from '../../protocol/frame.js';
-import { OutboundMessage } from '../../protocol/message-frame.js';
+import { isPassThroughHeader, OutboundMessage } from '../../protocol/message-frame.js';
 import { StompProtocolError } from '../../protocol/stomp-protocol-error.js';
 import { findPrefix, sessionOfDestination } from '../destination-prefixes.js';
 import type {
@@ -46,8 +46,16 @@ export function fromBrokerDestination(destination: string): string {
   return sessionOfDestination(decoded) === undefined ? destination : decoded;
 }
 
-/** SEND headers the relay sets itself rather than passing on. */
-const NOT_FORWARDED: ReadonlySet<string> = new Set(['destination', 'receipt', 'content-length']);
+/**
+ * Whether a SEND header goes on to the broker: what reaches subscribers anyway
+ * ({@link isPassThroughHeader}: `content-type`, RabbitMQ's `persistent`, `reply-to`, `expiration`,
+ * `x-*`…) and `transaction`; not what the broker vouches for (`message-id`, `redelivered`,
+ * `user-name`: RabbitMQ refuses a SEND with `message-id`), nor `receipt` and `destination`, which
+ * the relay sets itself.
+ */
+function forwarded(name: string): boolean {
+  return name === 'transaction' || isPassThroughHeader(name);
+}
 
 /** One client session's side of the relay: its own broker connection and its subscriptions by id. */
 interface RelayedSession {
@@ -165,7 +173,7 @@ export class RelayBroker implements MessageBroker {
   publish(message: BrokerMessage, from?: BrokerSession, receipt?: string): void | Promise<void> {
     const headers = createHeaders();
     headers['destination'] = toBrokerDestination(message.destination);
-    for (const name in message.headers) if (!NOT_FORWARDED.has(name)) headers[name] = message.headers[name];
+    for (const name in message.headers) if (forwarded(name)) headers[name] = message.headers[name];
     if (from !== undefined) {
       if (receipt !== undefined) headers['receipt'] = receipt;
       return this.write(this.relayed(from), 'SEND', headers, message.body);
