@@ -119,6 +119,7 @@ export {
 } from './broker/message-broker.js';
 export { SimpleBroker, type SimpleBrokerConfig } from './broker/simple/simple-broker.js';
 export { RelayBroker, type RelayBrokerListener } from './broker/relay/relay-broker.js';
+export { MultiServerUserRegistry, type UserRegistrySnapshot } from './user/multi-server-user-registry.js';
 export type { RelayBrokerConfig } from './broker/relay/relay-broker-config.js';
 export { BrokerConnection, type BrokerConnectionOptions, type BrokerConnectionHandlers } from './broker/relay/broker-connection.js';
 export { SystemConnection, type SystemConnectionOptions, type SystemSubscription, type ReconnectOptions } from './broker/relay/system-connection.js';

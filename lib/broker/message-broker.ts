@@ -145,6 +145,13 @@ export interface MessageBroker {
   disconnect(session: BrokerSession): void | Promise<void>;
   close(): Promise<void>;
   /**
+   * A message for a user this instance has no subscribed session of (`userDestination` is
+   * `/user/<name>/<destination>`): a broker shared by several instances broadcasts it so that the
+   * instance holding the user's sessions delivers it (Spring's `userDestinationBroadcast`).
+   * Optional: without it such messages are dropped, as on one instance.
+   */
+  broadcastUnresolved?(userDestination: string, message: BrokerMessage): void | Promise<void>;
+  /**
    * What the broker holds now, for `StompStats` and the OpenTelemetry metrics. Optional: a
    * broker without it reports no `broker` figures. Called on demand (a stats snapshot, a metrics
    * collection), never per message, so it may walk the broker's structures.

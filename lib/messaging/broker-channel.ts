@@ -124,7 +124,7 @@ export class BrokerChannel {
   private async route(message: BrokerMessage, destination: string, target: Target): Promise<void> {
     switch (target.kind) {
       case 'user':
-        return this.publishAll(this.users.userTargets(target.user, target.destination), message);
+        return this.publishAll(this.users.userTargets(target.user, target.destination), message, destination);
       case 'session': {
         const session = this.sessions.get(target.sessionId);
         const resolved = session && this.users.sessionTarget(session, target.destination);
@@ -134,7 +134,7 @@ export class BrokerChannel {
       default:
         if (this.users.isUserDestination(destination)) {
           const parsed = this.users.parseSendDestination(destination);
-          return this.publishAll(this.users.userTargets(parsed.user, parsed.destination), message);
+          return this.publishAll(this.users.userTargets(parsed.user, parsed.destination), message, destination);
         }
         if (!this.broker.handles(destination)) {
           throw new Error(`Cannot send to ${destination}: it is neither a broker destination nor a user destination`);
@@ -143,7 +143,12 @@ export class BrokerChannel {
     }
   }
 
-  private async publishAll(destinations: readonly string[], message: BrokerMessage): Promise<void> {
+  /** Publishes to each resolved destination; with none, a shared broker may broadcast it for other instances (see `MessageBroker.broadcastUnresolved`). */
+  private async publishAll(destinations: readonly string[], message: BrokerMessage, userDestination: string): Promise<void> {
+    if (destinations.length === 0) {
+      await this.broker.broadcastUnresolved?.(userDestination, message);
+      return;
+    }
     for (const destination of destinations) {
       await this.broker.publish({ destination, headers: message.headers, body: message.body });
     }

@@ -207,6 +207,8 @@ export class InboundDispatcher implements ClientInboundHandler {
       }
       // Past clientInbound already: no broker interceptors (Spring's simple broker listens there too).
       const targets = this.users.userTargets(target.user, target.destination);
+      // No session here: a broker shared by several instances passes it to the others.
+      if (targets.length === 0) return this.broker.broadcastUnresolved?.(destination, { destination, headers: frame.headers, body: frame.body });
       const last = targets.length - 1;
       return inOrder(targets, (d) =>
         this.brokerChannel.forward(

@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { MESSAGE_BROKER, type MessageBroker } from '../broker/message-broker.js';
 import { SimpleBroker } from '../broker/simple/simple-broker.js';
 import { createRelayBroker } from '../broker/relay/create-relay-broker.js';
+import { UserDestinationBroadcasts } from '../broker/relay/user-destination-broadcasts.js';
 import { EventEmitterBridge } from '../events/event-emitter-bridge.js';
 import { StompEvents } from '../events/stomp-events.service.js';
 import { AnnotatedMessageHandler } from '../handlers/annotated-message-handler.js';
@@ -74,6 +75,8 @@ import type { StompModuleOptions } from './stomp-options.js';
     DefaultSimpUserRegistry,
     userRegistryProvider,
     StompMessagingTemplate,
+    // several instances behind a relay: registry and unresolved-user broadcasts
+    UserDestinationBroadcasts,
     // annotated handlers
     HandlerExplorer,
     StompContextCreator,

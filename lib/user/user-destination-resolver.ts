@@ -119,8 +119,20 @@ export class UserDestinationResolver {
    * that user (never a scan of all sessions or of a session's subscriptions).
    */
   userTargets(user: string, destination: string): string[] {
+    return this.targetsIn(this.registry, user, destination);
+  }
+
+  /**
+   * As {@link userTargets}, but only this instance's sessions (the local registry): for a message
+   * another instance broadcast because it found none, which every instance delivers to its own.
+   */
+  localTargets(user: string, destination: string): string[] {
+    return this.targetsIn(this.fed[0], user, destination);
+  }
+
+  private targetsIn(registry: SimpUserRegistry, user: string, destination: string): string[] {
     const out: string[] = [];
-    const found = this.registry.getUser(user);
+    const found = registry.getUser(user);
     // A SUBSCRIBE to `/user/<not a broker destination>` that was reported rather than refused is
     // in the registry too, but leads nowhere.
     if (found === undefined || !this.broker.handles(destination)) return out;

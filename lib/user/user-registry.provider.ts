@@ -4,6 +4,7 @@ import { STOMP_OPTIONS } from '../module/stomp.constants.js';
 import type { ResolvedStompOptions } from '../module/resolve-options.js';
 import { DefaultSimpUserRegistry } from './default-simp-user-registry.js';
 import { SimpUserRegistry } from './simp-user-registry.js';
+import { MultiServerUserRegistry } from './multi-server-user-registry.js';
 
 /**
  * The `userRegistry` class, created once in `StompModule`'s scope with its dependencies injected.
@@ -37,6 +38,11 @@ export const userRegistryProvider: FactoryProvider<SimpUserRegistry> = {
   provide: SimpUserRegistry,
   useFactory: (options: ResolvedStompOptions, moduleRef: ModuleRef, local: DefaultSimpUserRegistry) => {
     const type = options.userRegistry;
+    // Several instances behind a relay: Spring's MultiServerUserRegistry over the local one.
+    const broadcast = options.relay?.userRegistryBroadcast;
+    if (type === undefined && options.relay !== undefined && broadcast !== false) {
+      return new MultiServerUserRegistry(local, 2 * options.relay.userRegistryBroadcastInterval);
+    }
     if (type === undefined || type === DefaultSimpUserRegistry) return local;
     return createUserRegistry(type, moduleRef);
   },

@@ -16,6 +16,9 @@ import { BrokerConnection } from './broker-connection.js';
 import type { RelayBrokerConfig } from './relay-broker-config.js';
 import { SystemConnection } from './system-connection.js';
 
+/** The header of a broadcast unresolved user message naming its user destination (`/user/<name>/<destination>`). */
+export const USER_DESTINATION_HEADER = 'user-destination';
+
 /** Where a session's private copy of a user destination lives on the broker (see {@link toBrokerDestination}). */
 const USER_EXCHANGE = '/exchange/amq.direct/';
 
@@ -180,6 +183,22 @@ export class RelayBroker implements MessageBroker {
     }
     // Server code: the shared connection, confirmed by the broker's RECEIPT.
     return this.system.request('SEND', headers, message.body);
+  }
+
+  /** Sent to `broker.userDestinationBroadcast` with the header `user-destination`; every instance's `UserDestinationBroadcasts` delivers it to its own sessions. */
+  broadcastUnresolved(userDestination: string, message: BrokerMessage): void | Promise<void> {
+    const target = this.config.userDestinationBroadcast;
+    if (target === false) return;
+    const headers = createHeaders();
+    headers['destination'] = target;
+    headers[USER_DESTINATION_HEADER] = userDestination;
+    for (const name in message.headers) if (isPassThroughHeader(name) && name !== USER_DESTINATION_HEADER) headers[name] = message.headers[name];
+    return this.system.request('SEND', headers, message.body);
+  }
+
+  /** The relay's settings. */
+  get settings(): Readonly<RelayBrokerConfig> {
+    return this.config;
   }
 
   ack(session: BrokerSession, headers: Readonly<StompHeaders>, receipt?: string): void | Promise<void> {
