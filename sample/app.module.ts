@@ -7,6 +7,7 @@ import { StatsController } from './stats/stats.controller.js';
 import { PresenceController } from './presence/presence.controller.js';
 import { PresenceService } from './presence/presence.service.js';
 import { parseSampleUsers, sampleAuthenticator } from './sample-users.js';
+import { sampleBroker } from './sample-broker.js';
 import { PageController } from './web/page.controller.js';
 import { WhoAmIController } from './account/whoami.controller.js';
 
@@ -21,7 +22,8 @@ import { WhoAmIController } from './account/whoami.controller.js';
           { path: '/gs-guide-websocket', allowedOrigins: ['*'], sockjs: true },
         ],
         applicationDestinationPrefixes: ['/app'],
-        broker: { kind: 'simple', prefixes: ['/topic', '/queue'] },
+        // BROKER=relay: RabbitMQ at RELAY_HOST:RELAY_PORT (see sample-broker.ts); else the simple broker.
+        broker: sampleBroker(),
         authenticate: sampleAuthenticator(parseSampleUsers(process.env.SAMPLE_USERS)),
         // Only the server publishes who is online: a client SEND there gets an ERROR naming it.
         authorization: { rules: [{ type: 'SEND', destination: '/topic/presence', access: 'denyAll' }] },

@@ -65,7 +65,7 @@ export function resolveRelay(options: RelayBrokerOptions, prefixes: string[], pr
   if (maxReconnectDelay < reconnectDelay) {
     problems.push(`broker.maxReconnectDelay (${maxReconnectDelay}) must not be less than broker.reconnectDelay (${reconnectDelay})`);
   }
-  const virtualHost = options.virtualHost === undefined ? undefined : text('virtualHost', '', false) || undefined;
+  const virtualHost = text('virtualHost', '/', false);
   const userDestinationBroadcast = broadcast('userDestinationBroadcast', `${prefixes.includes('/topic') ? '/topic' : prefixes[0]}/unresolved-user-destination`);
   const userRegistryBroadcast = broadcast('userRegistryBroadcast', `${prefixes.includes('/topic') ? '/topic' : prefixes[0]}/simp-user-registry`);
   if (userDestinationBroadcast !== false && userDestinationBroadcast === userRegistryBroadcast) {

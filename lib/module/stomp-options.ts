@@ -198,7 +198,7 @@ export interface RelayBrokerOptions {
   systemLogin?: string;
   /** Passcode of the shared system connection. Default `'guest'`. */
   systemPasscode?: string;
-  /** The CONNECT `host` header, RabbitMQ's virtual host. Default: not sent (the broker's default, RabbitMQ `/`). */
+  /** The CONNECT `host` header, RabbitMQ's virtual host. Default `'/'` (RabbitMQ's default virtual host; RabbitMQ refuses a `host` naming no virtual host, such as the broker's address). */
   virtualHost?: string;
   /** ms between heart-beats the system connection offers to send. Default 10000 (Spring's). 0: none. */
   systemHeartbeatSendInterval?: number;

@@ -16,6 +16,10 @@ export function createRelayBroker(config: RelayBrokerConfig, events: StompEvents
       else logger.warn(`Message broker at ${where} is not available (system connection down); reconnecting with back-off`);
       events.emitBrokerAvailability({ type: 'brokerAvailability', available, timestamp: Date.now() });
     },
+    // One line for the first failure and then at attempts 2, 4, 8…, not one per retry.
+    connectFailed(error, attempt, retryInMs) {
+      if ((attempt & (attempt - 1)) === 0) logger.warn(`${error.message} (attempt ${attempt}; retrying in ${retryInMs} ms)`);
+    },
   });
   broker.system.start();
   return broker;

@@ -7,7 +7,7 @@ export interface RelayBrokerConfig {
   clientPasscode: string;
   systemLogin: string;
   systemPasscode: string;
-  virtualHost: string | undefined;
+  virtualHost: string;
   systemHeartbeatSendInterval: number;
   systemHeartbeatReceiveInterval: number;
   clientHeartbeatInterval: number;

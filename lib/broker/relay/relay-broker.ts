@@ -73,6 +73,8 @@ interface RelayedSession {
 export interface RelayBrokerListener {
   /** The system connection came up (`true`) or went down (`false`): Spring's `BrokerAvailabilityEvent`. */
   availability(available: boolean): void;
+  /** The system connection's attempt `attempt` (1 = first since start or since a loss) failed; the next is in `retryInMs` ms. */
+  connectFailed?(error: StompProtocolError, attempt: number, retryInMs: number): void;
 }
 
 /**
@@ -114,6 +116,7 @@ export class RelayBroker implements MessageBroker {
       connectTimeout: config.connectTimeout,
       reconnect: { initialDelay: config.reconnectDelay, maxDelay: config.maxReconnectDelay },
       onAvailability: (available) => this.availabilityChanged(available),
+      onConnectFailed: (error, attempt, retryInMs) => this.listener?.connectFailed?.(error, attempt, retryInMs),
     });
   }
 
