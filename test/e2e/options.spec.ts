@@ -5,6 +5,7 @@ import { MessageMapping, SendToUser, StompModule, type StompModuleOptions } from
 import { expectRefused, rawConnected } from '../support/raw-client.js';
 import { startStompApp, startupError, unique } from '../support/stomp-app.js';
 import { connectClient, Inbox, sendConfirmed, subscribeConfirmed } from '../support/stomp-client.js';
+import { resolveStompOptions } from '../../lib/module/resolve-options.js';
 
 
 describe('options validation at start-up', () => {
@@ -26,7 +27,7 @@ describe('options validation at start-up', () => {
     ['no endpoint', { endpoints: [] }, ['endpoints must name at least one endpoint (leave endpoints out for the default [{ path: "/ws" }])']],
     ['endpoints that are not a list', { endpoints: '/ws' }, ['endpoints must be an array of { path, allowedOrigins? }, got "/ws": use [{ path: "/ws" }]']],
     ['allowedOrigins that is not a list', { endpoints: [{ path: '/ws', allowedOrigins: '*' }] }, ['endpoints[0].allowedOrigins must be an array of strings, got "*": use ["*"]']],
-    ['an unknown broker kind', { broker: { kind: 'rabbit' } }, ['broker.kind must be "simple", got "rabbit"']],
+    ['an unknown broker kind', { broker: { kind: 'rabbit' } }, ['broker.kind must be "simple" or "relay", got "rabbit"']],
     ['an application prefix that is also a broker prefix', { applicationDestinationPrefixes: ['/topic'] }, ['"/topic" is both in applicationDestinationPrefixes and in broker.prefixes: remove it from one of them']],
     ['authenticate that is not a function', { authenticate: 'yes' }, ['authenticate must be a function (request) => { user?, reject? }, got "yes"']],
     ['a prefix that is not a string', { broker: { kind: 'simple', prefixes: ['/topic', null] } }, ['broker.prefixes: null must be a string starting with "/" and naming a prefix']],
@@ -312,5 +313,46 @@ describe('forRootAsync', () => {
         },
       ),
     ).rejects.toThrow('broker.prefixes: "nope" must be a string starting with "/"');
+  });
+});
+
+describe('relay options', () => {
+  it("are validated at start-up like every option, all problems in one error, and a simple-broker option on a relay is refused", () => {
+    let message = '';
+    try {
+      resolveStompOptions({
+        broker: { kind: 'relay', port: 70000, connectTimeout: -1, maxReconnectDelay: 10, reconnectDelay: 100, userRegistryBroadcast: '/elsewhere/x', queueCapacity: 5 } as never,
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('broker.port must be a TCP port (1 to 65535), got 70000');
+    expect(message).toContain('broker.connectTimeout must be a whole number of milliseconds from 1 to 2147483647, got -1');
+    expect(message).toContain('broker.maxReconnectDelay (10) must not be less than broker.reconnectDelay (100)');
+    expect(message).toContain('broker.userRegistryBroadcast must be false or a destination under a relayed prefix (/topic, /queue), got "/elsewhere/x"');
+    expect(message).toContain('broker.queueCapacity is an option of the simple broker; the relay leaves it to the external broker (remove it)');
+    expect(() => resolveStompOptions({ broker: { kind: 'simple', host: 'x' } as never })).toThrow('broker.host is an option of the relay: set broker.kind to "relay" to use it');
+  });
+
+  it("take Spring's defaults", () => {
+    expect(resolveStompOptions({ broker: { kind: 'relay' } }).relay).toEqual({
+      prefixes: ['/topic', '/queue'],
+      host: '127.0.0.1',
+      port: 61613,
+      clientLogin: 'guest',
+      clientPasscode: 'guest',
+      systemLogin: 'guest',
+      systemPasscode: 'guest',
+      virtualHost: '/',
+      systemHeartbeatSendInterval: 10000,
+      systemHeartbeatReceiveInterval: 10000,
+      clientHeartbeatInterval: 10000,
+      connectTimeout: 10000,
+      reconnectDelay: 1000,
+      maxReconnectDelay: 30000,
+      userDestinationBroadcast: '/topic/unresolved-user-destination',
+      userRegistryBroadcast: '/topic/simp-user-registry',
+      userRegistryBroadcastInterval: 10000,
+    });
   });
 });

@@ -41,7 +41,8 @@ function declaredOptionObjects(): { objects: Map<string, string[]>; declarations
   const walk = (name: string, path: string) => {
     reached.add(name);
     const members = interfaces.get(name)!.members.filter(ts.isPropertySignature);
-    objects.set(path, members.map((m) => m.name.getText(source)));
+    // A union (BrokerOptions = simple | relay) puts every member's keys at the same place.
+    objects.set(path, [...new Set([...(objects.get(path) ?? []), ...members.map((m) => m.name.getText(source))])]);
     for (const member of members) {
       if (!member.type) continue;
       for (const found of objectTypes(member.type)) {

@@ -37,7 +37,7 @@ describe('resolveStompOptions: what a newcomer writes first', () => {
   });
 
   it('still refuses a kind it does not know', () => {
-    expect(() => resolveStompOptions({ broker: { kind: 'relay' } as never })).toThrow('broker.kind must be "simple", got "relay"');
+    expect(() => resolveStompOptions({ broker: { kind: 'rabbit' } as never })).toThrow('broker.kind must be "simple" or "relay", got "rabbit"');
   });
 });
 
