@@ -129,8 +129,8 @@ describe('the packed package (npm pack)', () => {
 });
 
 describe('package.json description', () => {
-  it('describes what exists (no broker relay yet)', () => {
-    expect(pkg.description).not.toMatch(/relay/i);
+  it('describes what exists: the simple broker and the relay', () => {
     expect(pkg.description).toMatch(/simple broker/);
+    expect(pkg.description).toMatch(/broker relay to RabbitMQ/);
   });
 });
