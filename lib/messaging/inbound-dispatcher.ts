@@ -188,8 +188,9 @@ export class InboundDispatcher implements ClientInboundHandler {
     this.users.assertNotOtherSession(session, destination, 'SEND');
     const appPrefix = findPrefix(destination, this.options.applicationDestinationPrefixes);
     if (appPrefix !== undefined) {
-      if (frame.headers['transaction'] !== undefined) {
-        // Only reached when the broker runs transactions: it cannot hold back a handler's call.
+      if (frame.headers['transaction'] !== undefined && this.capabilities.transactions === 'broker') {
+        // The broker runs transactions: it cannot hold back a handler's call. (With server
+        // transactions a committed SEND arrives here with its header, to be handled now.)
         throw new StompProtocolError(
           'INVALID_HEADER',
           `SEND to ${destination} cannot be part of transaction ${JSON.stringify(frame.headers['transaction'])}: the broker runs transactions, and only broker destinations can join them`,
