@@ -1,6 +1,6 @@
 /** Scenario sizes for a full run and for `--quick`. */
 
-export const SCENARIOS = ['fanout', 'pairs', 'idle', 'connect'] as const;
+export const SCENARIOS = ['fanout', 'pairs', 'idle', 'connect', 'relay'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const SERVERS = ['ceiling', 'sample'] as const;
@@ -44,6 +44,22 @@ export interface BenchConfig {
     concurrency: number;
     warmupCount: number;
   };
+  /**
+   * Issue 11: the sample with the broker relay against RabbitMQ's Web-STOMP directly, pairs on
+   * their own `/topic/bench.relay.<i>`. **paced**: `pacedRate` messages/s in total, well below
+   * saturation, for latency; **max**: `window` in flight per pair, for deliveries/s.
+   */
+  relay: {
+    pairs: number;
+    destinationPrefix: string;
+    bodySize: number;
+    window: number;
+    pacedRate: number;
+    warmupMs: number;
+    durationMs: number;
+    pacedDurationMs: number;
+    maxMessages: number;
+  };
 }
 
 export const FULL: BenchConfig = {
@@ -70,6 +86,17 @@ export const FULL: BenchConfig = {
   },
   idle: { sessions: 5000, destinationPrefix: '/topic/bench.idle.', warmupSessions: 300 },
   connect: { count: 3000, concurrency: 50, warmupCount: 300 },
+  relay: {
+    pairs: 50,
+    destinationPrefix: '/topic/bench.relay.',
+    bodySize: 100,
+    window: 4,
+    pacedRate: 1000,
+    warmupMs: 1500,
+    durationMs: 5000,
+    pacedDurationMs: 5000,
+    maxMessages: 2_000_000,
+  },
 };
 
 export const QUICK: BenchConfig = {
@@ -78,4 +105,5 @@ export const QUICK: BenchConfig = {
   pairs: { ...FULL.pairs, warmupMs: 400, durationMs: 1200 },
   idle: { ...FULL.idle, sessions: 2500, warmupSessions: 100 },
   connect: { count: 600, concurrency: 50, warmupCount: 100 },
+  relay: { ...FULL.relay, warmupMs: 400, durationMs: 1200, pacedDurationMs: 1200 },
 };

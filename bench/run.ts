@@ -4,7 +4,8 @@
  * table of figures and ratios to the ceiling and writes the JSON to bench/results/.
  *
  * Options:
- *   --scenario <list>   fanout,pairs,idle,connect (comma-separated, repeatable; default: all)
+ *   --scenario <list>   fanout,pairs,idle,connect,relay (comma-separated, repeatable; default: all,
+ *                       relay only when RabbitMQ answers on 127.0.0.1:61613 and :15674)
  *   --quick             a short smoke run (about 30 s)
  *   --rounds <n>        rounds per scenario, alternating which server goes first; each figure is
  *                       the best of the rounds (default 2, 1 with --quick)
@@ -22,6 +23,7 @@
  *   --help
  */
 import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,11 +61,12 @@ const { values: opts } = parseArgs({
 });
 if (opts.help) {
   console.log(
-    'npm run bench -- [--scenario fanout,pairs,idle,connect] [--quick] [--rounds N] [--paced-rate N] [--no-pin] [--cpu-prof] [--ceiling-cork] [--interleave] [--reference other-build/sample-server.js]',
+    'npm run bench -- [--scenario fanout,pairs,idle,connect,relay] [--quick] [--rounds N] [--paced-rate N] [--no-pin] [--cpu-prof] [--ceiling-cork] [--interleave] [--reference other-build/sample-server.js]',
   );
   process.exit(0);
 }
-const SCRIPTS: Record<ServerKind | 'generator', string> = {
+const SCRIPTS: Record<ServerKind | 'generator' | 'direct', string> = {
+  direct: here('./servers/rabbitmq-direct.js'),
   ceiling: opts.reference ? path.resolve(opts.reference) : here('./servers/ceiling-server.js'),
   sample: here('./servers/sample-server.js'),
   generator: here('./generator/load-generator.js'),
@@ -147,13 +150,13 @@ interface Child {
   output: string[];
 }
 
-function spawnChild(name: string, script: string, nodeArgs: string[], cpu: number): Child {
+function spawnChild(name: string, script: string, nodeArgs: string[], cpu: number, env: NodeJS.ProcessEnv = {}): Child {
   let argv = [process.execPath, ...nodeArgs, script];
   if (pinning.applied) argv = ['taskset', '-c', String(cpu), ...argv];
   if (raiseFdsTo !== undefined) argv = ['sh', '-c', `ulimit -n ${raiseFdsTo} && exec "$@"`, 'sh', ...argv];
   const child = spawn(argv[0], argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: { ...process.env, BENCH_CEILING_CORK: opts['ceiling-cork'] ? '1' : '0' },
+    env: { ...process.env, BENCH_CEILING_CORK: opts['ceiling-cork'] ? '1' : '0', ...env },
   });
   const output: string[] = [];
   const collect = (stream: NodeJS.ReadableStream | null, isErr: boolean) => {
@@ -200,7 +203,10 @@ async function startServer(kind: ServerKind, scenario: Scenario, round: number):
       `--cpu-prof-name=${runStamp}-${scenario}-${kind}-${round}.cpuprofile`,
     );
   }
-  const child = spawnChild(kind, SCRIPTS[kind], nodeArgs, SERVER_CPU);
+  // The relay scenario: the "ceiling" is RabbitMQ's Web-STOMP itself, the sample runs the relay.
+  const relay = scenario === 'relay';
+  const script = relay && kind === 'ceiling' ? SCRIPTS.direct : SCRIPTS[kind];
+  const child = spawnChild(kind, script, nodeArgs, SERVER_CPU, relay && kind === 'sample' ? { BROKER: 'relay' } : {});
   const ready = await child.rpc.waitFor('ready', 30_000);
   return { ...child, kind, url: `ws://127.0.0.1:${String(ready.port)}${String(ready.path)}`, gc: ready.gc === true };
 }
@@ -257,7 +263,14 @@ interface IdleResult {
 interface ConnectResult {
   run: Measured<OpenResult>;
 }
-type ScenarioResult = FanoutResult | PairsResult | IdleResult | ConnectResult;
+interface RelayResult {
+  setup: OpenResult;
+  /** Unpaced, `window` in flight per pair: deliveries/s. */
+  max: Measured<PhaseResult>;
+  /** Paced at `config.relay.pacedRate` messages/s in total: latency. */
+  paced: Measured<PhaseResult> & { rate: number };
+}
+type ScenarioResult = FanoutResult | PairsResult | IdleResult | ConnectResult | RelayResult;
 
 /** Paced fan-out rate, messages/s. */
 const pacedRate = pacedRateOption ?? config.fanout.pacedRate;
@@ -335,11 +348,53 @@ async function runConnect(server: ServerHandle, gen: RpcClient): Promise<Connect
   return { run };
 }
 
+/** RabbitMQ's Web-STOMP wants its own users and a virtual host for `host`. */
+const RABBITMQ_LOGIN = { login: 'guest', passcode: 'guest', host: '/' };
+
+/** Issue 11: pairs through the sample's relay, or straight to RabbitMQ (the "ceiling" kind). */
+async function runRelay(server: ServerHandle, gen: RpcClient): Promise<RelayResult> {
+  const c = config.relay;
+  const setup = await gen.call<OpenResult>(
+    'pairs.setup',
+    {
+      url: server.url,
+      pairs: c.pairs,
+      bodySize: c.bodySize,
+      concurrency: Math.min(config.openConcurrency, 20),
+      destinationPrefix: c.destinationPrefix,
+      login: server.kind === 'ceiling' ? RABBITMQ_LOGIN : undefined,
+    },
+    120_000,
+  );
+  const phase = (durationMs: number, rate?: number) =>
+    gen.call<PhaseResult>('pairs.run', { durationMs, window: c.window, maxMessages: c.maxMessages, rate }, durationMs + 30_000);
+  await phase(c.warmupMs);
+  const paced = await measured(server, gen, () => phase(c.pacedDurationMs, c.pacedRate));
+  const max = await measured(server, gen, () => phase(c.durationMs));
+  return { setup, max, paced: { ...paced, rate: c.pacedRate } };
+}
+
+/** True when something accepts a TCP connection on 127.0.0.1:`port` within `timeoutMs`. */
+function reachable(port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
 const RUNNERS: Record<Scenario, (server: ServerHandle, gen: RpcClient) => Promise<ScenarioResult>> = {
   fanout: runFanout,
   pairs: runPairs,
   idle: runIdle,
   connect: runConnect,
+  relay: runRelay,
 };
 
 // ---- interleaved mode (--interleave) --------------------------------------------------------
@@ -566,6 +621,26 @@ function buildRows(results: Results): Row[] {
       row(name, 'connect p99', 'ms', best(c, (r) => r.latency.p99, false), best(s, (r) => r.latency.p99, false)),
     );
   }
+  if (results.relay) {
+    const c = succeeded<RelayResult>(results.relay.ceiling);
+    const s = succeeded<RelayResult>(results.relay.sample);
+    const r = config.relay;
+    const rate = (p: Measured<PhaseResult>) => p.deliveriesPerSecond;
+    const cpuCols = (d: Measured<PhaseResult>[], v: Measured<PhaseResult>[]) => ({ ceiling: cpuOfBest(d, rate, (p) => p.cpu), sample: cpuOfBest(v, rate, (p) => p.cpu) });
+    const paced = `relay ${r.pairs} pairs, paced ${r.pacedRate} msg/s`;
+    const max = `relay ${r.pairs} pairs, max (window ${r.window})`;
+    const [cp, sp, cm, sm] = [c.map((x) => x.paced), s.map((x) => x.paced), c.map((x) => x.max), s.map((x) => x.max)];
+    const lat = (list: Measured<PhaseResult>[], get: (p: Measured<PhaseResult>) => number) => best(list, get, false);
+    rows.push(
+      row(paced, 'latency p50', 'ms', lat(cp, (p) => p.latency.p50), lat(sp, (p) => p.latency.p50), { kind: 'max', ratio: 1.25 }, cpuCols(cp, sp)),
+      row(paced, 'latency p99', 'ms', lat(cp, (p) => p.latency.p99), lat(sp, (p) => p.latency.p99), { kind: 'max', ratio: 1.25 }),
+      row(paced, 'server CPU per delivery', 'µs', undefined, lat(sp, (p) => p.cpu.serverMicros / p.received)),
+      row(max, 'deliveries/s', '/s', best(cm, rate, true), best(sm, rate, true), { kind: 'min', ratio: 0.8 }, cpuCols(cm, sm)),
+      row(max, 'server CPU per delivery', 'µs', undefined, lat(sm, (p) => p.cpu.serverMicros / p.received)),
+      row(max, 'latency p50', 'ms', lat(cm, (p) => p.latency.p50), lat(sm, (p) => p.latency.p50)),
+      row(max, 'latency p99', 'ms', lat(cm, (p) => p.latency.p99), lat(sm, (p) => p.latency.p99)),
+    );
+  }
   return rows;
 }
 
@@ -595,6 +670,13 @@ function warningsOf(label: string, result: ScenarioResult): string[] {
 // ---- main -----------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  if (scenarios.includes('relay') && !interleave) {
+    const [stomp, web] = await Promise.all([reachable(61613), reachable(Number(process.env.RABBITMQ_WS_PORT ?? 15674))]);
+    if (!stomp || !web) {
+      console.log('relay scenario skipped: RabbitMQ not running (bash scripts/rabbitmq.sh start)');
+      scenarios.splice(scenarios.indexOf('relay'), 1);
+    }
+  }
   console.log(`nestjs-stomp benchmark${opts.quick ? ' (--quick)' : ''}: ${scenarios.join(', ')}, ${rounds} round(s)`);
   console.log(`  node ${process.version}, ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? '?'})`);
   console.log(`  CPU pinning: ${pinning.note}`);
@@ -678,6 +760,12 @@ async function main(): Promise<void> {
     `ratio = sample / ceiling, same run${rounds > 1 ? `; each figure is the best of ${rounds} rounds` : ''}. ` +
       'cpu% = server/generator/other processes, % of one core (other ≫ 0: a noisy machine).',
   );
+  if (results.relay) {
+    console.log(
+      'relay rows: "ceiling" = clients straight to RabbitMQ Web-STOMP (ws://127.0.0.1:15674/ws), "sample" = the sample app with ' +
+        'BROKER=relay; server CPU = the sample process only (RabbitMQ\'s CPU is not measured, its srv% in the direct column is a stub\'s).',
+    );
+  }
   for (const w of warnings) console.log(`warning: ${w}`);
   const judged = rows.filter((r) => r.pass !== undefined);
   console.log(`targets met: ${judged.filter((r) => r.pass).length}/${judged.length}`);

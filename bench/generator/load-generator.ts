@@ -6,7 +6,7 @@
 import { serveRpc } from '../ipc.js';
 import { processUsage } from '../usage.js';
 import { Histogram, type LatencySummary } from './histogram.js';
-import { LiteClient, nowMicros, readStamp, SendTemplate, stamp } from './stomp-lite.js';
+import { LiteClient, nowMicros, readStamp, SendTemplate, stamp, type ConnectLogin } from './stomp-lite.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 /** A phase with no delivery for this long is abandoned and reported as stalled. */
@@ -53,6 +53,7 @@ async function openSessions(
   count: number,
   concurrency: number,
   subscribeTo?: (i: number) => string,
+  login?: ConnectLogin,
 ): Promise<{ opened: LiteClient[]; result: OpenResult }> {
   const opened: LiteClient[] = new Array(count);
   const histogram = new Histogram();
@@ -65,7 +66,7 @@ async function openSessions(
       const i = started++;
       const begin = nowMicros();
       try {
-        const client = await LiteClient.connect(url, CONNECT_TIMEOUT_MS);
+        const client = await LiteClient.connect(url, CONNECT_TIMEOUT_MS, login);
         opened[i] = client;
         clients.push(client);
         if (subscribeTo) await client.subscribe(subscribeTo(i), 'sub-0', CONNECT_TIMEOUT_MS);
@@ -244,10 +245,12 @@ async function pairsSetup(args: {
   concurrency: number;
   destinationPrefix: string;
   key?: string;
+  /** CONNECT credentials other than the sample's (RabbitMQ direct: guest/guest on `/`). */
+  login?: ConnectLogin;
 }): Promise<OpenResult> {
   const destination = (i: number) => `${args.destinationPrefix}${i}`;
-  const subs = await openSessions(args.url, args.pairs, args.concurrency, destination);
-  const pubs = await openSessions(args.url, args.pairs, args.concurrency);
+  const subs = await openSessions(args.url, args.pairs, args.concurrency, destination, args.login);
+  const pubs = await openSessions(args.url, args.pairs, args.concurrency, undefined, args.login);
   const failed = subs.result.failed + pubs.result.failed;
   if (failed > 0) throw new Error(`pairs set-up: ${failed} sessions failed: ${subs.result.firstError ?? pubs.result.firstError}`);
   pairSets.set(args.key ?? '', {
@@ -261,8 +264,12 @@ async function pairsSetup(args: {
   return subs.result;
 }
 
-/** Every publisher keeps `window` messages in flight to its own subscriber. */
-async function pairsRun(args: { durationMs: number; window: number; maxMessages: number; key?: string }): Promise<PhaseResult> {
+/**
+ * Unpaced (no `rate`): every publisher keeps `window` messages in flight to its own subscriber.
+ * Paced (`rate`, messages/s in total): a timer sends round-robin over the pairs at that rate,
+ * skipping a pair that already has `window` in flight (a safety bound, as in fan-out's paced phase).
+ */
+async function pairsRun(args: { durationMs: number; window: number; maxMessages: number; key?: string; rate?: number }): Promise<PhaseResult> {
   const state = pairSets.get(args.key ?? '');
   if (!state) throw new Error('pairs not set up');
   const { list, bodySize } = state;
@@ -276,29 +283,56 @@ async function pairsRun(args: { durationMs: number; window: number; maxMessages:
   let lastProgress = Date.now();
   let wake: (() => void) | undefined;
 
-  const send = (pair: Pair) => {
+  const paced = args.rate !== undefined;
+  const pairInFlight = new Int32Array(list.length);
+  const send = (pair: Pair, i: number) => {
     sent++;
     inFlight++;
+    pairInFlight[i]++;
     pair.publisher.send(pair.template.build(nextSeq++, nowMicros()));
   };
-  for (const pair of list) {
+  list.forEach((pair, i) => {
     pair.subscriber.onMessage = (data: Buffer) => {
       if (!readStamp(data, bodySize) || stamp.seq < firstSeq) return;
       histogram.record(nowMicros() - stamp.micros);
       received++;
       inFlight--;
+      pairInFlight[i]--;
       lastProgress = Date.now();
       if (sending) {
         receivedWhileSending++;
-        if (sent < args.maxMessages) send(pair);
+        if (!paced && sent < args.maxMessages) send(pair, i);
       }
       if (inFlight === 0) wake?.();
     };
-  }
+  });
   const t0 = nowMicros();
-  for (let w = 0; w < args.window; w++) for (const pair of list) send(pair);
+  let pacer: NodeJS.Timeout | undefined;
+  if (args.rate !== undefined) {
+    const rate = args.rate;
+    let next = 0;
+    const tick = () => {
+      if (!sending) return;
+      const due = Math.min(args.maxMessages, Math.floor(((nowMicros() - t0) / 1e6) * rate) + 1);
+      // Bounded: at most one full turn over the pairs per due message.
+      for (let tries = 0; sent < due && tries < list.length; tries++) {
+        const i = next;
+        next = (next + 1) % list.length;
+        if (pairInFlight[i] < args.window) {
+          send(list[i], i);
+          tries = -1;
+        }
+      }
+      const at = t0 + ((sent + 1) / rate) * 1e6;
+      pacer = setTimeout(tick, Math.max(0, (at - nowMicros()) / 1000));
+    };
+    tick();
+  } else {
+    for (let w = 0; w < args.window; w++) list.forEach((pair, i) => send(pair, i));
+  }
   const stalled = await runPhase(args.durationMs, () => sent >= args.maxMessages, () => lastProgress);
   sending = false;
+  clearTimeout(pacer);
   const seconds = (nowMicros() - t0) / 1e6;
   const deliveries = receivedWhileSending;
   if (inFlight > 0 && !stalled) {

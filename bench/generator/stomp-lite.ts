@@ -33,6 +33,13 @@ const CONNECT = encodeFrame('CONNECT', {
   'heart-beat': '0,0',
 });
 
+/** CONNECT credentials and virtual host, for servers other than the sample (RabbitMQ direct). */
+export interface ConnectLogin {
+  login: string;
+  passcode: string;
+  host: string;
+}
+
 /**
  * A SEND to one destination whose body is `<seq>:<micros>:` padded with dots to `bodySize`.
  * The frame is copied from a template and only the stamp is written per message.
@@ -62,7 +69,8 @@ export const stamp = { seq: 0, micros: 0 };
 
 /** Reads `<seq>:<micros>:` from the body of a MESSAGE whose body is `bodySize` bytes. */
 export function readStamp(data: Buffer, bodySize: number): boolean {
-  const end = data.length - 1;
+  // RabbitMQ's Web-STOMP ends each frame with NUL + LF (an EOL between frames, STOMP 1.2 § Augmented BNF).
+  const end = data[data.length - 1] === LF ? data.length - 2 : data.length - 1;
   let i = end - bodySize;
   if (i < 1 || data[end] !== 0 || data[i - 1] !== LF) return false;
   let seq = 0;
@@ -123,8 +131,15 @@ export class LiteClient {
     ws.on('close', () => this.onFailed?.(new Error('connection closed')));
   }
 
-  /** Opens the WebSocket and completes CONNECT → CONNECTED within `timeoutMs`. */
-  static connect(url: string, timeoutMs: number): Promise<LiteClient> {
+  /**
+   * Opens the WebSocket and completes CONNECT → CONNECTED within `timeoutMs`. `login` replaces
+   * the CONNECT's `login`/`passcode`/`host` (e.g. guest/guest on host `/` for RabbitMQ's
+   * Web-STOMP); default: login `bench` on host 127.0.0.1, no passcode.
+   */
+  static connect(url: string, timeoutMs: number, login?: ConnectLogin): Promise<LiteClient> {
+    const connectFrame = login
+      ? encodeFrame('CONNECT', { 'accept-version': '1.2', login: login.login, passcode: login.passcode, host: login.host, 'heart-beat': '0,0' })
+      : CONNECT;
     const ws = new WebSocket(url, ['v12.stomp'], {
       perMessageDeflate: false,
       skipUTF8Validation: true,
@@ -146,7 +161,7 @@ export class LiteClient {
         client.onFailed = undefined;
         resolve(client);
       };
-      ws.once('open', () => ws.send(CONNECT, TEXT));
+      ws.once('open', () => ws.send(connectFrame, TEXT));
     });
   }
 
