@@ -143,7 +143,7 @@ export class RelayBroker implements MessageBroker {
       connectTimeout: this.config.connectTimeout,
       handlers: {
         onFrame: (frame) => this.fromBroker(relayed, frame),
-        onClose: (error) => this.lost(relayed, error),
+        onClose: (error) => this.lost(relayed, `the connection to the message broker was lost (${error?.message ?? 'closed by the broker'})`),
       },
     }).catch((err: unknown) => {
       this.sessions.delete(session.id);
@@ -325,19 +325,19 @@ export class RelayBroker implements MessageBroker {
     }
   }
 
-  /** The session's broker connection ended without our asking (broker stopped, heart-beats missed). */
-  private lost(relayed: RelayedSession, error: StompProtocolError | undefined): void {
+  /** The session's broker connection ended without our asking (broker stopped, heart-beats missed), or the system connection did. */
+  private lost(relayed: RelayedSession, reason: string): void {
     if (relayed.ended) return;
     relayed.ended = true;
     this.sessions.delete(relayed.session.id);
-    relayed.session.fail(unavailable(`the connection to the message broker was lost (${error?.message ?? 'closed by the broker'})`));
+    relayed.session.fail(unavailable(reason));
   }
 
   private availabilityChanged(available: boolean): void {
     if (this.closed) return;
     if (!available) {
       // Every relayed session goes too: a client reconnects once the broker is back.
-      for (const relayed of [...this.sessions.values()]) this.lost(relayed, unavailable('the system connection to the message broker was lost'));
+      for (const relayed of [...this.sessions.values()]) this.lost(relayed, 'the system connection to the message broker was lost; reconnect once it is back');
     }
     this.listener?.availability(available);
   }
